@@ -1,0 +1,12 @@
+"""sparrow-course: experiments on how industrial recommender systems are served and how their recall works.
+
+One module per chapter (``depth``, ``balancing``, ``caching``, ...) and shared pieces:
+``datasets`` (the bundled SparrowLens data and real MovieLens), ``sparrowlens`` (its
+generator), ``metrics``, ``plotting``, ``exercises`` and ``seed_everything``.
+"""
+from __future__ import annotations
+
+from .seeding import DEFAULT_SEED, seed_everything
+
+__version__ = "0.1.0"
+__all__ = ["DEFAULT_SEED", "seed_everything", "__version__"]

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""The course's runner, standard library only, so it works on a machine with just Python 3.11+ and pip.
+
+    python3 tasks.py lab         set up .venv if needed, then start JupyterLab on notebooks/
+    python3 tasks.py test        set up .venv if needed, then run unit tests and pytest --nbval
+    python3 tasks.py notebooks   re-execute notebooks in place (all, or the names given)
+    python3 tasks.py setup       only the set-up: .venv, the package with dev extras, the kernel
+
+Set-up is idempotent: it reinstalls only when pyproject.toml changed since the last install.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".sparrow-course-installed"
+KERNEL = "sparrow-course"
+# The kernel carries these, so JupyterLab, nbval and the notebook runner all see the same world:
+# fixed str hashing, TensorFlow quiet on stderr, no GPU probing.
+KERNEL_ENV = {"PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
+
+
+def run(*cmd: str | Path, **kw) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kw)
+
+
+def setup() -> None:
+    """Create .venv, install the package with its dev extras and register the course kernel."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"sparrow-course needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text().strip() == wanted and PYTHON.exists():
+        return
+    if not PYTHON.exists():
+        print(f"creating the virtual environment in {VENV.name}/", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    run(PYTHON, "-m", "pip", "install", "--upgrade", "pip")
+    run(PYTHON, "-m", "pip", "install", "-e", ".[dev]")
+    env_args = [a for k, v in KERNEL_ENV.items() for a in ("--env", k, v)]
+    run(PYTHON, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL,
+        "--display-name", "Python (sparrow-course)", *env_args)
+    STAMP.write_text(wanted + "\n")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, **KERNEL_ENV)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def lab(extra: list[str]) -> None:
+    setup()
+    run(PYTHON, "-m", "jupyter", "lab", "--notebook-dir", "notebooks", *extra, env=_env())
+
+
+def test(extra: list[str]) -> None:
+    setup()
+    # One pytest run: unit tests and every notebook under nbval, so the closing line counts both.
+    run(PYTHON, "-m", "pytest", "--nbval", "--nbval-kernel-name", KERNEL,
+        "--sanitize-with", "tests/nbval_sanitize.cfg", "tests", "notebooks", *extra, env=_env())
+
+
+def notebooks(extra: list[str]) -> None:
+    setup()
+    run(PYTHON, "-m", "sparrow_course.cli", "notebooks", "run", *extra, env=_env())
+
+
+def main(argv: list[str]) -> None:
+    commands = {"lab": lab, "test": test, "notebooks": notebooks, "setup": lambda extra: setup()}
+    if not argv or argv[0] not in commands:
+        sys.exit(__doc__)
+    try:
+        commands[argv[0]](argv[1:])
+    except subprocess.CalledProcessError as exc:
+        sys.exit(exc.returncode or 1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
