@@ -1,0 +1,51 @@
+"""environment.yml (conda) and pyproject.toml (pip) ask for the same packages."""
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONDA_ONLY = {"python", "pip"}
+
+
+def _name_and_spec(requirement: str) -> tuple[str, str]:
+    match = re.match(r"\s*([A-Za-z0-9_.\-]+)\s*(.*)", requirement)
+    assert match, f"cannot read requirement {requirement!r}"
+    return match.group(1).lower().replace("_", "-"), match.group(2).replace(" ", "")
+
+
+def _pyproject() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
+    return dict(_name_and_spec(r) for r in reqs)
+
+
+def _environment() -> dict[str, str]:
+    deps, section = {}, None
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        if re.match(r"^\w", line):
+            section = line.split(":")[0]
+        m = re.match(r"^  - ([^\s:#][^#]*?)\s*$", line)  # conda entries only, not the nested pip: list
+        if m and section == "dependencies":
+            name, spec = _name_and_spec(m.group(1))
+            if name not in CONDA_ONLY:
+                deps[name] = spec
+    return deps
+
+
+def test_same_packages_and_ranges():
+    pip, conda = _pyproject(), _environment()
+    assert pip == conda, f"only in pyproject: {sorted(pip.keys() - conda.keys())}, only in environment.yml: " \
+                         f"{sorted(conda.keys() - pip.keys())}, differing ranges: " \
+                         f"{ {k: (pip[k], conda[k]) for k in pip.keys() & conda.keys() if pip[k] != conda[k]} }"
+
+
+def test_ranges_not_pins():
+    for name, spec in _pyproject().items():
+        assert spec.startswith(">="), f"{name}: use a lower bound (a range), not {spec!r}"
+
+
+def test_core_dependencies_present():
+    core = {"jupyterlab", "pandas", "numpy", "gensim", "tensorflow", "nbval", "matplotlib", "scikit-learn"}
+    assert core <= _pyproject().keys()
