@@ -51,3 +51,11 @@ def test_notebook_follows_the_chapter_shape(path):
     if not path.name.startswith("00_"):
         assert any(re.search(r"^\s*assert\b", "".join(c["source"]), re.M) for c in code), "a chapter asserts its claims"
         assert "## Claims" in markdown and "Further reading" in markdown
+
+
+def test_chapter_template_has_every_section():
+    nb = json.loads((ROOT / "templates" / "chapter_template.ipynb").read_text(encoding="utf-8"))
+    markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    for heading in ("## The question", "## Setup", "## Claims", "## Summary", "## Exercises", "## Further reading"):
+        assert heading in markdown, f"template lacks {heading}"
+    assert sum("parameters" in c.get("metadata", {}).get("tags", []) for c in nb["cells"]) == 1
