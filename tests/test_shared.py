@@ -1,0 +1,73 @@
+"""Shared pieces: seeding, metrics, plotting, the notebook runner's choice of notebooks."""
+from __future__ import annotations
+
+import random
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from sparrow_course import metrics, plotting, seed_everything
+from sparrow_course.notebooks import notebook_paths
+
+
+def test_seed_everything_repeats_python_numpy_and_tensorflow():
+    import tensorflow as tf
+
+    def draw():
+        rng = seed_everything(7)
+        return random.random(), np.random.rand(), rng.random(), float(tf.random.uniform(()))
+    assert draw() == draw()
+    assert seed_everything(8, tensorflow=False).random() != seed_everything(7, tensorflow=False).random()
+
+
+@pytest.mark.parametrize("bad,error", [(-1, ValueError), (2**32, ValueError), (1.5, TypeError), ("3", TypeError), (True, TypeError)])
+def test_seed_everything_rejects_bad_seeds(bad, error):
+    with pytest.raises(error, match="seed must be"):
+        seed_everything(bad, tensorflow=False)
+
+
+def test_auc_and_its_errors():
+    assert metrics.auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="only one class"):
+        metrics.auc([1, 1], [0.2, 0.3])
+    with pytest.raises(ValueError, match="differ in length"):
+        metrics.auc([0, 1], [0.2])
+    with pytest.raises(ValueError, match="0 or 1"):
+        metrics.auc([0, 2], [0.2, 0.3])
+
+
+def test_percentiles_and_hit_ratio():
+    p = metrics.percentiles(np.arange(101))
+    assert p == {"p50": 50.0, "p95": 95.0, "p99": 99.0}
+    with pytest.raises(ValueError, match="empty"):
+        metrics.percentiles([])
+    with pytest.raises(ValueError, match="NaN"):
+        metrics.percentiles([1.0, float("nan")])
+    assert metrics.hit_ratio(9, 10) == 0.9
+    with pytest.raises(ValueError, match="requests must be positive"):
+        metrics.hit_ratio(0, 0)
+    with pytest.raises(ValueError, match="hits must be between"):
+        metrics.hit_ratio(11, 10)
+
+
+def test_plotting_finish_demands_words():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1], label="measured")
+    plotting.theory(ax, [0, 1], [0, 1.1], label="theory")
+    plotting.finish(ax, title="Measured follows theory", xlabel="x (s)", ylabel="y (%)")
+    assert ax.get_legend() is not None and ax.lines[1].get_linestyle() == "--"
+    with pytest.raises(ValueError, match="title must be a non-empty string"):
+        plotting.finish(ax, title=" ", xlabel="x", ylabel="y")
+    plt.close(fig)
+
+
+def test_notebook_paths_by_prefix():
+    every = notebook_paths()
+    assert every and all(p.suffix == ".ipynb" for p in every)
+    assert notebook_paths(["00"])[0].name.startswith("00_")
+    with pytest.raises(ValueError, match="no notebook matches"):
+        notebook_paths(["99"])
