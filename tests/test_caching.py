@@ -1,0 +1,403 @@
+"""Chapter 03: cache policies, the all-sizes LRU curve, Che's approximation, traces, keys, TTL and staleness."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sparrow_course import caching
+from sparrow_course.exercises import ch03
+
+
+@pytest.fixture(scope="module")
+def users() -> pd.DataFrame:
+    """A small synthetic users table (the chapter's notebook uses the bundled one)."""
+    rng = np.random.default_rng(0)
+    n = 300
+    return pd.DataFrame({
+        "userId": np.arange(1, n + 1),
+        "region": rng.choice(["east", "west", "north"], size=n, p=[0.5, 0.3, 0.2]),
+        "signup_platform": rng.choice(["web", "ios", "android", "tv"], size=n, p=[0.6, 0.2, 0.15, 0.05]),
+        "age_group": "25-34",
+    })
+
+
+@pytest.fixture(scope="module")
+def trace(users) -> pd.DataFrame:
+    return caching.generate_trace(users, n_sessions=3000, seed=5)
+
+
+# --------------------------------------------------------------------------- policies (cachetools)
+
+def test_lru_evicts_the_least_recently_used():
+    # a b a c b, 2 entries: the hit on a makes b the oldest, so c evicts b and b misses
+    result = caching.serve(list("abacb"), "lru", 2)
+    assert result.hit.tolist() == [False, False, True, False, False]
+
+
+def test_fifo_ignores_hits_when_evicting():
+    # same trace: a stays the oldest despite its hit, so c evicts a and b hits
+    result = caching.serve(list("abacb"), "fifo", 2)
+    assert result.hit.tolist() == [False, False, True, False, True]
+
+
+def test_lfu_evicts_the_least_frequently_used():
+    # a a b c a, 2 entries: LRU evicts a for c (a is older than b), LFU evicts b (used once)
+    assert caching.serve(list("aabca"), "lfu", 2).hit.tolist() == [False, True, False, False, True]
+    assert caching.serve(list("aabca"), "lru", 2).hit.tolist() == [False, True, False, False, False]
+
+
+def test_ttl_expires_entries_ttl_after_insertion_and_reports_their_age():
+    times = [0.0, 5.0, 10.0, 10.0, 19.0, 20.0]
+    result = caching.serve(["a"] * 6, "ttl", 10, times=times, ttl=10)
+    # inserted at 0, expires at 10 (a request at exactly 10 misses); a hit does not extend the life
+    assert result.hit.tolist() == [False, True, False, True, True, False]
+    assert result.born.tolist() == [0.0, 0.0, 10.0, 10.0, 10.0, 20.0]
+    assert result.age.tolist() == [0.0, 5.0, 0.0, 0.0, 9.0, 0.0]
+    assert result.hits == 3 and result.hit_ratio == pytest.approx(0.5)
+
+
+def test_ttl_cache_also_evicts_when_full():
+    # never expires within the trace, but holds one entry: a b a -> all misses
+    assert caching.serve(list("aba"), "ttl", 1, times=[0, 1, 2], ttl=100).hits == 0
+    assert caching.serve(list("aba"), "ttl", 2, times=[0, 1, 2], ttl=100).hits == 1
+
+
+@pytest.mark.parametrize("policy", ["lru", "lfu", "fifo", "ttl"])
+def test_a_cache_of_size_zero_never_hits(policy):
+    ttl = 5.0 if policy == "ttl" else None
+    result = caching.serve(list("aaaa"), policy, 0, ttl=ttl)
+    assert result.hits == 0 and result.requests == 4
+
+
+@pytest.mark.parametrize("policy", ["lru", "lfu", "fifo"])
+def test_a_cache_larger_than_the_key_set_misses_only_first_requests(policy):
+    keys = caching.zipf_trace(2000, 50, 0.9, seed=1)
+    assert caching.serve(keys, policy, 50).hits == 2000 - len(set(keys.tolist()))
+
+
+def test_warmup_requests_are_not_counted():
+    result = caching.serve(list("abab"), "lru", 2, warmup=2)
+    assert result.requests == 2 and result.hits == 2 and result.hit_ratio == 1.0
+
+
+# --------------------------------------------------------------------------- the all-sizes LRU curve
+
+def test_stack_distances_of_a_small_trace():
+    d = caching.lru_stack_distances(list("abacbada"))
+    assert d.tolist() == [math.inf, math.inf, 2, math.inf, 3, 3, math.inf, 2]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_vectorised_stack_distances_equal_the_fenwick_tree(seed):
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, rng.integers(1, 60), size=int(rng.integers(1, 800)))
+    np.testing.assert_array_equal(caching.lru_stack_distances(keys), caching.lru_stack_distances_fenwick(keys))
+
+
+def test_stack_distance_curve_equals_cachetools_lru_at_several_sizes():
+    keys = caching.zipf_trace(30_000, 3_000, 0.8, seed=11)
+    sizes = [1, 7, 50, 333, 1000, 2999, 5000]
+    counts = caching.lru_hit_counts(keys, sizes)
+    assert counts.tolist() == [caching.serve(keys, "lru", s).hits for s in sizes]
+    warm = caching.lru_hit_counts(keys, sizes[:4], warmup=10_000)
+    assert warm.tolist() == [caching.serve(keys, "lru", s, warmup=10_000).hits for s in sizes[:4]]
+
+
+def test_hit_ratio_curve_is_counts_over_counted_requests_and_rises_with_size():
+    keys = caching.zipf_trace(5_000, 500, 1.0, seed=3)
+    sizes = list(range(0, 600, 25))
+    curve = caching.lru_hit_ratio_curve(keys, sizes, warmup=1000)
+    np.testing.assert_allclose(curve, caching.lru_hit_counts(keys, sizes, warmup=1000) / 4000)
+    assert curve[0] == 0 and (np.diff(curve) >= 0).all()
+
+
+def test_stack_distances_accept_strings_and_tuples():
+    assert caching.lru_stack_distances([("u", 1), ("u", 2), ("u", 1)]).tolist() == [math.inf, math.inf, 2]
+    assert caching.lru_hit_counts(["x", "y", "x", "x"], [1, 2]).tolist() == [1, 2]
+
+
+# --------------------------------------------------------------------------- Che's approximation
+
+def _brute_force_root(q: np.ndarray, c: float) -> float:
+    """Scan T on a fine grid for the sign change of sum(1 - exp(-q T)) - C, then refine the bracket by scanning again."""
+    lo, hi = 0.0, 1.0
+    while np.sum(1 - np.exp(-q * hi)) < c:
+        hi *= 2.0
+    for _ in range(6):
+        grid = np.linspace(lo, hi, 1_001)
+        f = (1 - np.exp(-np.outer(grid, q))).sum(axis=1) - c
+        k = int(np.argmax(f >= 0))
+        lo, hi = grid[max(k - 1, 0)], grid[k]
+    return (lo + hi) / 2
+
+
+@pytest.mark.parametrize("n,alpha,c", [(200, 0.8, 20), (1000, 1.0, 5), (50, 0.0, 25), (500, 1.2, 300)])
+def test_che_characteristic_time_matches_a_brute_force_root_search(n, alpha, c):
+    q = caching.zipf_popularity(n, alpha)
+    T = caching.che_characteristic_time(q, c)
+    assert T == pytest.approx(_brute_force_root(q, c), rel=1e-6)
+    assert np.sum(-np.expm1(-q * T)) == pytest.approx(c, rel=1e-9)
+
+
+def test_che_uniform_popularity_has_a_closed_form():
+    n, c = 100, 40
+    q = np.full(n, 1 / n)
+    assert caching.che_characteristic_time(q, c) == pytest.approx(-n * math.log(1 - c / n), rel=1e-10)
+    assert caching.che_hit_ratio(q, c) == pytest.approx(c / n, rel=1e-10)  # uniform: every policy holds C/N
+
+
+def test_che_edges_empty_and_full_cache():
+    q = caching.zipf_popularity(10, 0.8)
+    assert caching.che_characteristic_time(q, 0) == 0.0 and caching.che_hit_ratio(q, 0) == 0.0
+    assert caching.che_characteristic_time(q, 10) == math.inf and caching.che_hit_ratio(q, 12) == 1.0
+
+
+def test_che_predicts_measured_lru_on_independent_requests():
+    q = caching.zipf_popularity(2_000, 0.8)
+    keys = np.random.default_rng(4).choice(len(q), size=200_000, p=q)
+    sizes = [10, 100, 500, 1500]
+    measured = caching.lru_hit_ratio_curve(keys, sizes, warmup=20_000)
+    np.testing.assert_allclose(measured, caching.che_hit_ratio_curve(q, sizes), atol=0.005)
+
+
+def test_static_top_bounds_lru_and_che_from_above():
+    q = caching.zipf_popularity(1_000, 0.9)
+    for c in (1, 10, 100, 900):
+        assert caching.static_top_hit_ratio(q, c) >= caching.che_hit_ratio(q, c)
+    assert caching.static_top_hit_ratio(q, 1) == pytest.approx(q[0])
+
+
+def test_zipf_popularity():
+    q = caching.zipf_popularity(100, 0.8)
+    assert q.sum() == pytest.approx(1.0) and (np.diff(q) < 0).all()
+    assert q[0] / q[9] == pytest.approx(10 ** 0.8)
+    np.testing.assert_allclose(caching.zipf_popularity(4, 0), 0.25)
+
+
+# --------------------------------------------------------------------------- the request trace
+
+def test_trace_is_deterministic_for_a_seed_and_changes_with_it(users):
+    a = caching.generate_trace(users, n_sessions=500, seed=9)
+    b = caching.generate_trace(users, n_sessions=500, seed=9)
+    pd.testing.assert_frame_equal(a, b)
+    c = caching.generate_trace(users, n_sessions=500, seed=10)
+    assert not a[["time", "user"]].equals(c[["time", "user"]])
+
+
+def test_trace_shape_and_invariants(trace, users):
+    assert tuple(trace.columns) == caching.TRACE_COLUMNS
+    assert (np.diff(trace["time"].to_numpy()) >= 0).all()
+    assert trace["session"].nunique() == 3000
+    assert trace["hour"].between(0, 23).all() and set(trace["daypart"]) <= set(caching.DAYPARTS)
+    assert (trace["daypart"] == [caching.daypart(h) for h in trace["hour"]]).all()
+    # returning users are known users; new users have fresh ids, one per session, features from the table
+    known = set(users["userId"])
+    ret, new = trace[~trace["is_new"]], trace[trace["is_new"]]
+    assert set(ret["user"]) <= known and not set(new["user"]) & known
+    assert new.groupby("user")["session"].nunique().max() == 1
+    assert set(new["region"]) <= set(users["region"]) and set(trace["platform"]) <= set(users["signup_platform"])
+    # a session starts on page 1 and moves at most one page forward per request
+    by_session = trace.sort_values(["session", "time"], kind="stable").groupby("session")["page"]
+    assert (by_session.first() == 1).all()
+    assert by_session.diff().dropna().isin([0, 1]).all()
+    assert (trace["list_block"] == (trace["page"] - 1) // caching.PAGES_PER_LIST).all()
+
+
+def test_trace_parameters_do_what_they_say(users):
+    base = dict(n_sessions=4000, seed=2)
+    t0 = caching.generate_trace(users, share_new=0.0, **base)
+    t1 = caching.generate_trace(users, share_new=1.0, **base)
+    assert not t0["is_new"].any() and t1["is_new"].all()
+    sessions = caching.generate_trace(users, share_new=0.4, **base).drop_duplicates("session")
+    assert sessions["is_new"].mean() == pytest.approx(0.4, abs=0.03)
+    long = caching.generate_trace(users, requests_per_session=8.0, **base)
+    assert len(long) / 4000 == pytest.approx(8.0, rel=0.05)
+    no_revisit = caching.generate_trace(users, revisit_rate=0.0, **base).sort_values(["session", "time"])
+    assert no_revisit.groupby("session")["page"].diff().dropna().eq(1).all()  # every request opens a new page
+    # skew: with sigma 0 visits spread evenly, with sigma 2 a few users take many sessions
+    flat = caching.generate_trace(users, activity_skew=0.0, share_new=0.0, **base).drop_duplicates("session")
+    skewed = caching.generate_trace(users, activity_skew=2.0, share_new=0.0, **base).drop_duplicates("session")
+    assert skewed["user"].value_counts().max() > 3 * flat["user"].value_counts().max()
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"share_new": 1.5}, "share_new"), ({"revisit_rate": 1.0}, "revisit_rate"),
+    ({"requests_per_session": 0.5}, "requests_per_session"), ({"think_time": 0}, "think_time"),
+    ({"n_sessions": 0}, "n_sessions"), ({"activity_skew": -1}, "activity_skew"),
+])
+def test_trace_rejects_bad_parameters(users, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        caching.generate_trace(users, **kwargs)
+
+
+def test_trace_rejects_bad_users_tables(users):
+    with pytest.raises(TypeError, match="DataFrame"):
+        caching.generate_trace(users.to_dict())
+    with pytest.raises(ValueError, match="lacks column"):
+        caching.generate_trace(users.drop(columns="region"))
+    with pytest.raises(ValueError, match="empty"):
+        caching.generate_trace(users.iloc[:0])
+    with pytest.raises(ValueError, match="duplicate"):
+        caching.generate_trace(pd.concat([users, users.iloc[:1]]))
+
+
+# --------------------------------------------------------------------------- keys
+
+@pytest.mark.parametrize("name", list(caching.DESIGNS))
+def test_vectorised_keys_partition_requests_like_the_per_request_key(trace, name):
+    sample = trace.iloc[:1500]
+    codes = caching.cache_keys(sample, name)
+    tuples = [caching.cache_key(row, name) for row in sample.to_dict("records")]
+    # same key <=> same code: numbering tuples by first appearance gives the identical array
+    np.testing.assert_array_equal(codes, pd.factorize(pd.Series(tuples))[0])
+
+
+def test_key_designs_say_what_they_contain(trace):
+    row = trace[trace["is_new"]].iloc[0].to_dict()
+    key = caching.cache_key(row, "segment (new) + user + page")
+    assert key == ("new", row["region"], row["platform"], row["daypart"], row["page"])
+    row = trace[~trace["is_new"]].iloc[0].to_dict()
+    assert caching.cache_key(row, "segment (new) + user + page") == ("returning", row["user"], row["page"])
+    # the raw key is the finest: every raw key lies inside one user + page key
+    raw = caching.cache_keys(trace, "raw request")
+    user_page = caching.cache_keys(trace, "user + page")
+    assert pd.Series(user_page).groupby(raw).nunique().max() == 1
+
+
+def test_segments_and_coarser_keys_hit_more(trace):
+    ratio = {n: caching.replay_ttl(caching.cache_keys(trace, n), trace["time"], 600).hit_ratio for n in caching.DESIGNS}
+    assert ratio["raw request"] < ratio["user + page"] < ratio["segment (new) + user + page"]
+    assert ratio["segment (new) + user + page"] <= ratio["segment (new) + user list"]
+
+
+def test_bad_key_designs_are_rejected(trace):
+    with pytest.raises(ValueError, match="unknown key design"):
+        caching.cache_keys(trace, "by horoscope")
+    with pytest.raises(ValueError, match="elements must be"):
+        caching.KeyDesign("odd", ("user", "zodiac"), ("segment",))
+    with pytest.raises(ValueError, match="lacks"):
+        caching.cache_keys(trace.drop(columns="page"), "user + page")
+    with pytest.raises(ValueError, match="lacks"):
+        caching.cache_key({"is_new": True, "page": 1}, "segment (new) + user + page")
+
+
+# --------------------------------------------------------------------------- TTL replay and staleness
+
+@pytest.mark.parametrize("ttl", [0.5, 3.0, 17.0, 400.0])
+def test_replay_ttl_equals_cachetools_request_by_request(ttl):
+    keys = caching.zipf_trace(8_000, 300, 0.9, seed=6)
+    times = np.floor(np.cumsum(np.random.default_rng(6).exponential(0.5, size=8_000)))  # many ties
+    fast = caching.replay_ttl(keys, times, ttl)
+    slow = caching.serve(keys, "ttl", 10**6, times=times, ttl=ttl)
+    np.testing.assert_array_equal(fast.hit, slow.hit)
+    np.testing.assert_array_equal(fast.born, slow.born)
+
+
+def test_replay_ttl_on_a_realistic_trace_equals_cachetools(trace):
+    keys = caching.cache_keys(trace, "segment (new) + user + page")
+    fast = caching.replay_ttl(keys, trace["time"], 600)
+    slow = caching.serve(keys, "ttl", 10**6, times=trace["time"], ttl=600)
+    np.testing.assert_array_equal(fast.hit, slow.hit)
+
+
+def test_stale_share_by_hand():
+    # one key, ttl 100, model refreshed every 60: lists born at 0 served at 10, 50, 70 (stale at 70)
+    result = caching.replay_ttl(["k"] * 4, [0.0, 10.0, 50.0, 70.0], 100)
+    assert result.hit.tolist() == [False, True, True, True]
+    assert result.stale_share(60, phase=0) == pytest.approx(1 / 4)
+    assert result.stale_share(60, phase=5) == pytest.approx(3 / 4)  # a refresh at 5 outdates every hit
+    # expected over a random refresh moment: ages 0, 10, 50, 70 -> min(a/60, 1)
+    assert result.stale_share(60) == pytest.approx((0 + 10 / 60 + 50 / 60 + 1) / 4)
+
+
+def test_hit_ratio_and_staleness_grow_with_ttl(trace):
+    keys = caching.cache_keys(trace, "segment (new) + user + page")
+    runs = [caching.replay_ttl(keys, trace["time"], ttl) for ttl in (60, 300, 1200, 3600)]
+    hits = [r.hit_ratio for r in runs]
+    stale = [r.stale_share(3600) for r in runs]
+    assert hits == sorted(hits) and stale == sorted(stale) and stale[0] < stale[-1]
+
+
+def test_mean_live_entries_of_a_ttl_cache():
+    result = caching.replay_ttl(["a", "b", "a", "a"], [0.0, 0.0, 50.0, 100.0], 30)
+    # a: inserted 0, 50, 100; b: 0 -> lifetimes 30 + 30 + 30 + 0 (the trace ends at 100) over 100 s
+    assert caching.mean_live_entries(result, 30) == pytest.approx(0.9)
+
+
+def test_backend_load_and_servers_needed():
+    result = caching.replay_ttl(["a"] * 4 + ["b"] * 2, [0, 1, 2, 3, 3600, 3601], 10_000)
+    load = caching.backend_load(result, bin_seconds=3600)
+    assert load["requests"].tolist() == [4, 2] and load["hits"].tolist() == [3, 1]
+    assert load["backend_per_s"].tolist() == pytest.approx([1 / 3600, 1 / 3600])
+    assert caching.servers_needed(1000, 100, utilisation=0.5) == 20
+    assert caching.servers_needed(0, 100) == 0 and caching.servers_needed(70, 100) == 1
+    with pytest.raises(ValueError, match="utilisation"):
+        caching.servers_needed(10, 100, utilisation=0)
+
+
+# --------------------------------------------------------------------------- errors
+
+def test_clear_errors_for_bad_sizes_ttls_and_traces():
+    with pytest.raises(ValueError, match="cache size must be >= 0"):
+        caching.serve(["a"], "lru", -1)
+    with pytest.raises(ValueError, match="cache size must be >= 0"):
+        caching.lru_hit_counts(["a", "a"], [1, -3])
+    with pytest.raises(TypeError, match="integer"):
+        caching.serve(["a"], "lru", 2.5)
+    for bad in (0, -5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="ttl must be"):
+            caching.serve(["a"], "ttl", 2, ttl=bad)
+        with pytest.raises(ValueError, match="ttl must be"):
+            caching.replay_ttl(["a"], [0.0], bad)
+    for empty in ([], np.array([]), pd.Series([], dtype=object)):
+        with pytest.raises(ValueError, match="empty"):
+            caching.serve(empty, "lru", 2)
+        with pytest.raises(ValueError, match="empty"):
+            caching.lru_stack_distances(empty)
+    with pytest.raises(ValueError, match="empty"):
+        caching.lru_hit_counts(["a"], [])
+    with pytest.raises(ValueError, match="missing values"):
+        caching.serve(["a", None], "lru", 2)
+    with pytest.raises(TypeError, match="sequence of cache keys"):
+        caching.serve("abc", "lru", 2)
+
+
+def test_clear_errors_for_policies_times_and_popularity():
+    with pytest.raises(ValueError, match="unknown policy"):
+        caching.serve(["a"], "mru", 2)
+    with pytest.raises(ValueError, match="needs a ttl"):
+        caching.serve(["a"], "ttl", 2)
+    with pytest.raises(ValueError, match="only to policy 'ttl'"):
+        caching.serve(["a"], "lru", 2, ttl=5)
+    with pytest.raises(ValueError, match="non-decreasing"):
+        caching.serve(["a", "b"], "lru", 2, times=[5, 1])
+    with pytest.raises(ValueError, match="one timestamp per request"):
+        caching.replay_ttl(["a", "b"], [0.0], 5)
+    with pytest.raises(ValueError, match="warmup"):
+        caching.serve(["a", "b"], "lru", 2, warmup=2)
+    with pytest.raises(ValueError, match="sum to 1"):
+        caching.che_hit_ratio([3, 2, 1], 1)
+    with pytest.raises(ValueError, match="non-negative"):
+        caching.che_characteristic_time([1.5, -0.5], 1)
+    with pytest.raises(ValueError, match="cache size must be >= 0"):
+        caching.che_characteristic_time([0.5, 0.5], -1)
+    with pytest.raises(ValueError, match="hour must be"):
+        caching.daypart(24)
+    with pytest.raises(ValueError, match="refresh_interval"):
+        caching.replay_ttl(["a"], [0.0], 5).stale_share(0)
+
+
+# --------------------------------------------------------------------------- exercises agree with the package
+
+def test_exercise_references_agree_with_the_package():
+    keys = caching.zipf_trace(3_000, 200, 0.9, seed=8).tolist()
+    for size in (0, 1, 10, 80):
+        assert ch03._lru_hits(keys, size) == caching.serve(keys, "lru", size).hits
+    q = caching.zipf_popularity(300, 0.7)
+    assert ch03._characteristic_time(q, 30) == pytest.approx(caching.che_characteristic_time(q, 30), rel=1e-9)
+    request = {"region": "east", "platform": "ios", "hour": 20, "page": 2, "is_new": True,
+               "daypart": caching.daypart(20), "user": 1}
+    assert ch03._cold_user_key(request) == caching.cache_key(request, "segment (new) + user + page")[1:]
