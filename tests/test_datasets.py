@@ -1,0 +1,348 @@
+"""Tests of the loader, its validation errors, the chapter helpers, describe() and the offline download path."""
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sparrow_course import datasets as ds
+from sparrow_course.datasets import DataError, load_movielens
+
+MOVIES = """movieId,title,genres
+1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy
+2,"American President, The (1995)",Comedy|Drama|Romance
+3,Unknown Film,(no genres listed)
+10,Heat (1995),Action|Crime|Thriller
+"""
+RATINGS = """userId,movieId,rating,timestamp
+1,1,4.0,964982703
+1,2,3.5,964981247
+2,1,5.0,1445714835
+2,10,0.5,1445714800
+3,2,2.0,1494273047
+3,10,4.5,1494273100
+"""
+TAGS = """userId,movieId,tag,timestamp
+2,1,pixar,1445714994
+3,10,heist,1494273200
+"""
+LINKS = """movieId,imdbId,tmdbId
+1,0114709,862
+2,0112346,9087
+3,0000000,
+10,0113277,949
+"""
+USERS = """userId,age_group,gender,occupation,region,signup_platform,signup_timestamp
+1,25-34,F,writer,east,web,964980000
+2,18-24,M,student,west,ios,1445710000
+3,56+,M,retired,south,tv,1494270000
+"""
+
+
+def write_folder(folder: Path, **files: str | None) -> Path:
+    """Write a MovieLens-shaped folder: ml-latest-small files by default, overridden or dropped (None)."""
+    content = {"movies.csv": MOVIES, "ratings.csv": RATINGS, "tags.csv": TAGS, "links.csv": LINKS}
+    content.update({k.replace("_csv", ".csv"): v for k, v in files.items()})
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in content.items():
+        if text is not None:
+            (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+
+def test_loads_a_real_movielens_layout_with_types(tmp_path):
+    ml = load_movielens(write_folder(tmp_path / "ml-latest-small"))
+    assert ml.name == "ml-latest-small"
+    assert ml.users is None and ml.tag_hierarchy is None
+    assert ml.movies["movieId"].dtype == np.int64
+    assert ml.movies["title"].iloc[1] == "American President, The (1995)"
+    assert ml.movies["title"].dtype.kind in "OT"  # str / object
+    assert ml.ratings.dtypes.to_dict() == {"userId": np.int64, "movieId": np.int64, "rating": np.float64,
+                                           "timestamp": np.int64}
+    assert ml.tags["timestamp"].dtype == np.int64 and ml.tags["userId"].dtype == np.int64
+    assert len(ml.ratings) == 6 and len(ml.tags) == 2
+    assert "ml-latest-small" in repr(ml)
+
+
+def test_without_users_only_the_functions_that_need_them_fail(tmp_path):
+    ml = load_movielens(write_folder(tmp_path / "ml"))
+    ds.describe(ml)  # works without users
+    with pytest.raises(ValueError, match=r"no users\.csv.*real MovieLens.*chapter 04"):
+        ml.require_users()
+    with pytest.raises(ValueError, match=r"tag_hierarchy\.csv.*chapter 05"):
+        ml.require_tag_hierarchy()
+
+
+def test_users_csv_is_loaded_and_typed(tmp_path):
+    ml = load_movielens(write_folder(tmp_path / "ml", users_csv=USERS))
+    users = ml.require_users()
+    assert users["userId"].dtype == np.int64 and users["signup_timestamp"].dtype == np.int64
+    assert users["occupation"].tolist() == ["writer", "student", "retired"]
+
+
+def test_tags_csv_is_optional(tmp_path):
+    ml = load_movielens(write_folder(tmp_path / "ml", tags_csv=None))
+    assert len(ml.tags) == 0 and list(ml.tags.columns) == ["userId", "movieId", "tag", "timestamp"]
+    assert ml.tags["userId"].dtype == np.int64
+
+
+def test_finds_the_csv_folder_one_level_down(tmp_path):
+    write_folder(tmp_path / "unzipped" / "ml-latest-small")
+    assert load_movielens(tmp_path / "unzipped").name == "ml-latest-small"
+
+
+@pytest.fixture(scope="module")
+def bundled() -> ds.MovieLens:
+    return load_movielens()
+
+
+def test_loads_the_bundled_sparrowlens(bundled):
+    ml = bundled
+    assert ml.name == "SparrowLens"
+    assert ml.users is not None and ml.tag_hierarchy is not None
+    assert ml.require_users() is ml.users
+
+
+def test_missing_bundled_data_explains_where_it_is_expected(tmp_path, monkeypatch):
+    monkeypatch.setattr(ds, "bundled_data_path", lambda: tmp_path / "nowhere")
+    with pytest.raises(DataError, match=r"'data' folder next to the 'sparrow_course' package") as info:
+        load_movielens()
+    assert "pip install -e" in str(info.value)
+    assert str(tmp_path) not in str(info.value)  # no machine paths in messages
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: write_folder(d, movies_csv=None), r"^movies\.csv is missing"),
+    (lambda d: write_folder(d, ratings_csv=None), r"^ratings\.csv is missing"),
+    (lambda d: write_folder(d, ratings_csv="userId,movieId,timestamp\n1,1,9\n"),
+     r"^ratings\.csv: missing column rating \(found: userId, movieId, timestamp\)"),
+    (lambda d: write_folder(d, ratings_csv=RATINGS.replace("3.5", "abc")),
+     r"^ratings\.csv line 3: rating 'abc' is not a number"),
+    (lambda d: write_folder(d, ratings_csv=RATINGS.replace("0.5", "5.5")),
+     r"^ratings\.csv line 5: rating '5\.5' is off the scale"),
+    (lambda d: write_folder(d, ratings_csv=RATINGS.replace("2.0", "2.3")),
+     r"^ratings\.csv line 6: rating '2\.3' is off the scale; expected 0\.5 to 5\.0 in steps of 0\.5"),
+    (lambda d: write_folder(d, ratings_csv=RATINGS.replace("5.0", "0")), r"^ratings\.csv line 4: rating '0' is off"),
+    (lambda d: write_folder(d, ratings_csv=RATINGS.replace("3,2,2.0", ",2,2.0")),
+     r"^ratings\.csv line 6: userId '' is not an integer"),
+    (lambda d: write_folder(d, ratings_csv=RATINGS.replace("964981247", "soon")),
+     r"^ratings\.csv line 3: timestamp 'soon' is not an integer"),
+    (lambda d: write_folder(d, ratings_csv=RATINGS + "4,99,3.0,1500000000\n"),
+     r"^ratings\.csv line 8: movieId 99 is not in movies\.csv"),
+    (lambda d: write_folder(d, ratings_csv=RATINGS + "1,2,3.0,1500000000\n"),
+     r"^ratings\.csv line 8: duplicate userId 1, movieId 2 \(first on line 3\)"),
+    (lambda d: write_folder(d, movies_csv=MOVIES + "2,Again (2000),Drama\n"),
+     r"^movies\.csv line 6: duplicate movieId 2 \(first on line 3\)"),
+    (lambda d: write_folder(d, users_csv=USERS + "2,18-24,F,artist,east,web,1\n"),
+     r"^users\.csv line 5: duplicate userId 2 \(first on line 3\)"),
+    (lambda d: write_folder(d, users_csv=USERS.replace("3,56+", "4,56+")),
+     r"^ratings\.csv line 6: userId 3 is not in users\.csv"),
+    (lambda d: write_folder(d, tags_csv=TAGS.replace("3,10,heist", "3,11,heist")),
+     r"^tags\.csv line 3: movieId 11 is not in movies\.csv"),
+    (lambda d: write_folder(d, tag_hierarchy_csv="tag,parent,root\nheist,crime,dark\nheist,caper,fun\n"),
+     r"^tag_hierarchy\.csv line 3: duplicate tag heist \(first on line 2\)"),
+    (lambda d: write_folder(d, ratings_csv=RATINGS + "4,1,3.0,1500000000,extra\n"), r"^ratings\.csv is not valid CSV"),
+    (lambda d: write_folder(d, movies_csv=""), r"^movies\.csv is empty"),
+])
+def test_bad_files_raise_data_error_naming_file_and_line(tmp_path, make, message):
+    folder = make(tmp_path / "ml")
+    with pytest.raises(DataError, match=message) as info:
+        load_movielens(folder)
+    assert isinstance(info.value, ValueError)
+    # A clear message, not a pandas traceback dressed up: no chained exception is shown.
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None or info.value.__suppress_context__
+
+
+def test_bad_paths_raise_clear_errors(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_movielens(tmp_path / "missing")
+    (tmp_path / "ml.zip").write_bytes(b"PK")
+    with pytest.raises(DataError, match="is a file.*unzip it first"):
+        load_movielens(tmp_path / "ml.zip")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="movies.csv is missing from folder 'empty'"):
+        load_movielens(tmp_path / "empty")
+    with pytest.raises(TypeError, match="path must be"):
+        load_movielens(3)  # type: ignore[arg-type]
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def small(tmp_path) -> ds.MovieLens:
+    return load_movielens(write_folder(tmp_path / "small", users_csv=USERS))
+
+
+def test_genre_matrix_is_sorted_multi_hot(small):
+    g = ds.genre_matrix(small.movies)
+    assert list(g.columns) == sorted(g.columns) and "(no genres listed)" not in g.columns
+    assert g.index.tolist() == [1, 2, 3, 10] and g.index.name == "movieId"
+    assert g.loc[3].sum() == 0 and g.loc[1].sum() == 5
+    assert set(np.unique(g.to_numpy())) <= {0, 1} and (g.dtypes == np.int8).all()
+    with pytest.raises(ValueError, match="missing column"):
+        ds.genre_matrix(small.movies.drop(columns="genres"))
+
+
+def test_release_year_parses_titles(small):
+    years = ds.release_year(small.movies)
+    assert years.loc[1] == 1995 and years.loc[2] == 1995 and pd.isna(years.loc[3])
+
+
+def test_positive_uses_the_sparrowrecsys_threshold(small):
+    pos = ds.positive(small.ratings)
+    assert (pos["rating"] >= 3.5).all() and len(pos) == 4
+    assert pos.index.tolist() == list(range(4))
+    assert len(ds.positive(small.ratings, threshold=5.0)) == 1
+    with pytest.raises(ValueError, match="rating scale"):
+        ds.positive(small.ratings, threshold=7)
+    with pytest.raises(TypeError):
+        ds.positive(small.ratings, threshold="high")  # type: ignore[arg-type]
+
+
+def test_time_split_is_global_by_timestamp(bundled):
+    ratings = bundled.ratings
+    train, test = ds.time_split(ratings, test_fraction=0.2)
+    assert len(train) + len(test) == len(ratings)
+    assert train["timestamp"].max() < test["timestamp"].min()
+    assert abs(len(test) / len(ratings) - 0.2) < 0.01
+    for bad in (0, 1.0, -0.1):
+        with pytest.raises(ValueError, match="strictly between 0 and 1"):
+            ds.time_split(ratings, test_fraction=bad)
+    with pytest.raises(TypeError):
+        ds.time_split(ratings, test_fraction=True)
+
+
+def test_describe_and_format(small):
+    stats = ds.describe(small)
+    assert (stats["n_movies"], stats["n_users"], stats["n_ratings"], stats["n_tags"]) == (4, 3, 6, 2)
+    assert list(stats["rating_histogram"]) == [f"{x / 2:.1f}" for x in range(1, 11)]
+    assert sum(stats["rating_histogram"].values()) == 6 and stats["rating_histogram"]["4.0"] == 1
+    assert stats["mean_rating"] == pytest.approx(np.mean([4.0, 3.5, 5.0, 0.5, 2.0, 4.5]))
+    assert stats["half_star_share"] == pytest.approx(3 / 6)
+    assert stats["ratings_per_user"]["min"] == 2 and stats["ratings_per_movie"]["min"] == 0
+    assert stats["popularity"]["movies_unrated"] == 1
+    assert stats["popularity"]["top_1pct_share"] == pytest.approx(2 / 6)
+    assert stats["genre_counts"]["Comedy"] == 2 and stats["movies_without_genres"] == 1
+    assert stats["time_span"]["first"] == "2000-07-30" and stats["time_span"]["last"] == "2017-05-08"
+    assert stats["user_features"]["occupation"] == {"retired": 1, "student": 1, "writer": 1}
+    text = ds.format_description(stats)
+    assert text.startswith("small: 4 movies, 3 users") and "occupation: retired 1" in text
+    with pytest.raises(TypeError):
+        ds.format_description({"nothing": 1})
+
+
+def test_describe_without_users_says_so(tmp_path):
+    text = ds.format_description(ds.describe(load_movielens(write_folder(tmp_path / "ml"))))
+    assert "users.csv: absent" in text
+
+
+def test_bundled_card_quotes_describe(bundled):
+    stats = ds.describe(bundled)
+    card = (ds.bundled_data_path() / "README.md").read_text(encoding="utf-8")
+    assert f"| movies | {stats['n_movies']:,} |" in card
+    assert f"top 10% hold {stats['popularity']['top_10pct_share']:.1%}" in card
+
+
+# --- download (offline: file:// URLs only) -------------------------------------------------------
+
+
+def make_zip(path: Path, members: dict[str, str]) -> str:
+    """Write a zip with the given members; return its SHA-256."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in members.items():
+            zf.writestr(name, text)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture()
+def fake_ml_zip(tmp_path) -> tuple[Path, str]:
+    members = {f"ml-latest-small/{n}": t for n, t in
+               {"movies.csv": MOVIES, "ratings.csv": RATINGS, "tags.csv": TAGS, "links.csv": LINKS,
+                "README.txt": "fake\n"}.items()}
+    src = tmp_path / "server" / "ml-latest-small.zip"
+    return src, make_zip(src, members)
+
+
+def test_download_verifies_caches_and_extracts(tmp_path, fake_ml_zip):
+    src, digest = fake_ml_zip
+    cache = tmp_path / "cache"
+    folder = ds.download_movielens(tmp_path / "dest", url=src.as_uri(), sha256=digest, cache_dir=cache)
+    assert folder == tmp_path / "dest" / "ml-latest-small"
+    assert (cache / "ml-latest-small.zip").read_bytes() == src.read_bytes()
+    assert len(load_movielens(folder).ratings) == 6
+    assert not [p for p in (tmp_path).iterdir() if p.name.startswith(".dest")]  # no temp folder left
+
+    src.unlink()  # the second call must not read the source again
+    again = ds.download_movielens(tmp_path / "dest2", url=src.as_uri(), sha256=digest, cache_dir=cache)
+    assert len(load_movielens(again).movies) == 4
+    # Same destination again: already unpacked, nothing to do.
+    assert ds.download_movielens(tmp_path / "dest", url=src.as_uri(), sha256=digest, cache_dir=cache) == folder
+
+
+def test_download_with_bad_checksum_keeps_nothing(tmp_path, fake_ml_zip):
+    src, _ = fake_ml_zip
+    cache = tmp_path / "cache"
+    with pytest.raises(DataError, match="checksum mismatch for ml-latest-small.zip: expected SHA-256 0{64}, got"):
+        ds.download_movielens(tmp_path / "dest", url=src.as_uri(), sha256="0" * 64, cache_dir=cache)
+    assert list(cache.iterdir()) == []
+    assert not (tmp_path / "dest").exists()
+
+
+def test_download_without_checksum_reports_it_and_refuses(tmp_path, fake_ml_zip):
+    src, digest = fake_ml_zip
+    with pytest.raises(DataError, match=f"sha256='{digest}'"):
+        ds.download_movielens(tmp_path / "dest", url=src.as_uri(), sha256=None, cache_dir=tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_corrupt_cache_is_fetched_again(tmp_path, fake_ml_zip):
+    src, digest = fake_ml_zip
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "ml-latest-small.zip").write_bytes(b"truncated")
+    folder = ds.download_movielens(tmp_path / "dest", url=src.as_uri(), sha256=digest, cache_dir=cache)
+    assert (folder / "movies.csv").is_file()
+    assert hashlib.sha256((cache / "ml-latest-small.zip").read_bytes()).hexdigest() == digest
+
+
+def test_download_errors(tmp_path):
+    cache = tmp_path / "cache"
+    with pytest.raises(ConnectionError, match="could not download"):
+        ds.download_movielens(tmp_path / "d1", url=(tmp_path / "absent.zip").as_uri(), sha256="a" * 64,
+                              cache_dir=cache)
+    evil = tmp_path / "evil.zip"
+    digest = make_zip(evil, {"../escape.csv": "x\n", "movies.csv": MOVIES})
+    with pytest.raises(DataError, match="unsafe member path"):
+        ds.download_movielens(tmp_path / "d2", url=evil.as_uri(), sha256=digest, cache_dir=cache)
+    assert not (tmp_path / "escape.csv").exists() and not (tmp_path / "d2").exists()
+    empty = tmp_path / "other.zip"
+    digest = make_zip(empty, {"notes/readme.txt": "no data\n"})
+    with pytest.raises(DataError, match="holds no movies.csv"):
+        ds.download_movielens(tmp_path / "d3", url=empty.as_uri(), sha256=digest, cache_dir=cache)
+    assert not (tmp_path / "d3").exists()
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "mine.txt").write_text("keep me")
+    with pytest.raises(DataError, match="exists and is not empty"):
+        ds.download_movielens(tmp_path / "busy", url=empty.as_uri(), sha256=digest, cache_dir=cache)
+    with pytest.raises(ValueError, match="64 hex digits"):
+        ds.download_movielens(tmp_path / "d4", sha256="abc", cache_dir=cache)
+
+
+def test_default_cache_follows_xdg(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert ds._default_cache_dir() == tmp_path / "xdg" / "sparrow-course"
+
+
+def test_real_movielens_constants():
+    assert ds.ML_LATEST_SMALL_URL == "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
+    assert len(ds.ML_LATEST_SMALL_SHA256) == 64 and int(ds.ML_LATEST_SMALL_SHA256, 16) >= 0
