@@ -114,11 +114,22 @@ def data_download(dest: str) -> int:
 def notebooks_run(names: list[str]) -> int:
     from .notebooks import execute_notebook, notebook_paths
 
+    from nbclient.exceptions import CellExecutionError
+
+    failed = []
     for path in notebook_paths(names or None):
         print(f"executing {path.name} ...", flush=True)
-        seconds = execute_notebook(path)
+        try:
+            seconds = execute_notebook(path)
+        except CellExecutionError as exc:
+            # the stored notebook is left as it was; say which cell failed and why, not the whole traceback
+            print(f"  FAILED, left unchanged: {exc.ename}: {exc.evalue}", flush=True)
+            failed.append(path.name)
+            continue
         print(f"  done in {seconds:.0f} s", flush=True)
-    return 0
+    if failed:
+        print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
