@@ -59,7 +59,9 @@ def _env() -> dict[str, str]:
 
 def lab(extra: list[str]) -> None:
     setup()
-    run(PYTHON, "-m", "jupyter", "lab", "--notebook-dir", "notebooks", *extra, env=_env())
+    # Jupyter refuses to run as root without being told; containers and CI machines often are root.
+    root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    run(PYTHON, "-m", "jupyter", "lab", "--notebook-dir", "notebooks", *root, *extra, env=_env())
 
 
 def test(extra: list[str]) -> None:

@@ -1,8 +1,9 @@
-"""The lab command serves the course notebooks: start JupyterLab headless, list notebooks over its API, stop it."""
+"""The README's lab command serves the course notebooks: start JupyterLab headless, list notebooks over its API, stop it."""
 from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -23,9 +24,11 @@ def _free_port() -> int:
 def test_jupyterlab_serves_the_notebooks(tmp_path):
     port, token = _free_port(), "sparrow-test-token"
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTER_CONFIG_DIR=str(tmp_path / "config"))
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           f"--IdentityProvider.token={token}", "--notebook-dir", str(ROOT / "notebooks")]
-    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # The README's own lab command, with the flags a headless test needs passed through to JupyterLab.
+    cmd = [sys.executable, str(ROOT / "tasks.py"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+           f"--IdentityProvider.token={token}"]
+    log = (tmp_path / "lab.log").open("w")
+    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}/api/contents?token={token}"
         deadline, listing = time.monotonic() + 90, None
@@ -36,16 +39,18 @@ def test_jupyterlab_serves_the_notebooks(tmp_path):
                 break
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.5)
-        assert listing is not None, f"JupyterLab did not answer on port {port}"
+        assert listing is not None, f"JupyterLab did not answer on port {port}:\n{(tmp_path / 'lab.log').read_text()[-2000:]}"
         served = {item["name"] for item in listing["content"] if item["type"] == "notebook"}
         expected = {p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
         assert expected and expected <= served
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}", timeout=10) as response:
             assert response.status == 200 and b"JupyterLab" in response.read()
     finally:
-        server.terminate()
+        # tasks.py started JupyterLab as its child: stop the whole process group
+        os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+        log.close()
