@@ -1,0 +1,65 @@
+"""Chapter 02: how a load balancer (负载均衡) should dispatch recommendation requests.
+
+The pieces, in the order the notebook uses them:
+
+* :mod:`.strategies` - the dispatch strategies behind one interface (``pick``, ``assign``,
+  ``add``, ``remove``): round robin, smooth weighted round robin, random, least connections,
+  power of two choices, modulo hashing, consistent hashing on a ring, jump hash, rendezvous
+  hashing, Maglev, and consistent hashing with bounded loads; plus ``keys_moved`` and the
+  theory the measurements are checked against.
+* :mod:`.traffic` - seeded request streams: Poisson or a diurnal day with bursts, Zipf-like
+  users and items, optional hot keys.
+* :mod:`.simulator` - a serving cluster of nodes with speeds, workers, a FIFO queue and a
+  feature cache each; latency percentiles, utilisation, queueing, rejections, cache hits.
+* :mod:`.autoscaling` - threshold autoscaling over a day: node-hours against SLO violations.
+* :mod:`.hashing` - fixed 64-bit hashes (never Python's salted ``hash()``).
+"""
+from __future__ import annotations
+
+from .autoscaling import AutoscalingResult, ScalingPolicy, simulate_autoscaling
+from .hashing import hash_keys, splitmix64, stable_hash
+from .simulator import (
+    Node,
+    SimulationResult,
+    erlang_c_mean_wait,
+    fifo_start_times,
+    key_affinity,
+    make_cluster,
+    mm1_mean_wait,
+    simulate,
+    summary_table,
+    ttl_cache_hits,
+)
+from .strategies import (
+    STRATEGIES,
+    Balancer,
+    BoundedLoadHash,
+    ConsistentHashRing,
+    JumpHash,
+    LeastConnections,
+    MaglevHash,
+    ModuloHash,
+    PowerOfTwoChoices,
+    RandomChoice,
+    RendezvousHash,
+    RoundRobin,
+    SmoothWeightedRoundRobin,
+    consistent_moved_theory,
+    jump_hash,
+    keys_moved,
+    load_shares,
+    make_balancer,
+    modulo_moved_theory,
+    ring_share_cv,
+)
+from .traffic import DIURNAL_PROFILE, Population, Requests, diurnal_rate, diurnal_traffic, poisson_traffic, zipf_probabilities
+
+__all__ = [
+    "AutoscalingResult", "Balancer", "BoundedLoadHash", "ConsistentHashRing", "DIURNAL_PROFILE", "JumpHash",
+    "LeastConnections", "MaglevHash", "ModuloHash", "Node", "Population", "PowerOfTwoChoices", "RandomChoice", "RendezvousHash",
+    "Requests", "RoundRobin", "STRATEGIES", "ScalingPolicy", "SimulationResult", "SmoothWeightedRoundRobin",
+    "consistent_moved_theory", "diurnal_rate", "diurnal_traffic", "erlang_c_mean_wait", "fifo_start_times",
+    "hash_keys", "jump_hash", "key_affinity", "keys_moved", "load_shares", "make_balancer", "make_cluster", "mm1_mean_wait",
+    "modulo_moved_theory", "poisson_traffic", "ring_share_cv", "simulate", "simulate_autoscaling", "splitmix64",
+    "stable_hash", "summary_table", "ttl_cache_hits", "zipf_probabilities",
+]

@@ -1,0 +1,302 @@
+"""When to add and remove nodes: threshold autoscaling with hysteresis and cool-downs over a day.
+
+Every ``interval`` seconds the autoscaler looks at the last window: the cluster's utilisation
+(work dispatched / capacity of the active nodes) or its p95 latency. Above ``scale_out_above``
+it orders ``step_out`` new nodes, which take ``boot_time`` seconds to start; below
+``scale_in_below`` it retires ``step_in`` nodes, which stop taking requests at once and switch
+off when their last request is done. The gap between the two thresholds is the hysteresis that
+keeps the cluster from flapping; the cool-downs stop it from acting again before the last
+action has had its effect. Node-hours count every node from the order to start it until it is
+switched off, booting and draining included: that is what the bill counts.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .hashing import hash_keys
+from .simulator import Node, _validate
+from .strategies import make_balancer
+from .traffic import Requests
+
+METRICS = ("utilisation", "p95")
+
+
+@dataclass(frozen=True)
+class ScalingPolicy:
+    """Threshold autoscaling: act on ``metric`` with hysteresis (two thresholds) and cool-downs.
+
+    ``metric``: 'utilisation' (share of the active nodes' capacity, 0-1) or 'p95' (latency, s).
+    ``cooldown_out``: seconds after a scale-out before the next scale-out.
+    ``cooldown_in``: seconds after any action before a scale-in.
+    """
+
+    metric: str = "utilisation"
+    scale_out_above: float = 0.75
+    scale_in_below: float = 0.5
+    step_out: int = 1
+    step_in: int = 1
+    cooldown_out: float = 3.0
+    cooldown_in: float = 10.0
+    min_nodes: int = 2
+    max_nodes: int = 40
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, got {self.metric!r}")
+        for name in ("scale_out_above", "scale_in_below", "cooldown_out", "cooldown_in"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"{name} must be a non-negative number, got {v!r}")
+        if self.scale_in_below >= self.scale_out_above:
+            raise ValueError(
+                f"scale_in_below ({self.scale_in_below}) must be below scale_out_above ({self.scale_out_above}): "
+                "the gap between them is the hysteresis that stops the cluster from flapping")
+        for name in ("step_out", "step_in", "min_nodes", "max_nodes"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(f"min_nodes ({self.min_nodes}) must not exceed max_nodes ({self.max_nodes})")
+
+    def describe(self) -> str:
+        """A short label, e.g. 'util 0.75/0.50, cool-down 3/10 s'."""
+        unit = (lambda v: f"{v:.2f}") if self.metric == "utilisation" else (lambda v: f"{v * 1e3:.0f} ms")
+        name = "util" if self.metric == "utilisation" else "p95"
+        return (f"{name} out>{unit(self.scale_out_above)} in<{unit(self.scale_in_below)}, "
+                f"cool-down {self.cooldown_out:g}/{self.cooldown_in:g} s")
+
+
+@dataclass
+class AutoscalingResult:
+    """The day's outcome: per-request latencies, the per-window timeline, node-hours and SLO violations."""
+
+    label: str
+    latency: np.ndarray          # seconds, NaN when rejected
+    timeline: pd.DataFrame       # one row per control window
+    node_seconds: float
+    day_length: float
+    slo: float
+    slo_target: float
+    actions: list = field(default_factory=list)
+
+    @property
+    def node_hours(self) -> float:
+        """Node-hours of the day: node-seconds scaled so that ``day_length`` stands for 24 hours."""
+        return self.node_seconds / self.day_length * 24.0
+
+    @property
+    def slo_violations(self) -> float:
+        """Share of requests slower than ``slo`` seconds (or rejected)."""
+        with np.errstate(invalid="ignore"):
+            bad = ~(self.latency <= self.slo)
+        return float(bad.mean())
+
+    @property
+    def meets_slo(self) -> bool:
+        return self.slo_violations <= self.slo_target
+
+    def summary(self) -> dict:
+        lat = self.latency[np.isfinite(self.latency)] * 1e3
+        return {
+            "node_hours": self.node_hours,
+            "slo_violations_pct": 100 * self.slo_violations,
+            "meets_slo": self.meets_slo,
+            "p99_ms": float(np.percentile(lat, 99)),
+            "peak_nodes": int(self.timeline["nodes"].max()),
+            "min_nodes": int(self.timeline["nodes"].min()),
+            "actions": len(self.actions),
+            "mean_util": float(np.average(self.timeline["utilisation"], weights=self.timeline["nodes"])),
+        }
+
+
+def simulate_autoscaling(
+    requests: Requests,
+    node: Node,
+    policy: ScalingPolicy | None,
+    *,
+    initial_nodes: int,
+    strategy: str = "least_connections",
+    interval: float = 1.0,
+    boot_time: float = 2.0,
+    slo: float = 0.25,
+    slo_target: float = 0.01,
+    key: str = "user",
+    cache_ttl: float = 60.0,
+    miss_penalty: float = 0.01,
+    label: str | None = None,
+) -> AutoscalingResult:
+    """Serve a day of ``requests`` on identical ``node``s, resized by ``policy`` (None: a fixed cluster).
+
+    ``interval``: seconds between the autoscaler's looks. ``boot_time``: seconds from ordering a
+    node until it takes traffic. ``slo``: latency objective in seconds, to be met by all but
+    ``slo_target`` of requests.
+    """
+    if not isinstance(node, Node):
+        raise TypeError(f"node must be a Node (the hardware every instance runs on), got {type(node).__name__}")
+    if policy is not None and not isinstance(policy, ScalingPolicy):
+        raise TypeError(f"policy must be a ScalingPolicy or None (a fixed cluster), got {type(policy).__name__}")
+    if isinstance(initial_nodes, bool) or not isinstance(initial_nodes, (int, np.integer)) or initial_nodes < 1:
+        raise ValueError(f"initial_nodes must be a positive int, got {initial_nodes!r}")
+    if policy is not None and not policy.min_nodes <= initial_nodes <= policy.max_nodes:
+        raise ValueError(f"initial_nodes ({initial_nodes}) must lie in [min_nodes, max_nodes] = "
+                         f"[{policy.min_nodes}, {policy.max_nodes}]")
+    for name, v in (("interval", interval), ("slo", slo)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+            raise ValueError(f"{name} must be a positive number of seconds, got {v!r}")
+    if isinstance(boot_time, bool) or not isinstance(boot_time, (int, float)) or boot_time < 0:
+        raise ValueError(f"boot_time must be a non-negative number of seconds, got {boot_time!r}")
+    if not 0 <= slo_target < 1:
+        raise ValueError(f"slo_target is a share of requests in [0, 1), got {slo_target!r}")
+    max_nodes = policy.max_nodes if policy is not None else initial_nodes
+    names = [f"{node.name}-{i}" for i in range(max_nodes)]
+    slots = [Node(n, node.speed, node.workers) for n in names]
+    probe = make_balancer(strategy, slots[:initial_nodes])
+    _validate(requests, slots[:initial_nodes], probe, key, cache_ttl, miss_penalty, None, None, "auto")
+    label = label or (policy.describe() if policy is not None else f"fixed {initial_nodes} nodes")
+
+    n = len(requests)
+    times, work = requests.time.tolist(), requests.work.tolist()
+    keys = requests.keys(key)
+    ckeys = keys.tolist()
+    inv_speed = 1.0 / node.speed
+    worker_seconds = node.workers * interval   # one node's capacity per window
+    ttl = cache_ttl if cache_ttl > 0 else -1.0
+
+    # per-slot state (a slot is a machine that may be on or off)
+    free = [[0.0] * node.workers for _ in slots]
+    last_seen: list[dict] = [{} for _ in slots]
+    inflight_slot = [0] * max_nodes            # in flight, for slots not taking traffic (draining)
+    powered_since: dict[int, float] = {s: 0.0 for s in range(initial_nodes)}
+    draining: set[int] = set()
+    booting: dict[int, float] = {}             # slot -> time it is ready to take traffic
+    active = list(range(initial_nodes))        # slots taking traffic, in balancer order
+    uses_key = probe.uses_key
+    state = {"pos": [-1] * max_nodes, "inflight": []}
+    book = {"node_seconds": 0.0, "last_out": -math.inf, "last_action": -math.inf, "window_start": 0}
+    rows: list[dict] = []
+    actions: list[tuple[float, str, int]] = []
+    service = [0.0] * n
+    latency = [math.nan] * n
+
+    def rebuild(i0: int) -> None:
+        """Rebuild the balancer over the active slots; requests from i0 on are dispatched by it."""
+        for s, p in enumerate(state["pos"]):
+            if p >= 0:
+                inflight_slot[s] = state["inflight"][p]
+        bal = make_balancer(strategy, [slots[s] for s in active])
+        pos = [-1] * max_nodes
+        for p, s in enumerate(active):
+            pos[s] = p
+        inflight = [inflight_slot[s] for s in active]
+        inv_w = [1.0 / w for w in bal.weights.tolist()]
+        score = [(c + 1) * w for c, w in zip(inflight, inv_w)]
+        hashes = hash_keys(keys[i0:]) if uses_key else None
+        state.update(chooser=bal._chooser(hashes, n - i0, inflight, score), base=i0, pos=pos,
+                     inflight=inflight, score=score, inv_w=inv_w)
+
+    def control(now: float, i: int) -> None:
+        """The autoscaler's look at the window that just ended (requests window_start..i-1)."""
+        w0, book["window_start"] = book["window_start"], i
+        n_active = len(active)
+        lat = np.asarray(latency[w0:i])
+        util = float(sum(service[w0:i])) / (worker_seconds * n_active)
+        p95 = float(np.percentile(lat, 95)) if lat.size else 0.0
+        rows.append({"time": now, "nodes": len(powered_since), "active": n_active, "requests": int(lat.size),
+                     "utilisation": util, "p95_ms": p95 * 1e3,
+                     "p99_ms": float(np.percentile(lat, 99)) * 1e3 if lat.size else 0.0,
+                     "slow_pct": 100 * float(np.mean(lat > slo)) if lat.size else 0.0})
+        changed = False
+        for s, ready in sorted(booting.items()):    # booted nodes join the balancer
+            if ready <= now:
+                del booting[s]
+                active.append(s)
+                changed = True
+        for s in sorted(draining):                  # drained nodes switch off
+            if inflight_slot[s] == 0:
+                draining.discard(s)
+                book["node_seconds"] += now - powered_since.pop(s)
+        if policy is not None:
+            value = util if policy.metric == "utilisation" else p95
+            planned = len(active) + len(booting)
+            if (value > policy.scale_out_above and now - book["last_out"] >= policy.cooldown_out
+                    and planned < policy.max_nodes):
+                k = min(policy.step_out, policy.max_nodes - planned)
+                for s in [s for s in range(max_nodes) if s not in powered_since][:k]:
+                    booting[s] = now + boot_time
+                    powered_since[s] = now
+                    free[s] = [0.0] * node.workers
+                    last_seen[s] = {}               # a fresh node starts with a cold cache
+                book["last_out"] = book["last_action"] = now
+                actions.append((now, "out", k))
+            elif (value < policy.scale_in_below and now - book["last_action"] >= policy.cooldown_in
+                    and len(active) > policy.min_nodes):
+                k = min(policy.step_in, len(active) - policy.min_nodes)
+                for _ in range(k):
+                    draining.add(active[-1])        # the newest node leaves first
+                    del active[-1]
+                book["last_action"] = now
+                changed = True
+                actions.append((now, "in", k))
+        if changed:
+            rebuild(i)
+
+    rebuild(0)
+    departures: list[tuple[float, int]] = []
+    pop, push, replace = heapq.heappop, heapq.heappush, heapq.heapreplace
+    next_tick = interval
+    next_departure = math.inf
+    names_ = ("chooser", "base", "pos", "inflight", "score", "inv_w")
+    choose, base, pos, inflight, score, inv_w = (state[k] for k in names_)
+    for i in range(n):
+        t = times[i]
+        if t >= next_tick:
+            while t >= next_tick:
+                control(next_tick, i)
+                next_tick += interval
+            choose, base, pos, inflight, score, inv_w = (state[k] for k in names_)
+        if t >= next_departure:
+            while departures and departures[0][0] <= t:
+                s = pop(departures)[1]
+                p = pos[s]
+                if p >= 0:
+                    c = inflight[p] - 1
+                    inflight[p] = c
+                    score[p] = (c + 1) * inv_w[p]
+                else:
+                    inflight_slot[s] -= 1
+            next_departure = departures[0][0] if departures else math.inf
+        p = choose(i - base)
+        s = active[p]
+        seen = last_seen[s]
+        k = ckeys[i]
+        prev = seen.get(k)
+        seen[k] = t
+        svc = work[i] * inv_speed
+        if prev is None or t - prev > ttl:
+            svc += miss_penalty
+        f = free[s]
+        st = f[0]
+        if t > st:
+            st = t
+        end = st + svc
+        replace(f, end)
+        push(departures, (end, s))
+        if end < next_departure:
+            next_departure = end
+        c = inflight[p] + 1
+        inflight[p] = c
+        score[p] = (c + 1) * inv_w[p]
+        service[i] = svc
+        latency[i] = end - t
+    # close the day: the remaining windows, then every node still on is counted to the end
+    while next_tick <= requests.duration + 1e-9:
+        control(next_tick, n)
+        next_tick += interval
+    node_seconds = book["node_seconds"] + sum(requests.duration - since for since in powered_since.values())
+    return AutoscalingResult(label, np.array(latency), pd.DataFrame(rows), node_seconds, requests.duration,
+                             slo, slo_target, actions)

@@ -1,0 +1,561 @@
+"""Tests for chapter 02: dispatch strategies, traffic, the cluster simulator, autoscaling, exercises."""
+from __future__ import annotations
+
+import heapq
+import math
+import os
+import subprocess
+import sys
+from bisect import bisect_left
+
+import numpy as np
+import pytest
+
+from sparrow_course.balancing import (
+    STRATEGIES,
+    BoundedLoadHash,
+    ConsistentHashRing,
+    JumpHash,
+    LeastConnections,
+    MaglevHash,
+    ModuloHash,
+    Node,
+    PowerOfTwoChoices,
+    RandomChoice,
+    RendezvousHash,
+    RoundRobin,
+    ScalingPolicy,
+    SmoothWeightedRoundRobin,
+    consistent_moved_theory,
+    diurnal_rate,
+    diurnal_traffic,
+    erlang_c_mean_wait,
+    fifo_start_times,
+    hash_keys,
+    jump_hash,
+    key_affinity,
+    keys_moved,
+    load_shares,
+    make_balancer,
+    make_cluster,
+    mm1_mean_wait,
+    modulo_moved_theory,
+    poisson_traffic,
+    ring_share_cv,
+    simulate,
+    simulate_autoscaling,
+    splitmix64,
+    stable_hash,
+    summary_table,
+    ttl_cache_hits,
+    zipf_probabilities,
+)
+from sparrow_course.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, ____
+from sparrow_course.exercises import ch02
+
+NAMES = [f"node-{i}" for i in range(8)]
+KEYS = np.arange(400_000)
+
+
+def shares(balancer, keys=KEYS):
+    counts = np.bincount(balancer.assign(keys), minlength=len(balancer))
+    return counts / counts.sum()
+
+
+def binomial_tolerance(p, n, sigmas=5.0):
+    return sigmas * np.sqrt(p * (1 - p) / n)
+
+
+# --------------------------------------------------------------------------- hashing
+
+def test_splitmix64_matches_the_reference_value():
+    # first output of splitmix64 seeded with 0, from the reference C implementation
+    assert int(splitmix64(0)[0]) == 0xE220A8397B1DCDAF
+
+
+def test_hashes_do_not_depend_on_pythonhashseed():
+    code = ("from sparrow_course.balancing import hash_keys, make_balancer;"
+            "b = make_balancer('ring', ['a', 'b', 'c']);"
+            "print(hash_keys(['user-1', 7]).tolist(), b.assign(list(range(20))).tolist())")
+    outputs = set()
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        outputs.add(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout)
+    assert len(outputs) == 1
+    here = f"{hash_keys(['user-1', 7]).tolist()} {make_balancer('ring', ['a', 'b', 'c']).assign(list(range(20))).tolist()}\n"
+    assert outputs == {here}
+
+
+def test_hash_keys_are_uniform_and_validated():
+    u = (hash_keys(np.arange(200_000)) >> np.uint64(11)).astype(float) / 2**53
+    assert abs(u.mean() - 0.5) < 0.005 and abs(u.var() - 1 / 12) < 0.002
+    assert hash_keys(["a"])[0] == hash_keys("a")[0] != hash_keys("b")[0]
+    assert hash_keys([5], salt=1)[0] != hash_keys([5])[0]
+    with pytest.raises(TypeError, match="integers or strings"):
+        hash_keys([1.5])
+    with pytest.raises(TypeError):
+        stable_hash(5)
+
+
+# --------------------------------------------------------------------------- distributions
+
+def test_round_robin_is_exactly_even_and_ignores_weights():
+    rr = RoundRobin({"a": 1, "b": 5, "c": 1})
+    assert [rr.pick() for _ in range(6)] == ["a", "b", "c", "a", "b", "c"]
+    assert np.bincount(rr.assign(size=3000)).tolist() == [1000, 1000, 1000]
+
+
+def test_smooth_weighted_round_robin_follows_nginx():
+    swrr = SmoothWeightedRoundRobin({"a": 5, "b": 1, "c": 1})
+    assert "".join(swrr.pick() for _ in range(7)) == "aabacaa"  # nginx's documented order
+    big = SmoothWeightedRoundRobin({"x": 3, "y": 2, "z": 7})
+    idx = big.assign(size=12 * 1000 + 5)
+    assert np.bincount(idx[:12000]).tolist() == [3000, 2000, 7000]
+    # the vectorised period equals the step-by-step algorithm, from any starting state
+    step = SmoothWeightedRoundRobin({"x": 3, "y": 2, "z": 7})
+    assert idx.tolist() == [step.nodes.index(step.pick()) for _ in range(idx.size)]
+
+
+def test_smooth_weighted_round_robin_agrees_with_the_exercise_reference():
+    weights = [2, 3, 4]
+    balancer = SmoothWeightedRoundRobin({f"n{i}": w for i, w in enumerate(weights)})
+    assert balancer.assign(size=50).tolist() == ch02.q1.reference(weights, 50)
+
+
+def test_random_choice_follows_weights():
+    rnd = RandomChoice({"a": 1, "b": 2, "c": 5}, seed=3)
+    got = shares(rnd)
+    want = np.array([1, 2, 5]) / 8
+    assert np.all(np.abs(got - want) < binomial_tolerance(want, KEYS.size))
+
+
+@pytest.mark.parametrize("kind", ["modulo", "jump", "rendezvous", "maglev"])
+def test_even_hashing_strategies_spread_keys_evenly(kind):
+    got = shares(make_balancer(kind, NAMES))
+    assert np.all(np.abs(got - 1 / 8) < binomial_tolerance(1 / 8, KEYS.size))
+
+
+def test_ring_spread_matches_its_arc_shares_and_the_virtual_node_rule():
+    ring = ConsistentHashRing(NAMES, vnodes=160)
+    arcs = np.array(list(ring.shares().values()))
+    assert arcs.sum() == pytest.approx(1.0)
+    assert np.all(np.abs(shares(ring) - arcs) < binomial_tolerance(arcs, KEYS.size))
+    # the spread of shares over many rings follows sqrt((N-1)/(N V + 1))
+    cvs = []
+    for v in (4, 64):
+        pooled = np.concatenate([list(ConsistentHashRing(NAMES, vnodes=v, seed=s).shares().values()) for s in range(40)])
+        cvs.append(pooled.std() / pooled.mean())
+    theory = ring_share_cv(np.array([4, 64]), 8)
+    assert np.all(np.abs(np.array(cvs) / theory - 1) < 0.2)
+
+
+def test_weighted_ring_and_rendezvous_follow_weights():
+    weights = {"a": 1, "b": 2, "c": 3}
+    want = np.array([1, 2, 3]) / 6
+    assert np.all(np.abs(shares(RendezvousHash(weights)) - want) < binomial_tolerance(want, KEYS.size))
+    ring = shares(ConsistentHashRing(weights, vnodes=400))
+    assert np.all(np.abs(ring / want - 1) < 0.15)  # 400 points per unit of weight: about 5% spread
+
+
+def test_maglev_table_gives_every_node_its_share_within_one_slot():
+    maglev = MaglevHash(NAMES, table_size=10007)
+    counts = np.bincount(maglev.table, minlength=8)
+    assert counts.max() - counts.min() <= 1 and counts.sum() == 10007
+
+
+def test_jump_hash_matches_the_published_algorithm():
+    def reference(key: int, buckets: int) -> int:
+        b, j = -1, 0
+        while j < buckets:
+            b = j
+            key = (key * 2862933555777941757 + 1) % 2**64
+            j = int((b + 1) * (float(1 << 31) / float((key >> 33) + 1)))
+        return b
+
+    keys = hash_keys(np.arange(2000))
+    for buckets in (1, 2, 7, 100):
+        assert jump_hash(keys, buckets).tolist() == [reference(int(k), buckets) for k in keys]
+
+
+def test_least_connections_picks_the_least_loaded_per_weight_and_rotates_ties():
+    lc = LeastConnections({"a": 1, "b": 1, "c": 2})
+    assert lc.pick(load={"a": 3, "b": 1, "c": 4}) == "b"          # (1+1)/1 = 2 < (4+1)/2 = 2.5
+    assert lc.pick(load=[5, 5, 1]) == "c"
+    ties = [LeastConnections(["a", "b", "c"])] * 1
+    picks = [ties[0].pick(load=[0, 0, 0]) for _ in range(6)]
+    assert sorted(set(picks)) == ["a", "b", "c"]                  # ties go round, not always to "a"
+    with pytest.raises(TypeError, match="live load"):
+        lc.assign(size=10)
+
+
+def test_two_choices_prefers_the_less_loaded_candidate():
+    two = PowerOfTwoChoices(NAMES, seed=1)
+    loads = [0] * 8
+    loads[3] = 100
+    picks = [two.pick(load=loads) for _ in range(2000)]
+    assert "node-3" not in picks                                   # it always loses the comparison
+    assert abs(picks.count("node-0") / 2000 - 1 / 7) < 0.05
+    hashed = PowerOfTwoChoices(NAMES, hashed=True)
+    first = {hashed.pick(key=42, load=[0] * 8) for _ in range(5)}
+    assert len(first) == 1                                         # a key always has the same candidates
+    busy = [0] * 8
+    busy[NAMES.index(first.pop())] = 50
+    second = hashed.pick(key=42, load=busy)
+    assert busy[NAMES.index(second)] == 0                          # it spills to its second candidate
+
+
+def test_bounded_loads_never_exceed_the_cap():
+    bl = BoundedLoadHash(NAMES, epsilon=0.5)
+    ring = ConsistentHashRing(NAMES)
+    assert all(bl.pick(key=k, load=[0] * 8) == ring.pick(key=k) for k in range(200))
+    rng = np.random.default_rng(0)
+    for k in range(300):
+        load = rng.integers(0, 6, 8).tolist()
+        chosen = NAMES.index(bl.pick(key=k, load=load))
+        cap = math.ceil(1.5 * (sum(load) + 1) / 8)
+        assert load[chosen] < cap
+        owner = NAMES.index(ring.pick(key=k))
+        if load[owner] < cap:
+            assert chosen == owner                                  # keys stay home unless home is full
+
+
+# --------------------------------------------------------------------------- add and remove
+
+@pytest.mark.parametrize("kind", ["ring", "jump", "rendezvous", "maglev"])
+def test_growing_moves_keys_only_to_the_new_node(kind):
+    before = make_balancer(kind, NAMES)
+    after = make_balancer(kind, NAMES)
+    after.add("node-8")
+    a = np.asarray(before.nodes)[before.assign(KEYS)]
+    b = np.asarray(after.nodes)[after.assign(KEYS)]
+    moved = a != b
+    if kind == "maglev":
+        # Maglev trades a little extra movement for an even table (Eisenbud et al., section 3.4)
+        assert np.mean(b[moved] == "node-8") > 0.9
+    else:
+        assert np.all(b[moved] == "node-8")
+    tolerance = 0.35 if kind == "ring" else 0.1                      # ring: one node's share varies ~1/sqrt(160)
+    assert abs(moved.mean() / consistent_moved_theory(8, 9) - 1) < tolerance
+
+
+@pytest.mark.parametrize("kind", ["ring", "rendezvous"])
+def test_removing_a_node_moves_only_its_keys(kind):
+    before = make_balancer(kind, NAMES)
+    after = make_balancer(kind, NAMES)
+    after.remove("node-3")
+    a = np.asarray(before.nodes)[before.assign(KEYS)]
+    b = np.asarray(after.nodes)[after.assign(KEYS)]
+    assert np.array_equal(a != b, a == "node-3")
+
+
+def test_modulo_hashing_moves_almost_everything():
+    before, after = ModuloHash(NAMES), ModuloHash(NAMES + ["node-8"])
+    assert keys_moved(before, after, KEYS) == pytest.approx(modulo_moved_theory(8, 9), abs=0.005)
+    shrunk = ModuloHash(NAMES[:-1])
+    assert keys_moved(before, shrunk, KEYS) == pytest.approx(modulo_moved_theory(8, 7), abs=0.005)
+
+
+def test_theory_of_keys_moved():
+    assert modulo_moved_theory(10, 11) == pytest.approx(10 / 11)
+    assert modulo_moved_theory(10, 9) == pytest.approx(9 / 10)
+    assert modulo_moved_theory(2, 4) == pytest.approx(0.5)
+    assert consistent_moved_theory(10, 11) == pytest.approx(1 / 11)
+    assert consistent_moved_theory(10, 9) == pytest.approx(1 / 10)
+    assert ring_share_cv(100) == pytest.approx(0.1)
+    with pytest.raises(ValueError):
+        modulo_moved_theory(0, 3)
+
+
+def test_membership_errors_are_clear():
+    for kind in STRATEGIES:
+        empty = make_balancer(kind, [])
+        with pytest.raises(ValueError, match="no nodes"):
+            empty.pick(key=1, load=[])
+    with pytest.raises(ValueError, match="cannot remove 'ghost'"):
+        RoundRobin(["a"]).remove("ghost")
+    with pytest.raises(ValueError, match="already"):
+        RoundRobin(["a"]).add("a")
+    with pytest.raises(ValueError, match="positive"):
+        SmoothWeightedRoundRobin({"a": 0})
+    with pytest.raises(ValueError, match="positive"):
+        RendezvousHash({"a": -2.0})
+    with pytest.raises(TypeError, match="number"):
+        ConsistentHashRing({"a": "heavy"})
+    with pytest.raises(ValueError, match="cannot honour weights"):
+        ModuloHash({"a": 1, "b": 2})
+    jump = JumpHash(["a", "b", "c"])
+    with pytest.raises(ValueError, match="only remove the last node"):
+        jump.remove("a")
+    jump.remove("c")
+    assert jump.nodes == ("a", "b")
+    with pytest.raises(ValueError, match="prime"):
+        MaglevHash(["a"], table_size=1000)
+    with pytest.raises(ValueError, match="key"):
+        ModuloHash(["a"]).pick()
+    with pytest.raises(ValueError, match="one per node"):
+        LeastConnections(["a", "b"]).pick(load=[1])
+
+
+def test_add_then_remove_restores_the_assignment():
+    for kind in ("ring", "rendezvous", "maglev", "modulo", "jump"):
+        b = make_balancer(kind, NAMES)
+        before = b.assign(KEYS[:20_000]).copy()
+        b.add("extra", 1.0)
+        b.remove("extra")
+        assert np.array_equal(before, b.assign(KEYS[:20_000])), kind
+
+
+# --------------------------------------------------------------------------- traffic
+
+def test_traffic_is_deterministic_by_seed_and_has_the_requested_rate():
+    a = poisson_traffic(500, 200, seed=7, session_requests=4, think_time=5)
+    b = poisson_traffic(500, 200, seed=7, session_requests=4, think_time=5)
+    c = poisson_traffic(500, 200, seed=8, session_requests=4, think_time=5)
+    for field in ("time", "user", "item", "work"):
+        assert np.array_equal(getattr(a, field), getattr(b, field))
+    assert not np.array_equal(a.user, c.user)
+    assert abs(a.rate / 500 - 1) < 0.05
+    plain = poisson_traffic(1000, 500, seed=1, mean_work=0.02)
+    assert abs(plain.rate / 1000 - 1) < 0.01 and abs(plain.work.mean() / 0.02 - 1) < 0.01
+    gaps = np.diff(plain.time)
+    assert abs(gaps.std() / gaps.mean() - 1) < 0.02                 # exponential gaps: Poisson
+
+
+def test_users_follow_the_zipf_like_skew_and_hot_keys_take_their_share():
+    req = poisson_traffic(2000, 100, seed=2, n_users=1000, user_skew=1.0, user_offset=0.0, hot_user_share=0.05)
+    assert abs(np.mean(req.user == 0) - 0.05) < 0.005
+    counts = np.sort(np.bincount(req.user[req.user != 0], minlength=1000))[::-1]
+    p = zipf_probabilities(1000, 1.0)
+    assert abs(counts[0] / counts.sum() - p[0]) < 0.01              # the most active user's share
+
+
+def test_diurnal_traffic_follows_the_profile():
+    day = diurnal_traffic(400, day_length=1440, bursts=0, seed=3)
+    per_hour = np.histogram(day.time, bins=24, range=(0, 1440))[0] / 60
+    expected = [diurnal_rate(np.linspace(h * 60, (h + 1) * 60, 200), 400, 1440).mean() for h in range(24)]
+    assert np.all(np.abs(per_hour / np.array(expected) - 1) < 0.15)
+    assert per_hour.argmax() in (19, 20, 21) and per_hour.argmin() in (2, 3, 4, 5)
+
+
+def test_traffic_errors_are_clear():
+    with pytest.raises(ValueError, match="rate must be positive"):
+        poisson_traffic(0, 10)
+    with pytest.raises(ValueError, match="duration"):
+        poisson_traffic(10, -1)
+    with pytest.raises(ValueError, match="hot_user_share"):
+        poisson_traffic(10, 10, hot_user_share=1.5)
+    with pytest.raises(TypeError, match="seed"):
+        poisson_traffic(10, 10, seed="x")
+    with pytest.raises(TypeError):
+        poisson_traffic(10, 10, n_userz=5)
+
+
+# --------------------------------------------------------------------------- queueing
+
+def _naive_fifo(arrival, service, workers):
+    free = [0.0] * workers
+    out = []
+    for a, s in zip(arrival, service):
+        st = max(a, free[0])
+        heapq.heapreplace(free, st + s)
+        out.append(st)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_fifo_start_times_match_the_recursion(workers):
+    rng = np.random.default_rng(0)
+    a = np.cumsum(rng.exponential(1.0, 5000))
+    s = rng.exponential(0.9 * workers, 5000)
+    assert np.allclose(fifo_start_times(a, s, workers), _naive_fifo(a, s, workers), atol=1e-9)
+
+
+def _single_queue(rate, mean_service, workers, n=400_000, seed=11):
+    req = poisson_traffic(rate, n / rate, seed=seed, mean_work=mean_service)
+    node = [Node("solo", 1.0, workers)]
+    return req, node
+
+
+def test_simulator_matches_mm1_mean_wait():
+    req, node = _single_queue(50, 0.01, 1)
+    res = simulate(req, node, RoundRobin(["solo"]), cache_ttl=0, miss_penalty=0)
+    theory = mm1_mean_wait(50, 100)                                  # 10 ms
+    assert res.summary()["mean_wait_ms"] / 1e3 == pytest.approx(theory, rel=0.03)
+    assert res.utilisation()[0] == pytest.approx(0.5, rel=0.01)
+
+
+def test_simulator_matches_erlang_c_with_several_workers():
+    req, node = _single_queue(120, 0.02, 4)                          # rho = 0.6
+    res = simulate(req, node, RoundRobin(["solo"]), cache_ttl=0, miss_penalty=0)
+    assert res.summary()["mean_wait_ms"] / 1e3 == pytest.approx(erlang_c_mean_wait(120, 50, 4), rel=0.05)
+
+
+def test_event_loop_agrees_with_the_vector_engine():
+    req = poisson_traffic(600, 100, seed=4, session_requests=3, think_time=5)
+    cluster = make_cluster([1, 1, 2, 2], workers=[1, 1, 2, 3])
+    for kind in ("round_robin", "ring", "weighted_round_robin"):
+        fast = simulate(req, cluster, make_balancer(kind, cluster))
+        slow = simulate(req, cluster, make_balancer(kind, cluster), engine="events")
+        assert fast.engine == "vector" and slow.engine == "events"
+        assert np.array_equal(fast.node, slow.node) and np.array_equal(fast.hit, slow.hit)
+        assert np.allclose(fast.start, slow.start, atol=1e-9)
+    # least connections with a single node is plain FIFO
+    solo = [Node("solo", 1.0, 2)]
+    a = simulate(req, solo, LeastConnections(["solo"]))
+    b = simulate(req, solo, RoundRobin(["solo"]))
+    assert np.allclose(a.latency, b.latency, atol=1e-9)
+
+
+def test_ttl_cache_hits_match_a_dictionary():
+    rng = np.random.default_rng(5)
+    t = np.sort(rng.uniform(0, 100, 20_000))
+    node = rng.integers(0, 4, t.size)
+    key = rng.integers(0, 300, t.size)
+    last, want = {}, []
+    for ti, n, k in zip(t, node, key):
+        prev = last.get((n, k))
+        want.append(prev is not None and ti - prev <= 7.0)
+        last[(n, k)] = ti
+    assert ttl_cache_hits(node, key, t, 7.0).tolist() == want
+
+
+def test_simulation_is_deterministic_and_leaves_the_balancer_alone():
+    req = poisson_traffic(400, 50, seed=9)
+    cluster = make_cluster([1, 2, 3], workers=2)
+    for kind in ("round_robin", "random", "two_choices", "least_connections"):
+        balancer = make_balancer(kind, cluster, seed=1) if kind in ("random", "two_choices") else make_balancer(kind, cluster)
+        first = simulate(req, cluster, balancer)
+        second = simulate(req, cluster, balancer)
+        assert np.array_equal(first.node, second.node) and np.array_equal(first.latency, second.latency)
+
+
+def test_weighted_dispatch_balances_unequal_nodes():
+    cluster = make_cluster([1, 1, 3, 3], workers=1)
+    req = poisson_traffic(100, 500, seed=3, mean_work=0.02)
+    util = {k: simulate(req, cluster, make_balancer(k, cluster), cache_ttl=0, miss_penalty=0).utilisation()
+            for k in ("round_robin", "weighted_round_robin")}
+    assert util["round_robin"].max() / util["round_robin"].min() > 2.5    # slow nodes take the same count
+    assert util["weighted_round_robin"].max() / util["weighted_round_robin"].min() < 1.1
+
+
+def test_summary_per_node_and_admission_control():
+    req = poisson_traffic(300, 100, seed=1, mean_work=0.02)
+    cluster = make_cluster([1, 1], workers=1)                        # rho = 3: heavily overloaded
+    res = simulate(req, cluster, RoundRobin(cluster), max_queue=5, timeout=0.2)
+    table = res.per_node()
+    assert table["requests"].sum() == len(req)
+    assert res.rejected.mean() > 0.5 and table["rejected"].sum() == res.rejected.sum()
+    assert res.summary()["rejected_pct"] == pytest.approx(100 * res.rejected.mean())
+    assert np.nanmax(res.wait) <= 5 * 0.02 * 20                       # a short queue bounds the wait
+    assert 0 < res.summary()["timed_out_pct"] < 100
+    row = summary_table({"rr": res}).loc["rr"]
+    assert row["requests"] == len(req)
+
+
+def test_key_affinity_is_one_for_hashing_and_low_for_round_robin():
+    req = poisson_traffic(400, 60, seed=2, n_users=500)
+    cluster = make_cluster([1] * 4, workers=2)
+    assert key_affinity(simulate(req, cluster, make_balancer("ring", cluster)), req.user) == 1.0
+    assert key_affinity(simulate(req, cluster, make_balancer("round_robin", cluster)), req.user) < 0.5
+
+
+def test_simulator_errors_are_clear():
+    req = poisson_traffic(10, 10)
+    cluster = make_cluster([1, 1])
+    with pytest.raises(ValueError, match="differ from the cluster"):
+        simulate(req, cluster, RoundRobin(["x", "y"]))
+    with pytest.raises(ValueError, match="cache_ttl"):
+        simulate(req, cluster, RoundRobin(cluster), cache_ttl=-1)
+    with pytest.raises(ValueError, match="key must be"):
+        simulate(req, cluster, RoundRobin(cluster), key="session")
+    with pytest.raises(ValueError, match="vector engine"):
+        simulate(req, cluster, LeastConnections(cluster), engine="vector")
+    with pytest.raises(ValueError, match="no nodes"):
+        simulate(req, cluster, RoundRobin([]))
+    with pytest.raises(ValueError, match="speed"):
+        Node("n", speed=0)
+    with pytest.raises(ValueError, match="workers"):
+        Node("n", workers=0)
+    with pytest.raises(ValueError, match="unstable"):
+        mm1_mean_wait(10, 5)
+    with pytest.raises(ValueError, match="positive"):
+        mm1_mean_wait(-1, 5)
+
+
+# --------------------------------------------------------------------------- autoscaling
+
+@pytest.fixture(scope="module")
+def small_day():
+    return diurnal_traffic(150, day_length=240, bursts=1, burst_length=5, seed=1, mean_work=0.02)
+
+
+def test_a_fixed_cluster_costs_its_size_times_24_hours(small_day):
+    res = simulate_autoscaling(small_day, Node("n", 1.0, 2), None, initial_nodes=3, slo=0.2)
+    assert res.node_hours == pytest.approx(3 * 24)
+    assert set(res.timeline["nodes"]) == {3} and not res.actions
+
+
+def test_autoscaler_follows_the_load_within_its_limits(small_day):
+    policy = ScalingPolicy(scale_out_above=0.6, scale_in_below=0.3, cooldown_out=2, cooldown_in=5, min_nodes=1, max_nodes=6)
+    res = simulate_autoscaling(small_day, Node("n", 1.0, 2), policy, initial_nodes=2, boot_time=1.0, slo=0.2)
+    tl = res.timeline
+    assert tl["nodes"].between(1, 6).all()
+    night, evening = tl["nodes"].iloc[:40].mean(), tl["nodes"].iloc[190:215].mean()
+    assert evening > night                                            # more nodes at the evening peak
+    outs = [t for t, kind, _ in res.actions if kind == "out"]
+    assert np.all(np.diff(outs) >= 2 - 1e-9)                          # scale-out cool-down respected
+    ins = [t for t, kind, _ in res.actions if kind == "in"]
+    last = {t: k for t, k, _ in res.actions}
+    for t in ins:                                                     # scale-in waits cool_down_in after any action
+        earlier = [s for s in last if s < t]
+        assert not earlier or t - max(earlier) >= 5 - 1e-9
+    assert res.node_hours < 6 * 24
+    assert 0 <= res.slo_violations <= 1
+
+
+def test_scaling_policy_validation():
+    with pytest.raises(ValueError, match="hysteresis"):
+        ScalingPolicy(scale_out_above=0.5, scale_in_below=0.6)
+    with pytest.raises(ValueError, match="metric"):
+        ScalingPolicy(metric="cpu")
+    with pytest.raises(ValueError, match="min_nodes"):
+        ScalingPolicy(min_nodes=5, max_nodes=3)
+    with pytest.raises(ValueError, match="initial_nodes"):
+        simulate_autoscaling(poisson_traffic(10, 10), Node("n"), ScalingPolicy(min_nodes=2), initial_nodes=1)
+
+
+# --------------------------------------------------------------------------- exercises
+
+@pytest.mark.parametrize("name", sorted(ch02.QUESTIONS))
+def test_exercise_outcomes(name):
+    q = ch02.QUESTIONS[name]
+    if q.kind == "thought":
+        assert q.check("because...").outcome != NOT_ATTEMPTED
+        assert q.check(____).outcome == NOT_ATTEMPTED
+        return
+    assert q.check(q.reference_answer).outcome == CORRECT
+    assert q.wrong_answers, f"{name} needs at least one typical wrong answer"
+    for wrong in q.wrong_answers:
+        assert q.check(wrong).outcome == INCORRECT
+    assert q.check(____).outcome == NOT_ATTEMPTED
+
+
+def test_ring_lookup_exercise_agrees_with_the_package():
+    ring = ConsistentHashRing(["a", "b", "c"], vnodes=20)
+    points, owners = ring.points.tolist(), [ring.nodes[o] for o in ring.owners]
+    keys = list(range(500))
+    hashes = hash_keys(keys).tolist()
+    assert [ch02.q2.reference(points, owners, h) for h in hashes] == [ring.pick(key=k) for k in keys]
+    assert [owners[bisect_left(points, h) % len(points)] for h in hashes[:5]] == [ring.pick(key=k) for k in keys[:5]]
+
+
+def test_keys_moved_exercise_matches_measurement():
+    ring_before, ring_after = ConsistentHashRing(NAMES, vnodes=400), ConsistentHashRing(NAMES + ["node-8"], vnodes=400)
+    measured = keys_moved(ring_before, ring_after, KEYS)
+    assert abs(measured / ch02.q3.b.reference(8) - 1) < 0.25
+    assert keys_moved(ModuloHash(NAMES), ModuloHash(NAMES + ["x"]), KEYS) == pytest.approx(ch02.q3.a.reference(8), abs=0.005)
+
+
+def test_load_shares_reports_by_name():
+    got = load_shares(RoundRobin(["a", "b"]), size=10)
+    assert got == {"a": 0.5, "b": 0.5}
