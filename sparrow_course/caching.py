@@ -291,14 +291,15 @@ def replay_ttl(keys: Sequence[Any] | np.ndarray, times: Sequence[float], ttl: fl
 
 
 def mean_live_entries(result: ServeResult, ttl: float) -> float:
-    """Mean number of unexpired entries of an unbounded TTL cache over the trace: its memory footprint."""
+    """Mean number of unexpired entries of an unbounded TTL cache over the counted part of the trace: its memory."""
     ttl = _ttl(ttl)
     t = result.times
-    span = float(t[-1] - t[0]) if len(t) > 1 else 0.0
-    if span <= 0:
-        raise ValueError("the trace spans no time: need requests at two or more distinct times")
+    begin, end = float(t[result.warmup]), float(t[-1])
+    if end <= begin:
+        raise ValueError("the counted trace spans no time: need requests at two or more distinct times")
     inserted = t[~result.hit]
-    return float(np.minimum(ttl, t[-1] - inserted).sum() / span)
+    alive = np.minimum(inserted + ttl, end) - np.maximum(inserted, begin)  # each entry's life inside [begin, end]
+    return float(np.clip(alive, 0.0, None).sum() / (end - begin))
 
 
 # --------------------------------------------------------------------------- LRU for every size at once

@@ -325,6 +325,9 @@ def test_mean_live_entries_of_a_ttl_cache():
     result = caching.replay_ttl(["a", "b", "a", "a"], [0.0, 0.0, 50.0, 100.0], 30)
     # a: inserted 0, 50, 100; b: 0 -> lifetimes 30 + 30 + 30 + 0 (the trace ends at 100) over 100 s
     assert caching.mean_live_entries(result, 30) == pytest.approx(0.9)
+    # counted from the third request (t = 50): entries inserted at 50 and 100 -> 30 + 0 over 50 s
+    warm = caching.replay_ttl(["a", "b", "a", "a"], [0.0, 0.0, 50.0, 100.0], 30, warmup=2)
+    assert caching.mean_live_entries(warm, 30) == pytest.approx(30 / 50)
 
 
 def test_backend_load_and_servers_needed():
