@@ -35,6 +35,7 @@ from sparrow_course.balancing import (
     jump_hash,
     key_affinity,
     keys_moved,
+    keys_moved_on_resize,
     load_shares,
     make_balancer,
     make_cluster,
@@ -253,6 +254,17 @@ def test_modulo_hashing_moves_almost_everything():
     assert keys_moved(before, after, KEYS) == pytest.approx(modulo_moved_theory(8, 9), abs=0.005)
     shrunk = ModuloHash(NAMES[:-1])
     assert keys_moved(before, shrunk, KEYS) == pytest.approx(modulo_moved_theory(8, 7), abs=0.005)
+
+
+def test_keys_moved_on_resize_agrees_with_keys_moved():
+    keys = KEYS[:50_000]
+    for kind in ("modulo", "ring", "rendezvous"):
+        grow, shrink = keys_moved_on_resize(kind, 6, keys, seed=3)
+        now = make_balancer(kind, NAMES[:6], seed=3)
+        assert grow == keys_moved(now, make_balancer(kind, NAMES[:7], seed=3), keys)
+        assert shrink == keys_moved(now, make_balancer(kind, NAMES[:5], seed=3), keys)
+    with pytest.raises(ValueError, match="at least 2"):
+        keys_moved_on_resize("ring", 1, keys)
 
 
 def test_theory_of_keys_moved():

@@ -47,6 +47,7 @@ from .strategies import (
     consistent_moved_theory,
     jump_hash,
     keys_moved,
+    keys_moved_on_resize,
     load_shares,
     make_balancer,
     modulo_moved_theory,
@@ -56,10 +57,11 @@ from .traffic import DIURNAL_PROFILE, Population, Requests, diurnal_rate, diurna
 
 __all__ = [
     "AutoscalingResult", "Balancer", "BoundedLoadHash", "ConsistentHashRing", "DIURNAL_PROFILE", "JumpHash",
-    "LeastConnections", "MaglevHash", "ModuloHash", "Node", "Population", "PowerOfTwoChoices", "RandomChoice", "RendezvousHash",
-    "Requests", "RoundRobin", "STRATEGIES", "ScalingPolicy", "SimulationResult", "SmoothWeightedRoundRobin",
-    "consistent_moved_theory", "diurnal_rate", "diurnal_traffic", "erlang_c_mean_wait", "fifo_start_times",
-    "hash_keys", "jump_hash", "key_affinity", "keys_moved", "load_shares", "make_balancer", "make_cluster", "mm1_mean_wait",
-    "modulo_moved_theory", "poisson_traffic", "ring_share_cv", "simulate", "simulate_autoscaling", "splitmix64",
-    "stable_hash", "summary_table", "ttl_cache_hits", "zipf_probabilities",
+    "LeastConnections", "MaglevHash", "ModuloHash", "Node", "Population", "PowerOfTwoChoices", "RandomChoice",
+    "RendezvousHash", "Requests", "RoundRobin", "STRATEGIES", "ScalingPolicy", "SimulationResult",
+    "SmoothWeightedRoundRobin", "consistent_moved_theory", "diurnal_rate", "diurnal_traffic",
+    "erlang_c_mean_wait", "fifo_start_times", "hash_keys", "jump_hash", "key_affinity", "keys_moved",
+    "keys_moved_on_resize", "load_shares", "make_balancer", "make_cluster", "mm1_mean_wait",
+    "modulo_moved_theory", "poisson_traffic", "ring_share_cv", "simulate", "simulate_autoscaling",
+    "splitmix64", "stable_hash", "summary_table", "ttl_cache_hits", "zipf_probabilities",
 ]

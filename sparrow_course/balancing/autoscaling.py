@@ -98,9 +98,11 @@ class AutoscalingResult:
 
     @property
     def meets_slo(self) -> bool:
+        """Whether at most ``slo_target`` of requests missed the latency objective."""
         return self.slo_violations <= self.slo_target
 
     def summary(self) -> dict:
+        """The day in figures: node-hours, SLO violations, p99, cluster size range, actions, mean utilisation."""
         lat = self.latency[np.isfinite(self.latency)] * 1e3
         return {
             "node_hours": self.node_hours,

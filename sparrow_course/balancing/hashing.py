@@ -7,6 +7,7 @@ to a million keys at once; strings (node names, virtual-node labels) go through 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Iterable
 
@@ -38,6 +39,7 @@ def stable_hash(text: str, salt: int = 0) -> int:
     return int.from_bytes(digest, "little")
 
 
+@functools.lru_cache(maxsize=64)
 def _salt_bytes(salt: int) -> bytes:
     return int(salt % 2**64).to_bytes(8, "little") + bytes(8)
 
@@ -68,6 +70,12 @@ def _one_key(key: object) -> int:
     if isinstance(key, int) and not isinstance(key, bool):
         return key % 2**64
     raise TypeError(f"keys must be integers or strings, got {key!r} ({type(key).__name__})")
+
+
+def hash_stream(seed: int, count: int) -> np.ndarray:
+    """``count`` well-mixed 64-bit values derived from one 64-bit seed (the splitmix64 sequence)."""
+    steps = np.arange(1, count + 1, dtype=np.uint64) * _GOLDEN
+    return splitmix64(np.uint64(seed % 2**64) + steps - _GOLDEN)
 
 
 def unit_interval(h: np.ndarray) -> np.ndarray:

@@ -156,6 +156,7 @@ class SimulationResult:
 
     @property
     def served(self) -> np.ndarray:
+        """Requests a node accepted (not rejected by admission control)."""
         return ~self.rejected
 
     @property
@@ -238,10 +239,12 @@ def key_affinity(result: SimulationResult, keys: np.ndarray) -> float:
     if keys.shape != result.node.shape:
         raise ValueError(f"keys must have one entry per request ({result.node.size}), got {keys.shape}")
     served = result.served
-    pairs = np.stack([keys[served].astype(np.int64), result.node[served]])
-    uniq, counts = np.unique(pairs, axis=1, return_counts=True)
-    # uniq is sorted by key: the largest count within each key's run is its usual node
-    starts = np.flatnonzero(np.r_[True, uniq[0, 1:] != uniq[0, :-1]])
+    _, key_id = np.unique(keys[served], return_inverse=True)
+    pair = key_id.astype(np.int64) * len(result.nodes) + result.node[served]
+    uniq, counts = np.unique(pair, return_counts=True)
+    # uniq is sorted by key first: the largest count within each key's run is its usual node
+    owner = uniq // len(result.nodes)
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
     return float(np.maximum.reduceat(counts, starts).sum() / max(served.sum(), 1))
 
 

@@ -31,7 +31,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .hashing import hash_keys, splitmix64, stable_hash, unit_interval
+from .hashing import hash_keys, hash_stream, splitmix64, stable_hash, unit_interval
 
 Chooser = Callable[[int], int]
 
@@ -399,7 +399,8 @@ class ConsistentHashRing(Balancer):
         count = max(1, round(self.vnodes * weight))
         cached = self._point_cache.get((name, count))
         if cached is None:
-            cached = np.array([stable_hash(f"{name}#{v}", salt=self.seed) for v in range(count)], dtype=np.uint64)
+            # the node's name seeds a stream of positions: deterministic, and one hash per node
+            cached = hash_stream(stable_hash(name, salt=self.seed), count)
             self._point_cache[(name, count)] = cached
         return cached
 
@@ -648,9 +649,32 @@ def keys_moved(before: Balancer, after: Balancer, keys: Sequence | np.ndarray) -
     keys = np.asarray(keys)
     if keys.size == 0:
         raise ValueError("keys is empty; pass the keys whose placement to compare")
-    a = np.asarray(before.nodes, dtype=object)[before.assign(keys)]
-    b = np.asarray(after.nodes, dtype=object)[after.assign(keys)]
+    ids = {name: i for i, name in enumerate(dict.fromkeys(before.nodes + after.nodes))}
+    a = np.array([ids[n] for n in before.nodes])[before.assign(keys)]
+    b = np.array([ids[n] for n in after.nodes])[after.assign(keys)]
     return float(np.mean(a != b))
+
+
+def keys_moved_on_resize(kind: str, n_nodes: int, keys: Sequence | np.ndarray, *, seed: int = 0,
+                         **options) -> tuple[float, float]:
+    """Share of ``keys`` that move when a node joins (N -> N+1) and when the last node leaves (N -> N-1).
+
+    Nodes are named ``node-0`` ... ``node-(N-1)``; the newcomer is ``node-N``. The last node
+    leaves because it is the only one jump hash can drop.
+    """
+    n = _check_count("n_nodes", n_nodes)
+    if n < 2:
+        raise ValueError(f"n_nodes must be at least 2 so that one node can leave, got {n_nodes!r}")
+    keys = np.asarray(keys)
+    if keys.size == 0:
+        raise ValueError("keys is empty; pass the keys whose placement to compare")
+    names = [f"node-{i}" for i in range(n + 1)]
+    current = make_balancer(kind, names[:n], seed=seed, **options)
+    grown = make_balancer(kind, names, seed=seed, **options)
+    shrunk = make_balancer(kind, names[:n], seed=seed, **options)
+    shrunk.remove(names[n - 1])
+    now = current.assign(keys)                      # positions coincide with node numbers in all three
+    return float(np.mean(grown.assign(keys) != now)), float(np.mean(shrunk.assign(keys) != now))
 
 
 def load_shares(balancer: Balancer, keys: Sequence | np.ndarray | None = None, *, size: int | None = None) -> dict[str, float]:
