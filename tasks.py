@@ -68,7 +68,7 @@ def test(extra: list[str]) -> None:
     setup()
     # One pytest run: unit tests and every notebook under nbval, so the closing line counts both.
     run(PYTHON, "-m", "pytest", "--nbval", "--nbval-kernel-name", KERNEL,
-        "--sanitize-with", "tests/nbval_sanitize.cfg", "tests", "notebooks", *extra, env=_env())
+        "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "tests", "notebooks", *extra, env=_env())
 
 
 def notebooks(extra: list[str]) -> None:
