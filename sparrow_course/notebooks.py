@@ -43,6 +43,8 @@ def execute_notebook(path: Path, *, kernel: str = KERNEL, timeout: int = 900) ->
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             nbformat.write(nb, handle)
+        # mkstemp makes the file private (0600); keep the notebook's own permissions
+        os.chmod(tmp, path.stat().st_mode & 0o777)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -71,3 +71,35 @@ def test_notebook_paths_by_prefix():
     assert notebook_paths(["00"])[0].name.startswith("00_")
     with pytest.raises(ValueError, match="no notebook matches"):
         notebook_paths(["99"])
+
+
+def test_execute_notebook_writes_outputs_atomically_and_keeps_permissions(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from sparrow_course.notebooks import execute_notebook
+
+    path = tmp_path / "01_tiny.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("print(6 * 7)")]), path)
+    path.chmod(0o644)
+    execute_notebook(path)
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[0].outputs[0]["text"] == "42\n"
+    assert nb.metadata["kernelspec"]["name"] == "sparrow-course"
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["01_tiny.ipynb"]  # no temporary file left behind
+
+
+def test_failing_notebook_is_left_unchanged(tmp_path):
+    import nbformat
+    from nbclient.exceptions import CellExecutionError
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from sparrow_course.notebooks import execute_notebook
+
+    path = tmp_path / "01_broken.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("1 / 0")]), path)
+    before = path.read_bytes()
+    with pytest.raises(CellExecutionError):
+        execute_notebook(path)
+    assert path.read_bytes() == before and len(list(tmp_path.iterdir())) == 1
