@@ -45,7 +45,6 @@ def check_kernel(name: str = "sparrow-course") -> Finding:
 
 def check_tensorflow() -> Finding:
     """Does TensorFlow import and compute on the CPU?"""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         import tensorflow as tf
 
@@ -83,6 +82,9 @@ def check_data(folder: Path = DATA_DIR) -> Finding:
 
 def doctor() -> int:
     """Print a report of the set-up; return the number of problems found."""
+    # The course runs TensorFlow on the CPU; without these it logs GPU probing noise to stderr.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
     findings = [_version(m) for m in KEY_PACKAGES]
     findings += [check_kernel(), check_tensorflow(), check_data()]
     print(f"python {sys.version.split()[0]}")
