@@ -257,6 +257,12 @@ def test_train_model_returns_a_tidy_row(data):
     assert row["seconds_per_epoch"] > 0
 
 
+def test_training_stops_after_patience_epochs_without_improvement(data):
+    row = depth.train_model(data, 1, seed=0, **dict(FAST, epochs=12, batch_size=64), patience=1)
+    assert 1 <= row["best_epoch"] <= row["epochs_run"] <= 12
+    assert row["epochs_run"] == 12 or row["epochs_run"] - row["best_epoch"] == 1
+
+
 def test_training_is_repeatable_and_reuse_changes_nothing(data):
     first, model = depth.fit_model(data, 2, seed=1, **FAST)
     other, _ = depth.fit_model(data, 2, seed=5, reuse=model, **FAST)  # train it on something else in between
@@ -377,3 +383,21 @@ def test_fit_user_tastes_recovers_planted_tastes():
         depth.fit_user_tastes(items, users, rated, residuals, n_users=4, alpha=0)
     with pytest.raises(ValueError, match="users must be"):
         depth.fit_user_tastes(items, users, rated, residuals, n_users=3, alpha=1.0)
+
+
+def test_early_stopping_exercise_follows_keras():
+    import keras
+
+    cases = [([0.6, 0.55, 0.53, 0.54, 0.56, 0.57], 2), ([0.6, 0.55, 0.55, 0.55, 0.5], 2),
+             ([0.5, 0.51, 0.49, 0.52, 0.53], 1), ([0.6, 0.58, 0.57], 2), ([0.7, 0.6, 0.65, 0.61, 0.62, 0.59, 0.58], 3)]
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    for losses, patience in cases:
+        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience)
+        model.stop_training = False
+        stop.set_model(model)
+        stop.on_train_begin()
+        for epoch, loss in enumerate(losses):
+            stop.on_epoch_end(epoch, {"val_loss": loss})
+            if model.stop_training:
+                break
+        assert ch01.q3.reference(losses, patience) == (stop.best_epoch + 1, epoch + 1), (losses, patience)
