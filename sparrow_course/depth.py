@@ -354,6 +354,18 @@ def predict(model, split: Split, batch_size: int = 65536) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
+def logit_terms(model, split: Split) -> dict[str, np.ndarray]:
+    """The two terms of a dot-product model's logit per sample: ``{"mlp": ..., "dot": ...}``."""
+    import keras
+
+    names = [layer.name for layer in model.layers]
+    if "user_movie_dot" not in names:
+        raise ValueError("the model has no dot-product term; build it with interaction=True")
+    terms = keras.Model(model.inputs, [model.get_layer("logit").output, model.get_layer("user_movie_dot").output])
+    mlp, dot = terms.predict(split.inputs, batch_size=65536, verbose=0)
+    return {"mlp": np.asarray(mlp).reshape(-1), "dot": np.asarray(dot).reshape(-1)}
+
+
 # --------------------------------------------------------------------------- training
 
 def train_model(data: DepthData, depth: int, **options) -> dict:
@@ -516,7 +528,8 @@ def run_sweep(
     """Train every (training fraction, depth, seed) and return one tidy row per model, sorted.
 
     ``train_options`` go to ``fit_model``. ``models``: pass the same dict to several sweeps
-    to reuse one traced model per architecture across all of them (results do not change).
+    to reuse one traced model per architecture across all of them (results do not change);
+    afterwards each entry holds the last model trained with its settings.
     """
     depths, seeds, fractions = list(depths), list(seeds), list(fractions)
     for name, values in (("depths", depths), ("seeds", seeds), ("fractions", fractions)):

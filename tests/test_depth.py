@@ -401,3 +401,13 @@ def test_early_stopping_exercise_follows_keras():
             if model.stop_training:
                 break
         assert ch01.q3.reference(losses, patience) == (stop.best_epoch + 1, epoch + 1), (losses, patience)
+
+
+def test_logit_terms_add_up_to_the_prediction(data):
+    _, model = depth.fit_model(data, 1, seed=0, interaction=True, **FAST)
+    terms = depth.logit_terms(model, data.test)
+    assert terms["mlp"].shape == terms["dot"].shape == (len(data.test),)
+    p = depth.predict(model, data.test)
+    np.testing.assert_allclose(1 / (1 + np.exp(-(terms["mlp"] + terms["dot"]))), p, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="no dot-product term"):
+        depth.logit_terms(depth.build_model(data, 1, width=8, embedding_dim=4), data.test)
