@@ -46,8 +46,9 @@ def check_kernel(name: str = "sparrow-course") -> Finding:
 def check_tensorflow() -> Finding:
     """Does TensorFlow import and compute on the CPU?"""
     try:
-        import tensorflow as tf
+        from .seeding import import_tensorflow
 
+        tf = import_tensorflow()
         with tf.device("/CPU:0"):
             value = float(tf.reduce_sum(tf.ones((2, 2))).numpy())
     except Exception as exc:

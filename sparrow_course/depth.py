@@ -22,8 +22,6 @@ sees its own rating, and nothing from the test period reaches any feature.
 """
 from __future__ import annotations
 
-import os
-import sys
 import time
 import weakref
 from dataclasses import dataclass, replace
@@ -34,33 +32,10 @@ import pandas as pd
 
 from .datasets import genre_matrix
 from .metrics import auc
-from .seeding import seed_everything
+from .seeding import import_tensorflow, seed_everything
 
 
-def _import_tensorflow_quietly():
-    """Import TensorFlow with its C++ start-up lines (the CUDA probe) kept out of stderr.
-
-    TensorFlow 2.21 logs "Could not find cuda drivers" through absl before
-    ``TF_CPP_MIN_LOG_LEVEL`` applies, straight to file descriptor 2, where Jupyter
-    stores it as a stderr output. Only that descriptor, and only during the import,
-    is pointed at the null device; Python warnings and errors go through as usual.
-    """
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            import tensorflow
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-    return tensorflow
-
-
-_import_tensorflow_quietly()  # the chapter's models are Keras models: load TensorFlow once, silently
+import_tensorflow()  # the chapter's models are Keras models: load TensorFlow once, quietly
 
 THRESHOLD = 3.5
 STATS = ("user_count", "user_mean", "user_std", "movie_count", "movie_mean", "movie_std")

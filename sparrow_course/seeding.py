@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import random
+import sys
+from types import ModuleType
 
 import numpy as np
 
@@ -27,11 +29,32 @@ def seed_everything(seed: int = DEFAULT_SEED, *, tensorflow: bool = True) -> np.
     return np.random.default_rng(seed)
 
 
+def import_tensorflow() -> ModuleType:
+    """Import TensorFlow with its C++ start-up lines (the CUDA probe) kept out of stderr.
+
+    TensorFlow 2.21 logs "Could not find cuda drivers" through absl before
+    ``TF_CPP_MIN_LOG_LEVEL`` applies, straight to file descriptor 2, where Jupyter
+    stores it as a stderr output. Only that descriptor, and only during the import,
+    is pointed at the null device; Python warnings and errors go through as usual.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import tensorflow
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return tensorflow
+
+
 def _seed_tensorflow(seed: int) -> None:
     """Seed TensorFlow/Keras and ask for deterministic kernels, importing TF only when asked."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
+    tf = import_tensorflow()
     tf.keras.utils.set_random_seed(seed)
     try:
         tf.config.experimental.enable_op_determinism()
