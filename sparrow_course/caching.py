@@ -36,6 +36,7 @@ import cachetools
 import numpy as np
 import pandas as pd
 
+from .datasets import require_frame
 from .seeding import DEFAULT_SEED
 
 __all__ = [
@@ -517,13 +518,7 @@ def daypart(hour: int) -> str:
 
 
 def _check_users(users: Any) -> pd.DataFrame:
-    if not isinstance(users, pd.DataFrame):
-        raise TypeError(f"users must be a pandas DataFrame (e.g. load_movielens().users), got {type(users).__name__}")
-    missing = [c for c in USER_COLUMNS if c not in users.columns]
-    if missing:
-        raise ValueError(f"users lacks column(s) {missing}; expected at least {list(USER_COLUMNS)}")
-    if users.empty:
-        raise ValueError("users is empty: the trace needs at least one known user")
+    require_frame(users, USER_COLUMNS, "users (e.g. load_movielens().users)", allow_empty=False)
     if users[list(USER_COLUMNS)].isna().any().any():
         raise ValueError(f"users has missing values in {list(USER_COLUMNS)}")
     if not users["userId"].is_unique:

@@ -25,7 +25,7 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -282,18 +282,21 @@ def _check_known(frame: pd.DataFrame, key: str, reference: pd.DataFrame, file: s
 # ---------------------------------------------------------------------------
 
 
-def _require_columns(frame: Any, columns: list[str], what: str) -> None:
-    """Raise TypeError/ValueError unless ``frame`` is a DataFrame with ``columns``."""
+def require_frame(frame: Any, columns: Sequence[str], what: str, *, allow_empty: bool = True) -> pd.DataFrame:
+    """Raise TypeError/ValueError unless ``frame`` is a DataFrame with ``columns`` (and rows, unless allowed empty)."""
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise ValueError(f"{what} is missing column(s) {', '.join(missing)}; expected {', '.join(columns)}")
+        raise ValueError(f"{what} lacks column(s) {missing}; expected at least {list(columns)}")
+    if not allow_empty and frame.empty:
+        raise ValueError(f"{what} is empty; expected at least one row")
+    return frame
 
 
 def genre_matrix(movies: pd.DataFrame) -> pd.DataFrame:
     """Return the multi-hot genre matrix: one int8 row per movie (index movieId), genre columns sorted."""
-    _require_columns(movies, ["movieId", "genres"], "movies")
+    require_frame(movies, ["movieId", "genres"], "movies")
     dummies = movies["genres"].astype(str).str.get_dummies(sep="|")
     dummies = dummies.drop(columns=[NO_GENRES], errors="ignore")  # "no genre" is the all-zero row
     dummies = dummies.reindex(columns=sorted(dummies.columns)).astype(np.int8)
@@ -304,7 +307,7 @@ def genre_matrix(movies: pd.DataFrame) -> pd.DataFrame:
 
 def release_year(movies: pd.DataFrame) -> pd.Series:
     """Return each movie's year parsed from a title like 'Toy Story (1995)' (nullable Int64, index movieId)."""
-    _require_columns(movies, ["movieId", "title"], "movies")
+    require_frame(movies, ["movieId", "title"], "movies")
     year = movies["title"].astype(str).str.extract(r"\((\d{4})\)\s*$", expand=False)
     return pd.Series(pd.to_numeric(year).astype("Int64").to_numpy(), index=pd.Index(movies["movieId"].to_numpy(),
                      name="movieId"), name="year")
@@ -312,7 +315,7 @@ def release_year(movies: pd.DataFrame) -> pd.Series:
 
 def positive(ratings: pd.DataFrame, threshold: float = 3.5) -> pd.DataFrame:
     """Return the positive ratings (rating >= threshold, 3.5 as in SparrowRecSys), index reset."""
-    _require_columns(ratings, ["rating"], "ratings")
+    require_frame(ratings, ["rating"], "ratings")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)):
         raise TypeError(f"threshold must be a number, got {type(threshold).__name__}")
     if not 0.5 <= float(threshold) <= 5.0:
@@ -327,7 +330,7 @@ def time_split(ratings: pd.DataFrame, test_fraction: float = 0.2) -> tuple[pd.Da
     rating is at or after the cutoff and every train rating before it, so ties at
     the cutoff make the test share a little larger than asked.
     """
-    _require_columns(ratings, ["timestamp"], "ratings")
+    require_frame(ratings, ["timestamp"], "ratings")
     if isinstance(test_fraction, bool) or not isinstance(test_fraction, (float, int, np.floating)):
         raise TypeError(f"test_fraction must be a number, got {type(test_fraction).__name__}")
     if not 0.0 < float(test_fraction) < 1.0:

@@ -30,7 +30,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .datasets import genre_matrix
+from .datasets import genre_matrix, require_frame
 from .metrics import auc
 from .seeding import import_tensorflow, seed_everything
 
@@ -95,16 +95,6 @@ class DepthData:
         return replace(self, train=self.train.take(index), fraction=float(fraction))
 
 
-def _check_frame(name: str, frame: pd.DataFrame, columns: Sequence[str]) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{name} lacks columns {missing}; expected at least {list(columns)}")
-    if frame.empty:
-        raise ValueError(f"{name} is empty; expected at least one row")
-
-
 def _split_masks(frame: pd.DataFrame, test_fraction: float, valid_fraction: float, split: str
                  ) -> tuple[np.ndarray, np.ndarray]:
     """(in_training, in_fit) boolean masks over time-sorted ``frame``; training = fit + valid."""
@@ -160,7 +150,7 @@ def movie_genres(movies: pd.DataFrame, movie_ids: np.ndarray) -> tuple[np.ndarra
 
 def sample_users(ratings: pd.DataFrame, n_users: int | None, seed: int = 0) -> pd.DataFrame:
     """The ratings of ``n_users`` users drawn at random (all ratings when ``n_users`` is None or too large)."""
-    _check_frame("ratings", ratings, ("userId",))
+    require_frame(ratings, ("userId",), "ratings", allow_empty=False)
     if n_users is None:
         return ratings
     if isinstance(n_users, bool) or not isinstance(n_users, (int, np.integer)) or n_users < 1:
@@ -190,8 +180,8 @@ def build_features(
     Ids get embeddings only if seen in the training period; statistics count only
     training-period ratings strictly earlier than the sample.
     """
-    _check_frame("ratings", ratings, RATING_COLUMNS)
-    _check_frame("movies", movies, MOVIE_COLUMNS)
+    require_frame(ratings, RATING_COLUMNS, "ratings", allow_empty=False)
+    require_frame(movies, MOVIE_COLUMNS, "movies", allow_empty=False)
     if split not in ("user", "global"):
         raise ValueError(f"split must be 'user' or 'global', got {split!r}")
     for name, value in (("test_fraction", test_fraction), ("valid_fraction", valid_fraction)):
@@ -561,7 +551,7 @@ def fit_user_tastes(item_vectors: np.ndarray, users: np.ndarray, items: np.ndarr
 def summarize(sweep: pd.DataFrame, by: Sequence[str] = ("depth",),
               metrics: Sequence[str] = ("test_auc", "train_auc", "gap", "best_epoch", "seconds_per_epoch")) -> pd.DataFrame:
     """Mean and standard deviation over seeds of each metric, one row per group (sorted)."""
-    _check_frame("sweep", sweep, [*by, *metrics])
+    require_frame(sweep, [*by, *metrics], "sweep", allow_empty=False)
     grouped = sweep.groupby(list(by), sort=True)[list(metrics)]
     table = grouped.agg(["mean", "std"])
     table.columns = [f"{metric}_{stat}" for metric, stat in table.columns]
@@ -571,7 +561,7 @@ def summarize(sweep: pd.DataFrame, by: Sequence[str] = ("depth",),
 
 def one_se_table(table: pd.DataFrame, *, complexity: str = "depth", score: str = "test_auc") -> pd.DataFrame:
     """Per complexity level: mean score, standard error over runs, and whether it is within one SE of the best."""
-    _check_frame("table", table, (complexity, score))
+    require_frame(table, (complexity, score), "table", allow_empty=False)
     if table[score].isna().any():
         raise ValueError(f"column {score!r} has missing values; every run needs a score")
     grouped = table.groupby(complexity, sort=True)[score]

@@ -188,7 +188,7 @@ def test_genre_matrix_is_sorted_multi_hot(small):
     assert g.index.tolist() == [1, 2, 3, 10] and g.index.name == "movieId"
     assert g.loc[3].sum() == 0 and g.loc[1].sum() == 5
     assert set(np.unique(g.to_numpy())) <= {0, 1} and (g.dtypes == np.int8).all()
-    with pytest.raises(ValueError, match="missing column"):
+    with pytest.raises(ValueError, match="lacks column"):
         ds.genre_matrix(small.movies.drop(columns="genres"))
 
 

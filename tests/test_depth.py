@@ -186,7 +186,7 @@ def test_build_features_rejects_bad_data(frames):
     ratings, movies = frames
     with pytest.raises(ValueError, match="empty"):
         depth.build_features(ratings.iloc[:0], movies)
-    with pytest.raises(ValueError, match="lacks columns"):
+    with pytest.raises(ValueError, match="lacks column"):
         depth.build_features(ratings.drop(columns="timestamp"), movies)
     with pytest.raises(TypeError, match="DataFrame"):
         depth.build_features(ratings.to_numpy(), movies)
@@ -326,7 +326,7 @@ def test_one_se_rule_edge_cases():
     assert depth.simplest_within_one_se(custom, complexity="width", score="valid_auc") == 8
     with pytest.raises(ValueError, match="empty"):
         depth.simplest_within_one_se(runs({}).reindex(columns=["depth", "seed", "test_auc"]))
-    with pytest.raises(ValueError, match="lacks columns"):
+    with pytest.raises(ValueError, match="lacks column"):
         depth.simplest_within_one_se(runs({0: [0.7]}), score="auc")
     with pytest.raises(ValueError, match="missing values"):
         depth.simplest_within_one_se(runs({0: [0.7, float("nan")]}))
