@@ -345,6 +345,45 @@ def time_split(ratings: pd.DataFrame, test_fraction: float = 0.2) -> tuple[pd.Da
     return (ratings.loc[~is_test].reset_index(drop=True), ratings.loc[is_test].reset_index(drop=True))
 
 
+def genre_drift(ratings: pd.DataFrame, movies: pd.DataFrame, *, min_ratings: int = 50,
+                edge: float = 0.2) -> pd.DataFrame:
+    """Per active user, the cosine similarity of genre mixes: first vs last ``edge`` of the history, and odd vs even ratings.
+
+    Both pairs cover the user's whole period except for the time between them, so
+    ``early_late`` below ``interleaved`` is the signature of drifting interests.
+    Users with fewer than ``min_ratings`` ratings are left out; one row per user.
+    """
+    require_frame(ratings, ["userId", "movieId", "timestamp"], "ratings")
+    if isinstance(min_ratings, bool) or not isinstance(min_ratings, (int, np.integer)) or min_ratings < 2:
+        raise ValueError(f"min_ratings must be an integer of at least 2, got {min_ratings!r}")
+    if not 0 < edge <= 0.5:
+        raise ValueError(f"edge must be a fraction in (0, 0.5], got {edge!r}")
+    genres = genre_matrix(movies)
+    active = ratings[ratings.groupby("userId")["movieId"].transform("size") >= min_ratings]
+    active = active.sort_values(["userId", "timestamp"], kind="stable")
+    if active.empty:
+        raise ValueError(f"no user has {min_ratings} ratings or more; lower min_ratings")
+    rank = active.groupby("userId").cumcount().to_numpy()
+    position = rank / active.groupby("userId")["movieId"].transform("size").to_numpy()
+    rows = genres.reindex(active["movieId"]).fillna(0).to_numpy(dtype=float)
+    users = active["userId"].to_numpy()
+
+    def profiles(mask: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(rows[mask], index=users[mask]).groupby(level=0).sum()
+
+    def cosine(a: pd.DataFrame, b: pd.DataFrame) -> pd.Series:
+        a, b = a.align(b, join="inner", axis=0)
+        norms = np.linalg.norm(a.to_numpy(), axis=1) * np.linalg.norm(b.to_numpy(), axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):  # a genre-less half has no direction: NaN
+            return pd.Series((a.to_numpy() * b.to_numpy()).sum(1) / norms, index=a.index)
+
+    odd = rank % 2 == 1
+    out = pd.DataFrame({"early_late": cosine(profiles(position < edge), profiles(position >= 1 - edge)),
+                        "interleaved": cosine(profiles(odd), profiles(~odd))})
+    out.index.name = "userId"
+    return out
+
+
 # ---------------------------------------------------------------------------
 # Description (the data card and `sparrow-course data info`)
 # ---------------------------------------------------------------------------

@@ -346,3 +346,22 @@ def test_default_cache_follows_xdg(tmp_path, monkeypatch):
 def test_real_movielens_constants():
     assert ds.ML_LATEST_SMALL_URL == "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
     assert len(ds.ML_LATEST_SMALL_SHA256) == 64 and int(ds.ML_LATEST_SMALL_SHA256, 16) >= 0
+
+
+def test_genre_drift_tells_a_drifting_user_from_a_steady_one():
+    movies = pd.DataFrame({"movieId": [1, 2], "title": ["A (2000)", "B (2000)"], "genres": ["Horror", "Comedy"]})
+    # user 1 watches horror, then comedy; user 2 alternates the whole time
+    drifting = [1] * 10 + [2] * 10
+    steady = [1, 2] * 10
+    ratings = pd.DataFrame({"userId": [1] * 20 + [2] * 20, "movieId": drifting + steady,
+                            "rating": 4.0, "timestamp": list(range(20)) * 2})
+    drift = ds.genre_drift(ratings, movies, min_ratings=20, edge=0.2)
+    assert drift.loc[1, "early_late"] == pytest.approx(0.0)
+    assert drift.loc[1, "interleaved"] == pytest.approx(1.0)
+    assert drift.loc[2, "early_late"] == pytest.approx(1.0)
+    assert list(drift.index) == [1, 2]
+    assert ds.genre_drift(ratings[ratings.userId == 1], movies, min_ratings=20).shape == (1, 2)
+    with pytest.raises(ValueError, match="no user has 21 ratings"):
+        ds.genre_drift(ratings, movies, min_ratings=21)
+    with pytest.raises(ValueError, match="edge must be a fraction"):
+        ds.genre_drift(ratings, movies, edge=0.7)
