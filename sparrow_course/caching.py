@@ -42,7 +42,7 @@ from .seeding import DEFAULT_SEED
 __all__ = [
     "DAYPARTS", "DESIGNS", "FIELDS", "HOURLY_SESSION_SHARE", "KeyDesign", "POLICIES", "ServeResult",
     "backend_load", "cache_key", "cache_keys", "che_characteristic_time", "che_hit_ratio", "che_hit_ratio_curve",
-    "daypart", "generate_trace", "lru_hit_counts", "lru_hit_ratio_curve", "lru_stack_distances",
+    "daypart", "design_hit_ratios", "generate_trace", "lru_hit_counts", "lru_hit_ratio_curve", "lru_stack_distances",
     "lru_stack_distances_fenwick", "make_cache", "mean_live_entries", "replay_ttl", "serve", "servers_needed",
     "static_top_hit_ratio", "zipf_popularity", "zipf_trace",
 ]
@@ -740,6 +740,19 @@ def backend_load(result: ServeResult, *, bin_seconds: float = 3600.0) -> pd.Data
     out.index = out.index * width
     out.index.name = "bin_start"
     return out
+
+
+def design_hit_ratios(trace: pd.DataFrame, design: str, ttl: float) -> dict[str, Any]:
+    """Replay ``trace`` through a TTL cache keyed by ``design``: hit ratio overall, for new and for returning users."""
+    keys = cache_keys(trace, design)
+    result = replay_ttl(keys, trace["time"], ttl)
+    is_new = trace["is_new"].to_numpy(dtype=bool)
+
+    def share(mask: np.ndarray) -> float:
+        return float(result.hit[mask].mean()) if mask.any() else float("nan")  # a trace may hold one kind of user
+
+    return {"design": design, "hit ratio": result.hit_ratio, "new users": share(is_new),
+            "returning users": share(~is_new), "distinct keys": int(len(np.unique(keys)))}
 
 
 def servers_needed(requests_per_second: float, capacity_per_server: float, *, utilisation: float = 0.7) -> int:

@@ -404,3 +404,19 @@ def test_exercise_references_agree_with_the_package():
     request = {"region": "east", "platform": "ios", "hour": 20, "page": 2, "is_new": True,
                "daypart": caching.daypart(20), "user": 1}
     assert ch03._cold_user_key(request) == caching.cache_key(request, "segment (new) + user + page")[1:]
+
+
+def test_design_hit_ratios_splits_new_and_returning_users(trace):
+    row = caching.design_hit_ratios(trace, "segment (new) + user + page", ttl=600)
+    result = caching.replay_ttl(caching.cache_keys(trace, "segment (new) + user + page"), trace["time"], 600)
+    new = trace["is_new"].to_numpy()
+    assert row["hit ratio"] == result.hit_ratio
+    assert row["new users"] == pytest.approx(result.hit[new].mean())
+    assert row["returning users"] == pytest.approx(result.hit[~new].mean())
+    share_new = new.mean()
+    assert row["hit ratio"] == pytest.approx(share_new * row["new users"] + (1 - share_new) * row["returning users"])
+    assert row["distinct keys"] < len(trace)
+    only_returning = caching.design_hit_ratios(trace[~trace["is_new"]], "user + page", ttl=600)
+    assert np.isnan(only_returning["new users"])
+    with pytest.raises(ValueError, match="unknown key design"):
+        caching.design_hit_ratios(trace, "by horoscope", ttl=600)
