@@ -54,6 +54,9 @@ def setup() -> None:
 def _env() -> dict[str, str]:
     env = dict(os.environ, **KERNEL_ENV)
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    # The kernel and pytest import sparrow_course from this checkout, whichever one the
+    # virtual environment was installed from (a second clone or a git worktree).
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     return env
 
 

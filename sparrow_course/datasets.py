@@ -313,7 +313,11 @@ def release_year(movies: pd.DataFrame) -> pd.Series:
                      name="movieId"), name="year")
 
 
-def positive(ratings: pd.DataFrame, threshold: float = 3.5) -> pd.DataFrame:
+#: A rating at or above this counts as positive feedback (a "like"), as in SparrowRecSys.
+POSITIVE_THRESHOLD = 3.5
+
+
+def positive(ratings: pd.DataFrame, threshold: float = POSITIVE_THRESHOLD) -> pd.DataFrame:
     """Return the positive ratings (rating >= threshold, 3.5 as in SparrowRecSys), index reset."""
     require_frame(ratings, ["rating"], "ratings")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)):
@@ -343,6 +347,31 @@ def time_split(ratings: pd.DataFrame, test_fraction: float = 0.2) -> tuple[pd.Da
     if is_test.all():
         raise ValueError("all ratings share the cutoff timestamp, so a time split leaves no training data")
     return (ratings.loc[~is_test].reset_index(drop=True), ratings.loc[is_test].reset_index(drop=True))
+
+
+def user_time_split(ratings: pd.DataFrame, test_fraction: float = 0.2, *, min_train: int = 1
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split each user's history by time: the user's latest ``test_fraction`` of ratings form the test set.
+
+    The recall chapters' shared protocol (learn from each user's past, find their later
+    likes). A user keeps at least ``min_train`` ratings in training; a user with no more
+    than ``min_train`` ratings stays wholly in training. Ties in time are broken by movieId,
+    so the split is deterministic. Returns ``(train, test)``, each sorted by user and time.
+    """
+    from .checks import check_fraction, check_frame, check_int
+
+    check_frame(ratings, ["userId", "movieId", "timestamp"], "ratings", allow_empty=False)
+    test_fraction = check_fraction(test_fraction, "test_fraction", include_low=False, include_high=False)
+    min_train = check_int(min_train, "min_train", low=0)
+    if not pd.api.types.is_numeric_dtype(ratings["timestamp"]):
+        raise TypeError(f"ratings['timestamp'] must be numeric (seconds since 1970), got dtype "
+                        f"{ratings['timestamp'].dtype}; text timestamps would be ordered as strings")
+    ordered = ratings.sort_values(["userId", "timestamp", "movieId"], kind="stable").reset_index(drop=True)
+    position = ordered.groupby("userId").cumcount().to_numpy()
+    count = ordered.groupby("userId")["movieId"].transform("size").to_numpy()
+    n_test = np.minimum(np.ceil(count * test_fraction).astype(np.int64), np.maximum(count - min_train, 0))
+    is_test = position >= count - n_test
+    return ordered.loc[~is_test].reset_index(drop=True), ordered.loc[is_test].reset_index(drop=True)
 
 
 def genre_drift(ratings: pd.DataFrame, movies: pd.DataFrame, *, min_ratings: int = 50,

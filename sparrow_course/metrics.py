@@ -1,9 +1,19 @@
-"""Metrics shared by the chapters: ranking quality, latency percentiles, hit ratios."""
+"""Metrics shared by the chapters: ranking quality, top-K recall quality, latency percentiles, hit ratios."""
 from __future__ import annotations
 
 from typing import Iterable, Sequence
 
 import numpy as np
+import pandas as pd
+
+from .checks import check_frame, check_int
+
+__all__ = ["auc", "percentiles", "hit_ratio", "recall_at_k", "ndcg_at_k", "evaluate_top_k", "top_k_frame",
+           "RECOMMENDATION_COLUMNS"]
+
+#: The common shape of every recall channel's output: one row per (user, recommended movie),
+#: best first within a user. Chapters 04-07 return it, so channels can be merged and compared.
+RECOMMENDATION_COLUMNS = ("userId", "movieId", "score")
 
 
 def _as_1d(name: str, values: Iterable[float]) -> np.ndarray:
@@ -48,3 +58,83 @@ def hit_ratio(hits: int, requests: int) -> float:
     if not 0 <= hits <= requests:
         raise ValueError(f"hits must be between 0 and requests ({requests}), got {hits}")
     return hits / requests
+
+
+def recall_at_k(recommended: Sequence[int], relevant: Iterable[int], k: int) -> float:
+    """Share of the relevant items found in the first ``k`` recommended: |top-k ∩ relevant| / |relevant|."""
+    k = check_int(k, "k", low=1)
+    relevant = set(relevant)
+    if not relevant:
+        raise ValueError("relevant is empty; recall is undefined for a user with nothing to find")
+    return len(set(list(recommended)[:k]) & relevant) / len(relevant)
+
+
+def ndcg_at_k(recommended: Sequence[int], relevant: Iterable[int], k: int) -> float:
+    """Binary-relevance NDCG@k: hits discounted by log2(rank + 1), over the best possible ordering."""
+    k = check_int(k, "k", low=1)
+    relevant = set(relevant)
+    if not relevant:
+        raise ValueError("relevant is empty; NDCG is undefined for a user with nothing to find")
+    gains = [1.0 / np.log2(rank + 2) for rank, item in enumerate(list(recommended)[:k]) if item in relevant]
+    ideal = sum(1.0 / np.log2(rank + 2) for rank in range(min(k, len(relevant))))
+    return float(sum(gains) / ideal)
+
+
+def top_k_frame(user_ids: Sequence[int], item_ids: Sequence[int], scores: np.ndarray, k: int, *,
+                exclude: "np.ndarray | None" = None) -> pd.DataFrame:
+    """Turn a (users x items) score matrix into the common recommendation frame, best ``k`` per user.
+
+    ``exclude`` is an optional boolean (or scipy sparse) matrix of the same shape: True where an
+    item must not be recommended to that user (for example, already rated). Ties are broken by
+    item order, so the result is deterministic.
+    """
+    k = check_int(k, "k", low=1)
+    scores = np.array(scores, dtype=float, copy=True)
+    user_ids, item_ids = np.asarray(user_ids), np.asarray(item_ids)
+    if scores.ndim != 2 or scores.shape != (len(user_ids), len(item_ids)):
+        raise ValueError(f"scores must have shape (len(user_ids), len(item_ids)) = "
+                         f"({len(user_ids)}, {len(item_ids)}), got {scores.shape}")
+    if np.isnan(scores).any():
+        raise ValueError("scores contain NaN; expected a finite score (or -inf to rule an item out)")
+    if exclude is not None:
+        mask = exclude.toarray() if hasattr(exclude, "toarray") else np.asarray(exclude, dtype=bool)
+        if mask.shape != scores.shape:
+            raise ValueError(f"exclude must have the shape of scores {scores.shape}, got {mask.shape}")
+        scores[mask.astype(bool)] = -np.inf
+    k = min(k, scores.shape[1])
+    # stable sort on the negated scores: ties keep item order
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    top = np.take_along_axis(scores, order, axis=1)
+    keep = np.isfinite(top)
+    frame = pd.DataFrame({
+        "userId": np.repeat(user_ids, k)[keep.ravel()],
+        "movieId": item_ids[order].ravel()[keep.ravel()],
+        "score": top.ravel()[keep.ravel()],
+    })
+    return frame.reset_index(drop=True)
+
+
+def evaluate_top_k(recommendations: pd.DataFrame, truth: pd.DataFrame, k: int, *,
+                   n_items: int | None = None) -> dict[str, float]:
+    """Mean recall@k and NDCG@k over the users in ``truth`` (a user with no recommendations scores 0).
+
+    ``recommendations`` has the common columns (userId, movieId, score), best first within a
+    user; ``truth`` holds the held-out relevant (userId, movieId) pairs. With ``n_items`` the
+    result also has ``coverage``: the share of the catalogue recommended to anyone.
+    """
+    k = check_int(k, "k", low=1)
+    check_frame(recommendations, RECOMMENDATION_COLUMNS, "recommendations")
+    check_frame(truth, ["userId", "movieId"], "truth", allow_empty=False)
+    recs = recommendations.groupby("userId", sort=False)["movieId"].agg(lambda s: list(s)[:k]).to_dict()
+    recalls, ndcgs = [], []
+    for user, items in truth.groupby("userId", sort=True)["movieId"]:
+        got = recs.get(user, [])
+        recalls.append(recall_at_k(got, items, k) if got else 0.0)
+        ndcgs.append(ndcg_at_k(got, items, k) if got else 0.0)
+    result = {"users": float(len(recalls)), f"recall@{k}": float(np.mean(recalls)),
+              f"ndcg@{k}": float(np.mean(ndcgs))}
+    if n_items is not None:
+        n_items = check_int(n_items, "n_items", low=1)
+        shown = recommendations.groupby("userId", sort=False).head(k)["movieId"].nunique()
+        result["coverage"] = shown / n_items
+    return result
