@@ -204,10 +204,13 @@ class Question:
 
     kind = "question"
 
-    def __init__(self, prompt: str, *, hints: Sequence[str] = (), solution: str | None = None) -> None:
+    def __init__(self, prompt: str, *, hints: Sequence[str] = (), solution: str | None = None,
+                 explanation: str = "") -> None:
         if not prompt.strip():
             raise ValueError("a question needs a non-empty prompt")
         self.prompt = textwrap.dedent(prompt).strip()
+        # one line shown after a correct answer: why it is right, what it connects to
+        self.explanation = textwrap.dedent(explanation).strip()
         self.hints = [textwrap.dedent(h).strip() for h in hints]
         self._solution = solution
         self.name = "question"  # set by the chapter's `questions()` registry
@@ -230,6 +233,9 @@ class Question:
 
     def _solution_text(self) -> str:
         return self._solution or "(no written solution)"
+
+    def _why_right(self, message: str) -> str:
+        return f"{message} {self.explanation}" if self.explanation else message
 
     def check(self, answer: Any = ____) -> CheckResult:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -255,8 +261,13 @@ class FunctionQuestion(Question):
         atol: float = 1e-9,
         wrong_answers: Sequence[Callable[..., Any]] = (),
         solution: str | None = None,
+        explanation: str = "",
+        decimals: int | None = None,
     ) -> None:
-        super().__init__(prompt, hints=hints, solution=solution)
+        super().__init__(prompt, hints=hints, solution=solution, explanation=explanation)
+        if decimals is not None:  # "to N decimals": anything that rounds to the same value
+            rtol, atol = 0.0, 0.5 * 10.0 ** -decimals + 1e-12
+        self.decimals = decimals
         if not callable(reference):
             raise TypeError("reference must be a function")
         self.reference = reference
@@ -297,7 +308,7 @@ class FunctionQuestion(Question):
             why = compare(expected, got, rtol=self.rtol, atol=self.atol)
             if why:
                 return CheckResult(INCORRECT, f"on case {number} of {len(self.cases)}, {call}: {why}.")
-        return CheckResult(CORRECT, f"{name} agrees with the reference on all {len(self.cases)} cases.")
+        return CheckResult(CORRECT, self._why_right(f"{name} agrees with the reference on all {len(self.cases)} cases."))
 
 
 class ValueQuestion(Question):
@@ -316,8 +327,13 @@ class ValueQuestion(Question):
         wrong_answers: Sequence[Any] = (),
         explanations: Mapping[Any, str] | None = None,
         solution: str | None = None,
+        explanation: str = "",
+        decimals: int | None = None,
     ) -> None:
-        super().__init__(prompt, hints=hints, solution=solution)
+        super().__init__(prompt, hints=hints, solution=solution, explanation=explanation)
+        if decimals is not None:  # "to N decimals": anything that rounds to the same value
+            rtol, atol = 0.0, 0.5 * 10.0 ** -decimals + 1e-12
+        self.decimals = decimals
         self._expected = expected
         self.rtol, self.atol = rtol, atol
         self.wrong_answers = list(wrong_answers)
@@ -344,7 +360,7 @@ class ValueQuestion(Question):
             return CheckResult(NOT_ATTEMPTED, "replace ____ with your answer, then run the check again.")
         why = compare(self.expected, answer, rtol=self.rtol, atol=self.atol)
         if why is None:
-            return CheckResult(CORRECT, f"{_short(answer)} is right.")
+            return CheckResult(CORRECT, self._why_right(f"{_short(answer)} is right."))
         for wrong, explanation in self.explanations.items():
             if compare(wrong, answer, rtol=self.rtol, atol=self.atol) is None:
                 return CheckResult(INCORRECT, f"{why}. {explanation}")
@@ -356,8 +372,9 @@ class MultipartQuestion(Question):
 
     kind = "multipart"
 
-    def __init__(self, prompt: str, parts: Mapping[str, Question], *, hints: Sequence[str] = ()) -> None:
-        super().__init__(prompt, hints=hints)
+    def __init__(self, prompt: str, parts: Mapping[str, Question], *, hints: Sequence[str] = (),
+                 explanation: str = "") -> None:
+        super().__init__(prompt, hints=hints, explanation=explanation)
         if not parts:
             raise ValueError("a multi-part question needs at least one part")
         self.parts = dict(parts)
