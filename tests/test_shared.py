@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from sparrow_course import metrics, plotting, seed_everything
-from sparrow_course.notebooks import notebook_paths
+from sparrow_course.notebooks import KERNEL, notebook_paths
 
 
+@pytest.mark.tensorflow
 def test_seed_everything_repeats_python_numpy_and_tensorflow():
     import tensorflow as tf
 
@@ -85,7 +86,7 @@ def test_execute_notebook_writes_outputs_atomically_and_keeps_permissions(tmp_pa
     execute_notebook(path)
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[0].outputs[0]["text"] == "42\n"
-    assert nb.metadata["kernelspec"]["name"] == "sparrow-course"
+    assert nb.metadata["kernelspec"]["name"] == KERNEL
     assert path.stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["01_tiny.ipynb"]  # no temporary file left behind
 

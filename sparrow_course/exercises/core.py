@@ -791,8 +791,9 @@ class ThoughtQuestion(Question):
 def questions(namespace: MutableMapping[str, Any] | Mapping[str, Any]) -> dict[str, Question]:
     """Name and collect the questions of a chapter module: ``QUESTIONS = questions(globals())``.
 
-    Given a module's ``globals()``, it also gives the module a ``progress()`` function:
-    ``ex.progress()`` lists which questions were answered correctly so far in this kernel.
+    Given a module's ``globals()``, it also gives the module a ``progress()`` function
+    (``ex.progress()`` lists which questions were answered correctly so far in this kernel) and,
+    unless it has one, an ``__all__`` of its questions, ``QUESTIONS`` and ``progress``.
     """
     found = {k: v for k, v in namespace.items() if isinstance(v, Question)}
     for name, q in found.items():
@@ -820,6 +821,8 @@ def questions(namespace: MutableMapping[str, Any] | Mapping[str, Any]) -> dict[s
             return Progress(chapter, tuple(rows))
 
         namespace["progress"] = progress
+    if isinstance(namespace, MutableMapping) and "__all__" not in namespace:
+        namespace["__all__"] = [*found, "QUESTIONS", "progress"]
     return found
 
 
