@@ -45,11 +45,26 @@ def run(*cmd: str | Path, **kw) -> None:
     subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kw)
 
 
+def _install_fingerprint() -> str:
+    """A hash of what installing depends on: pyproject's build system, project table and the kernel's name and env.
+
+    The pytest configuration lives in the same file; changing a marker must not reinstall the package.
+    """
+    import json
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    relevant = {"build-system": config.get("build-system"), "project": config.get("project"),
+                "setuptools": config.get("tool", {}).get("setuptools"),
+                "kernel": [KERNEL, KERNEL_DISPLAY_NAME, KERNEL_ENV]}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
 def setup() -> None:
     """Create .venv, install the package with its dev extras and register the course kernel."""
     if sys.version_info < (3, 11):
         sys.exit(f"sparrow-course needs Python 3.11 or newer; this is {sys.version.split()[0]}")
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted = _install_fingerprint()
     if STAMP.exists() and STAMP.read_text().strip() == wanted and PYTHON.exists():
         return
     if not PYTHON.exists():

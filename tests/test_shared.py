@@ -104,3 +104,38 @@ def test_failing_notebook_is_left_unchanged(tmp_path):
     with pytest.raises(CellExecutionError):
         execute_notebook(path)
     assert path.read_bytes() == before and len(list(tmp_path.iterdir())) == 1
+
+
+def _tasks_module():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("_tasks", Path(__file__).resolve().parent.parent / "tasks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tasks_reinstalls_only_when_installation_inputs_change(tmp_path, monkeypatch):
+    tasks = _tasks_module()
+    original = (tasks.ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    monkeypatch.setattr(tasks, "ROOT", tmp_path)
+    (tmp_path / "pyproject.toml").write_text(original, encoding="utf-8")
+    before = tasks._install_fingerprint()
+    (tmp_path / "pyproject.toml").write_text(original.replace('markers = [', 'markers = [\n    "extra: a new marker",'))
+    assert tasks._install_fingerprint() == before  # pytest settings do not reinstall the package
+    (tmp_path / "pyproject.toml").write_text(original.replace('"numpy>=1.26",', '"numpy>=1.26",\n    "simpy>=4.1",'))
+    assert tasks._install_fingerprint() != before
+
+
+def test_tasks_fast_runs_unit_tests_without_slow_ones(monkeypatch):
+    tasks = _tasks_module()
+    calls = []
+    monkeypatch.setattr(tasks, "setup", lambda: None)
+    monkeypatch.setattr(tasks, "run", lambda *cmd, **kw: calls.append([str(c) for c in cmd]))
+    tasks.test(["--fast", "-q"])
+    tasks.test([])
+    fast, full = calls
+    assert ["-m", "not slow"] in [fast[i:i + 2] for i in range(len(fast) - 1)] and "tests" in fast
+    assert "notebooks" not in fast and "--nbval" not in fast and fast[-1] == "-q"
+    assert "--nbval" in full and "notebooks" in full and full[full.index("--nbval-kernel-name") + 1] == KERNEL
