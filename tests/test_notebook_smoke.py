@@ -33,3 +33,37 @@ def test_parameter_names_reads_assignments():
 def test_notebook_runs_with_small_parameters(path):
     overlaps = smoke_notebook(path, SMOKE_PARAMETERS.get(path.stem, {}))
     assert not overlaps, f"{path.name}: figures with overlapping text: {overlaps}"
+
+
+def _tiny_notebook(tmp_path, cells):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(cells=[new_code_cell(src, metadata={"tags": ["parameters"]} if i == 0 else {})
+                             for i, src in enumerate(cells)])
+    path = tmp_path / "01_tiny.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_smoke_run_injects_values_and_reports_overlapping_figure_text(tmp_path):
+    path = _tiny_notebook(tmp_path, [
+        "N = 1000\nLABEL = 'a long category name'",
+        "assert N == 3, N",
+        "import matplotlib.pyplot as plt\nfig, ax = plt.subplots(figsize=(3, 2))\n"
+        "ax.bar([f'{LABEL} {i}' for i in range(N)], range(N))\nax.set_title('crowded')\nplt.show()",
+    ])
+    before = path.read_bytes()
+    overlaps = smoke_notebook(path, {"N": 3})
+    assert overlaps and overlaps[0]["figure"] == "crowded"
+    assert path.read_bytes() == before  # the notebook on disk is untouched
+
+
+def test_smoke_run_refuses_unknown_knobs_and_reports_failures(tmp_path):
+    from nbclient.exceptions import CellExecutionError
+
+    path = _tiny_notebook(tmp_path, ["N = 1000", "assert N > 100, 'a claim that needs the default'"])
+    with pytest.raises(ValueError, match="does not define SIZE; it defines N"):
+        smoke_notebook(path, {"SIZE": 3})
+    with pytest.raises(CellExecutionError, match="needs the default"):
+        smoke_notebook(path, {"N": 3})
