@@ -288,3 +288,10 @@ def test_the_reveal_check_catches_what_it_should():
     assert revealed((3, 5), (5, 3), "expected (3, 5)")
     assert not revealed(7, 7.5, "7.5 is not a whole number")
     assert not revealed(0.5163, 0.6, "0.6 is too high (to 2 decimals)")
+
+
+def test_a_tuple_is_asked_for_where_it_matters():
+    q = ValueQuestion("A cache key.", ("east", "ios", "evening", 1))
+    r = q.check(["east", "ios", "evening", 1])
+    assert r.outcome == INCORRECT and "expected a tuple" in r.message
+    assert ValueQuestion("A list.", [1, 2]).check((1, 2)).correct  # a list question takes any sequence

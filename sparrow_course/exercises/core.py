@@ -312,6 +312,9 @@ def _diagnose(expected: Any, got: Any, tol: _Tolerance) -> str | None:
     if isinstance(expected, (list, tuple)):
         if isinstance(got, (str, bytes)) or not isinstance(got, (list, tuple, np.ndarray)):
             return f"expected {_kind(expected)}, got {_short(got)} ({_type_name(got)})"
+        if isinstance(expected, tuple) and not isinstance(got, tuple):
+            # a tuple is asked for where it matters (a dict or cache key must be hashable): say so
+            return f"expected a tuple (round brackets), got a {_type_name(got)}"
         if len(got) != len(expected):
             return f"expected {len(expected)} items, got {len(got)}"
         whys = [_diagnose(e, g, tol) for e, g in zip(expected, got)]
