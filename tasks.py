@@ -3,6 +3,7 @@
 
     python3 tasks.py lab         set up .venv if needed, then start JupyterLab on notebooks/
     python3 tasks.py test        set up .venv if needed, then run unit tests and pytest --nbval
+    python3 tasks.py test --fast only the unit tests that take seconds (no notebooks, JupyterLab or training)
     python3 tasks.py notebooks   re-execute notebooks in place (all, or the names given)
     python3 tasks.py setup       only the set-up: .venv, the package with dev extras, the kernel
 
@@ -11,6 +12,7 @@ Set-up is idempotent: it reinstalls only when pyproject.toml changed since the l
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -22,10 +24,20 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".sparrow-course-installed"
-KERNEL = "sparrow-course"
-# The kernel carries these, so JupyterLab, nbval and the notebook runner all see the same world:
+
+
+def _runtime():
+    """The package's runtime module (kernel name and environment), loaded by path: it works before set-up."""
+    spec = importlib.util.spec_from_file_location("_sparrow_course_runtime", ROOT / "sparrow_course" / "runtime.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The kernel carries KERNEL_ENV, so JupyterLab, nbval and the notebook runner all see the same world:
 # fixed str hashing, TensorFlow quiet on stderr, no GPU probing.
-KERNEL_ENV = {"PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
+_RUNTIME = _runtime()
+KERNEL, KERNEL_DISPLAY_NAME, KERNEL_ENV = _RUNTIME.KERNEL, _RUNTIME.KERNEL_DISPLAY_NAME, _RUNTIME.KERNEL_ENV
 
 
 def run(*cmd: str | Path, **kw) -> None:
@@ -33,11 +45,26 @@ def run(*cmd: str | Path, **kw) -> None:
     subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT, **kw)
 
 
+def _install_fingerprint() -> str:
+    """A hash of what installing depends on: pyproject's build system, project table and the kernel's name and env.
+
+    The pytest configuration lives in the same file; changing a marker must not reinstall the package.
+    """
+    import json
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    relevant = {"build-system": config.get("build-system"), "project": config.get("project"),
+                "setuptools": config.get("tool", {}).get("setuptools"),
+                "kernel": [KERNEL, KERNEL_DISPLAY_NAME, KERNEL_ENV]}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
+
+
 def setup() -> None:
     """Create .venv, install the package with its dev extras and register the course kernel."""
     if sys.version_info < (3, 11):
         sys.exit(f"sparrow-course needs Python 3.11 or newer; this is {sys.version.split()[0]}")
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted = _install_fingerprint()
     if STAMP.exists() and STAMP.read_text().strip() == wanted and PYTHON.exists():
         return
     if not PYTHON.exists():
@@ -47,7 +74,7 @@ def setup() -> None:
     run(PYTHON, "-m", "pip", "install", "-e", ".[dev]")
     env_args = [a for k, v in KERNEL_ENV.items() for a in ("--env", k, v)]
     run(PYTHON, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL,
-        "--display-name", "Python (sparrow-course)", *env_args)
+        "--display-name", KERNEL_DISPLAY_NAME, *env_args)
     STAMP.write_text(wanted + "\n")
 
 
@@ -69,7 +96,13 @@ def lab(extra: list[str]) -> None:
 
 def test(extra: list[str]) -> None:
     setup()
+    if "--fast" in extra:
+        # The unit tests that take seconds: no notebooks, no JupyterLab server, no training (see conftest.py).
+        rest = [a for a in extra if a != "--fast"]
+        run(PYTHON, "-m", "pytest", "-m", "not slow", "tests", *rest, env=_env())
+        return
     # One pytest run: unit tests and every notebook under nbval, so the closing line counts both.
+    # conftest.py gives a bare `pytest --nbval` the same kernel and sanitize file; they are spelled out here too.
     run(PYTHON, "-m", "pytest", "--nbval", "--nbval-kernel-name", KERNEL,
         "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "tests", "notebooks", *extra, env=_env())
 

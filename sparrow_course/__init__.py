@@ -2,7 +2,8 @@
 
 One module per chapter (``depth``, ``balancing``, ``caching``, ...) and shared pieces:
 ``datasets`` (the bundled SparrowLens data and real MovieLens), ``sparrowlens`` (its
-generator), ``metrics``, ``plotting``, ``exercises`` and ``seed_everything``.
+generator), ``checks``, ``metrics``, ``embeddings``, ``plotting``, ``exercises``, ``runtime`` (the kernel's
+name and environment) and ``seed_everything``.
 """
 from __future__ import annotations
 

@@ -6,7 +6,10 @@ import tempfile
 import time
 from pathlib import Path
 
-KERNEL = "sparrow-course"
+from .runtime import KERNEL, KERNEL_DISPLAY_NAME
+
+__all__ = ["KERNEL", "NOTEBOOK_DIR", "notebook_paths", "execute_notebook", "parameter_names", "smoke_notebook"]
+
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
 
@@ -32,7 +35,7 @@ def execute_notebook(path: Path, *, kernel: str = KERNEL, timeout: int = 900) ->
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    nb.metadata["kernelspec"] = {"name": kernel, "display_name": "Python (sparrow-course)", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": kernel, "display_name": KERNEL_DISPLAY_NAME, "language": "python"}
     start = time.perf_counter()
     NotebookClient(nb, kernel_name=kernel, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}).execute()
     seconds = time.perf_counter() - start
@@ -50,3 +53,57 @@ def execute_notebook(path: Path, *, kernel: str = KERNEL, timeout: int = 900) ->
         Path(tmp).unlink(missing_ok=True)
         raise
     return seconds
+
+
+_WATCH_CELL = """\
+# smoke run: record overlapping text in every figure this notebook renders
+from sparrow_course import plotting as _smoke_plotting
+_smoke_plotting.watch_overlaps()"""
+_REPORT_CELL = """\
+import json as _smoke_json
+print("SMOKE-OVERLAPS " + _smoke_json.dumps(_smoke_plotting.watched_overlaps()))"""
+
+
+def parameter_names(source: str) -> set[str]:
+    """The names a parameters cell assigns at top level."""
+    import ast
+
+    names = set()
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
+        for target in targets:
+            names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+    return names
+
+
+def smoke_notebook(path: Path, overrides: dict, *, kernel: str = KERNEL, timeout: int = 900) -> list[dict]:
+    """Execute a notebook in memory with ``overrides`` injected after its ``parameters`` cell; return overlapping figure text.
+
+    As papermill does: the cell tagged ``parameters`` keeps its defaults, and one assignment per
+    override follows them, so a knob left out keeps its default. The notebook on disk is not touched.
+    Raises ``ValueError`` when the notebook has no parameters cell or an override names a knob the
+    cell does not define, and nbclient's ``CellExecutionError`` when a cell fails.
+    """
+    import json
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    if len(tagged) != 1:
+        raise ValueError(f"{path.name} has {len(tagged)} cells tagged `parameters`; expected exactly one")
+    cell = tagged[0]
+    unknown = sorted(set(overrides) - parameter_names(cell.source))
+    if unknown:
+        raise ValueError(f"{path.name}'s parameters cell does not define {', '.join(unknown)}; "
+                         f"it defines {', '.join(sorted(parameter_names(cell.source)))}")
+    cell.source += "\n\n# smoke-run overrides\n" + "\n".join(f"{k} = {v!r}" for k, v in overrides.items())
+    nb.cells.insert(0, nbformat.v4.new_code_cell(_WATCH_CELL))
+    nb.cells.append(nbformat.v4.new_code_cell(_REPORT_CELL))
+    NotebookClient(nb, kernel_name=kernel, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}).execute()
+    for out in nb.cells[-1].outputs:
+        for line in out.get("text", "").splitlines():
+            if line.startswith("SMOKE-OVERLAPS "):
+                return json.loads(line.removeprefix("SMOKE-OVERLAPS "))
+    raise RuntimeError(f"{path.name}: the smoke run's report cell printed nothing")

@@ -8,6 +8,10 @@ from types import ModuleType
 
 import numpy as np
 
+from .runtime import TENSORFLOW_ENV
+
+__all__ = ["DEFAULT_SEED", "seed_everything", "import_tensorflow"]
+
 DEFAULT_SEED = 2024
 
 
@@ -39,7 +43,8 @@ def import_tensorflow() -> ModuleType:
     """
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # quiet logs only: whether TensorFlow may use a GPU is the kernel's choice (runtime.KERNEL_ENV), not the import's
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TENSORFLOW_ENV["TF_CPP_MIN_LOG_LEVEL"])
     sys.stderr.flush()
     saved = os.dup(2)
     try:

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from sparrow_course import metrics, plotting, seed_everything
-from sparrow_course.notebooks import notebook_paths
+from sparrow_course.notebooks import KERNEL, notebook_paths
 
 
+@pytest.mark.tensorflow
 def test_seed_everything_repeats_python_numpy_and_tensorflow():
     import tensorflow as tf
 
@@ -85,7 +86,7 @@ def test_execute_notebook_writes_outputs_atomically_and_keeps_permissions(tmp_pa
     execute_notebook(path)
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[0].outputs[0]["text"] == "42\n"
-    assert nb.metadata["kernelspec"]["name"] == "sparrow-course"
+    assert nb.metadata["kernelspec"]["name"] == KERNEL
     assert path.stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["01_tiny.ipynb"]  # no temporary file left behind
 
@@ -103,3 +104,38 @@ def test_failing_notebook_is_left_unchanged(tmp_path):
     with pytest.raises(CellExecutionError):
         execute_notebook(path)
     assert path.read_bytes() == before and len(list(tmp_path.iterdir())) == 1
+
+
+def _tasks_module():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("_tasks", Path(__file__).resolve().parent.parent / "tasks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tasks_reinstalls_only_when_installation_inputs_change(tmp_path, monkeypatch):
+    tasks = _tasks_module()
+    original = (tasks.ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    monkeypatch.setattr(tasks, "ROOT", tmp_path)
+    (tmp_path / "pyproject.toml").write_text(original, encoding="utf-8")
+    before = tasks._install_fingerprint()
+    (tmp_path / "pyproject.toml").write_text(original.replace('markers = [', 'markers = [\n    "extra: a new marker",'))
+    assert tasks._install_fingerprint() == before  # pytest settings do not reinstall the package
+    (tmp_path / "pyproject.toml").write_text(original.replace('"numpy>=1.26",', '"numpy>=1.26",\n    "simpy>=4.1",'))
+    assert tasks._install_fingerprint() != before
+
+
+def test_tasks_fast_runs_unit_tests_without_slow_ones(monkeypatch):
+    tasks = _tasks_module()
+    calls = []
+    monkeypatch.setattr(tasks, "setup", lambda: None)
+    monkeypatch.setattr(tasks, "run", lambda *cmd, **kw: calls.append([str(c) for c in cmd]))
+    tasks.test(["--fast", "-q"])
+    tasks.test([])
+    fast, full = calls
+    assert ["-m", "not slow"] in [fast[i:i + 2] for i in range(len(fast) - 1)] and "tests" in fast
+    assert "notebooks" not in fast and "--nbval" not in fast and fast[-1] == "-q"
+    assert "--nbval" in full and "notebooks" in full and full[full.index("--nbval-kernel-name") + 1] == KERNEL

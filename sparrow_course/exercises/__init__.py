@@ -1,7 +1,10 @@
 """Self-study exercises, one module per chapter (``ch00``, ``ch01``, ...), built on ``core``.
 
     from sparrow_course.exercises import ch00 as ex, ____
-    ex.q1.check(my_answer); ex.q1.hint(); ex.q1.solution()
+    ex.q1.check(my_answer)
+    ex.q1.hint()
+    ex.q1.solution()
+    ex.progress()
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from .core import (
     NOT_ATTEMPTED,
     NOTED,
     Case,
+    CaseArgs,
     CheckResult,
     FunctionQuestion,
     MultipartQuestion,
@@ -24,14 +28,15 @@ from .core import (
     ValueQuestion,
     ____,
     compare,
+    diagnose,
     is_placeholder,
     questions,
 )
 
 __all__ = [
     "CORRECT", "ERROR", "INCORRECT", "NOT_ATTEMPTED", "NOTED", "Case", "CheckResult",
-    "FunctionQuestion", "MultipartQuestion", "Question", "ThoughtQuestion", "ValueQuestion",
-    "____", "compare", "is_placeholder", "questions", "chapters",
+    "CaseArgs", "FunctionQuestion", "MultipartQuestion", "Question", "ThoughtQuestion", "ValueQuestion",
+    "____", "compare", "diagnose", "is_placeholder", "questions", "chapters",
 ]
 
 
