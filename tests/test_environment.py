@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CONDA_ONLY = {"python", "pip"}
+CONDA_ONLY = {"python", "pip", "openjdk"}  # openjdk: the Java runtime Spark needs, which pip cannot install
 
 
 def _name_and_spec(requirement: str) -> tuple[str, str]:
