@@ -33,20 +33,25 @@ import pandas as pd
 __all__ = [
     "ML_LATEST_SMALL_SHA256",
     "ML_LATEST_SMALL_URL",
+    "POSITIVE_THRESHOLD",
     "RATING_VALUES",
-    "DataError",
-    "MovieLens",
     "bundled_data_path",
+    "DataError",
     "describe",
     "describe_movie_tags",
     "download_movielens",
     "format_description",
+    "genre_drift",
+    "genre_lift",
     "genre_matrix",
     "load_movielens",
+    "MovieLens",
     "positive",
     "release_year",
+    "require_frame",
     "tag_rank_frequency",
     "time_split",
+    "user_time_split",
 ]
 
 ML_LATEST_SMALL_URL = "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
@@ -469,6 +474,35 @@ def genre_drift(ratings: pd.DataFrame, movies: pd.DataFrame, *, min_ratings: int
                         "interleaved": cosine(profiles(odd), profiles(~odd))})
     out.index.name = "userId"
     return out
+
+
+def genre_lift(ratings: pd.DataFrame, movies: pd.DataFrame, users: pd.DataFrame, feature: str = "age_group", *,
+               min_share: float = 0.01) -> pd.DataFrame:
+    """Return each genre's lift in each group of users: its share of the group's ratings over its share of all.
+
+    Rows are the values of the users' ``feature`` ("Under 18" first, then sorted), columns the genres
+    holding at least ``min_share`` of all ratings; 1 means no difference from users overall. A
+    movie with several genres counts once in each.
+    """
+    require_frame(ratings, ["userId", "movieId"], "ratings")
+    require_frame(users, ["userId", feature], "users")
+    from .checks import check_fraction
+
+    check_fraction(min_share, "min_share")
+    genres = genre_matrix(movies)
+    rated = ratings[["userId", "movieId"]].merge(users[["userId", feature]], on="userId")
+    if rated.empty:
+        raise ValueError("no rating has a user in users; expected users.csv to cover the raters")
+    rows = genres.reindex(rated["movieId"]).fillna(0).set_axis(rated.index)
+    overall = rows.mean()
+    common = overall[overall >= min_share].index
+    if len(common) == 0:
+        raise ValueError(f"no genre holds min_share={min_share} of the ratings; lower it")
+    lift = rows[common].groupby(rated[feature].to_numpy()).mean() / overall[common]
+    order = sorted(lift.index, key=lambda v: (str(v) != "Under 18", str(v)))
+    lift = lift.loc[order]
+    lift.index.name, lift.columns.name = feature, "genre"
+    return lift
 
 
 # ---------------------------------------------------------------------------

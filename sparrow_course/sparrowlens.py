@@ -58,8 +58,11 @@ __all__ = [
     "SparrowLensTruth",
     "TAG_TREE",
     "card_statistics_markdown",
+    "EXTRA_LEAVES",
+    "GENERIC_TAGS",
     "generate",
     "main",
+    "tag_signal_cosine",
     "update_card",
 ]
 
@@ -1294,13 +1297,20 @@ def _catalogue_card_lines(c: dict[str, Any], dataset: SparrowLens) -> list[str]:
              f"10th percentile {float(dataset.movie_tags['relevance'].quantile(0.1)):.3f};",
              "- signal (planted truth): median cosine between a movie's factor v_i and the relevance-weighted "
              "sum of its tags' directions w_t: "
-             + ", ".join(f"{kind} tags {_tag_signal_cosine(truth, kind):.3f}" for kind in ("leaf", "generic"))
+             + ", ".join(f"{kind} tags {tag_signal_cosine(truth, kind):.3f}" for kind in ("leaf", "generic"))
              + " (generic tags carry less)."]
     return lines
 
 
-def _tag_signal_cosine(truth: SparrowLensTruth, kind: str) -> float:
-    """Median over movies with such tags of cos(v_i, sum_t r_it w_t), tags of one kind only."""
+def tag_signal_cosine(truth: SparrowLensTruth, kind: str) -> float:
+    """Return how much a movie's tags of one kind say about its planted factor.
+
+    The median, over movies with tags of ``kind`` ("leaf", "parent", "root" or "generic"), of
+    cos(v_i, sum_t r_it w_t): the factor against the relevance-weighted sum of the tags' directions.
+    """
+    from .checks import check_choice
+
+    check_choice(kind, "kind", ("leaf", "parent", "root", "generic"))
     cols = np.array([k == kind for k in truth.catalogue_tag_kind])
     est = truth.item_catalogue_relevance[:, cols] @ truth.catalogue_tag_vectors[cols]
     norm = np.linalg.norm(est, axis=1)

@@ -301,7 +301,7 @@ def test_siblings_rarely_share_a_leaf(catalogue, dataset):
 
 def test_catalogue_tags_carry_noisy_signal_about_item_factors(dataset):
     t = dataset.truth
-    leaf, generic = sl._tag_signal_cosine(t, "leaf"), sl._tag_signal_cosine(t, "generic")
+    leaf, generic = sl.tag_signal_cosine(t, "leaf"), sl.tag_signal_cosine(t, "generic")
     assert leaf > generic > 0.2  # real signal, weaker for generic tags
     assert leaf < 0.95  # but noisy: the tags do not determine the factor
     # Movies sharing a leaf are closer in factor space than random pairs of one sub-genre.
