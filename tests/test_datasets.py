@@ -662,3 +662,16 @@ def test_loader_fuzz(tmp_path):
         _assert_valid(ml)
         outcomes["loaded"] += 1
     assert outcomes["refused"] > 100 and outcomes["loaded"] > 20  # the fuzzing hits both sides
+
+
+def test_genre_lift_by_registration_feature(tmp_path):
+    ml = load_movielens(write_folder(tmp_path / "ml", users_csv=USERS))
+    lift = ds.genre_lift(ml.ratings, ml.movies, ml.users, "gender", min_share=0.0)
+    # Women (user 1) rated movies 1 and 2; of the 6 ratings' genre rows, Comedy is on 4 (movies 1, 2, 2, 1).
+    overall_comedy = 4 / 6
+    assert lift.loc["F", "Comedy"] == pytest.approx((2 / 2) / overall_comedy)
+    assert lift.index.tolist() == ["F", "M"] and lift.index.name == "gender"
+    with pytest.raises(ValueError, match="lacks column"):
+        ds.genre_lift(ml.ratings, ml.movies, ml.users, "height")
+    with pytest.raises(ValueError, match="min_share"):
+        ds.genre_lift(ml.ratings, ml.movies, ml.users, min_share=1.5)

@@ -365,3 +365,9 @@ def test_truth_lookups_and_taste_over_time(dataset):
     np.testing.assert_allclose(t.user_factors_at(ids, t.user_window[:5, 0]), t.user_factors_early[:5])
     np.testing.assert_allclose(t.user_factors_at(ids, t.user_window[:5, 1]), t.user_factors_late[:5])
     assert re.fullmatch(r"\d+\.\d+", f"{t.global_mean}")
+
+
+def test_tag_signal_cosine_validates_the_kind(dataset):
+    with pytest.raises(ValueError, match="kind"):
+        sl.tag_signal_cosine(dataset.truth, "leaves")
+    assert -1 <= sl.tag_signal_cosine(dataset.truth, "parent") <= 1
