@@ -572,17 +572,17 @@ def _positions(sorted_ids: np.ndarray, ids: Sequence[int] | np.ndarray, what: st
 def generate(seed: int = DEFAULT_SEED, *, n_movies: int = 3000, n_users: int = 6000,
              n_factors: int = 16, mean_ratings_per_user: float = 42.0) -> SparrowLens:
     """Generate SparrowLens deterministically from ``seed`` (the bundled copy uses the defaults)."""
-    for name, value in (("seed", seed), ("n_movies", n_movies), ("n_users", n_users), ("n_factors", n_factors)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
+    from .checks import check_int, check_number, check_seed
+
+    seed = check_seed(seed)
+    for name, value in (("n_movies", n_movies), ("n_users", n_users), ("n_factors", n_factors)):
+        check_int(value, name)
     if n_movies < 300:
         raise ValueError(f"n_movies must be at least 300 so every user can rate 10 released films, got {n_movies}")
     if n_users < 20:
         raise ValueError(f"n_users must be at least 20, got {n_users}")
-    if not 2 <= n_factors <= 256:
-        raise ValueError(f"n_factors must be in 2..256, got {n_factors}")
+    check_int(n_factors, "n_factors", low=2, high=256)
+    check_number(mean_ratings_per_user, "mean_ratings_per_user")
     if not 12.0 <= float(mean_ratings_per_user) <= n_movies / 10:
         raise ValueError(f"mean_ratings_per_user must be between 12 and n_movies/10 = {n_movies / 10:g}, got "
                          f"{mean_ratings_per_user}; lower it or raise n_movies")

@@ -89,7 +89,7 @@ def test_main_regenerates_into_a_folder(tmp_path, monkeypatch, capsys):
 
 
 def test_generate_validates_its_arguments():
-    with pytest.raises(TypeError, match="seed must be an int"):
+    with pytest.raises(TypeError, match="seed must be an integer"):
         sl.generate("1")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="n_movies must be at least"):
         sl.generate(1, n_movies=10)
