@@ -2,9 +2,10 @@
 
 Real MovieLens publishes no registration features, no tag hierarchy and, of
 course, no ground truth. SparrowLens keeps the ml-latest-small file layout
-(``movies.csv``, ``ratings.csv``, ``tags.csv``) and adds ``users.csv`` and
-``tag_hierarchy.csv``, generated from a small, documented model so that every
-chapter can compare what it learns against what was planted:
+(``movies.csv``, ``ratings.csv``, ``tags.csv``) and adds ``users.csv``,
+``tag_hierarchy.csv`` and ``movie_tags.csv`` (second edition: catalogue tags of every
+movie with a relevance, as MovieLens's tag genome), generated from a small, documented
+model so that every chapter can compare what it learns against what was planted:
 
 * items: latent factors built from their genres, sub-genre (parent tag) and
   themes (leaf tags), a long-tailed popularity and a bias;
@@ -14,6 +15,10 @@ chapter can compare what it learns against what was planted:
   replacement (Gumbel-top-k) by popularity, affinity and recency;
 * ratings: ``mu + b_u + b_i + z_u(t) . v_i + noise``, rounded to half stars,
   with whole stars more common than half stars.
+* catalogue tags: leaves of a wide hierarchy (15 per sub-genre), parent and root
+  names and generic descriptors, chosen with Zipf-like priors and a noisy score
+  ``v_i . w_t`` on each tag's direction; drawn from a stream of their own, so the
+  first edition's ratings, users and movies are unchanged byte for byte.
 
 ``generate()`` returns a :class:`SparrowLens` with the frames and the planted
 truth (:class:`SparrowLensTruth`); ``SparrowLens.write`` writes the CSV files
