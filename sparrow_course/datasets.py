@@ -309,7 +309,9 @@ def _read_table(folder: Path, file: str, *, optional: bool = False) -> pd.DataFr
         lines.pop()
     if not lines:
         raise DataError(f"{file} is empty; expected a header line with columns {','.join(schema)}")
-    _check_lines(lines, file)
+    del text  # keep one copy of a large file in memory, not three
+    body = "\n".join(lines)
+    _check_lines(body, lines, file)
     header = next(csv.reader([lines[0]]))
     seen: dict[str, int] = {}
     for position, name in enumerate(header, start=1):
@@ -317,10 +319,10 @@ def _read_table(folder: Path, file: str, *, optional: bool = False) -> pd.DataFr
             raise DataError(f"{file}: column '{name}' appears twice in the header (columns {seen[name]} and "
                             f"{position}); expected each of {','.join(schema)} once")
         seen[name] = position
-    _check_field_counts(lines, len(header), file)
+    _check_field_counts(body, lines, len(header), file)
     try:
         # All text first: converting ourselves lets us name the offending line.
-        raw = pd.read_csv(io.StringIO("\n".join(lines) + "\n"), dtype=str, keep_default_na=False,
+        raw = pd.read_csv(io.StringIO(body + "\n"), dtype=str, keep_default_na=False,
                           na_filter=False, skip_blank_lines=False)
     except pd.errors.ParserError as exc:
         raise DataError(f"{file} is not valid CSV: {_first_line(exc)}") from None
@@ -335,9 +337,8 @@ def _read_table(folder: Path, file: str, *, optional: bool = False) -> pd.DataFr
     return pd.DataFrame(out, index=pd.RangeIndex(len(raw)))
 
 
-def _check_lines(lines: list[str], file: str) -> None:
+def _check_lines(body: str, lines: list[str], file: str) -> None:
     """Raise DataError naming a blank line inside the file or a line whose double quotes do not balance."""
-    body = "\n".join(lines)
     blank = re.search(r"(?m)^[ \t]*$", body)
     if blank:
         number = body.count("\n", 0, blank.start()) + 1
@@ -353,12 +354,11 @@ def _check_lines(lines: list[str], file: str) -> None:
                             'as "like, this" with a quote inside written twice ("")')
 
 
-def _check_field_counts(lines: list[str], n_fields: int, file: str) -> None:
+def _check_field_counts(body: str, lines: list[str], n_fields: int, file: str) -> None:
     """Raise DataError at the first row whose number of fields differs from the header's.
 
     pandas would otherwise take one extra field for an index and shift every column silently.
     """
-    body = "\n".join(lines)
     if '"' in body:  # quoted commas: count with the csv module
         counts = np.array([len(row) for row in csv.reader(lines)])
     else:  # commas per line, vectorised over the bytes
