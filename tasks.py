@@ -6,6 +6,7 @@
     python3 tasks.py test --fast only the unit tests that take seconds (no notebooks, JupyterLab or training)
     python3 tasks.py notebooks   re-execute notebooks in place (all, or the names given)
     python3 tasks.py setup       only the set-up: .venv, the package with dev extras, the kernel
+    python3 tasks.py workspace   copy the chapters into workspace/ (yours to edit; never overwritten)
 
 Set-up is idempotent: it reinstalls only when pyproject.toml changed since the last install.
 """
@@ -87,11 +88,25 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _workspace() -> Path:
+    """A learner's own copies of the chapters (see `workspace`), as sparrow_course.learner places them."""
+    env = os.environ.get("SPARROW_COURSE_WORKSPACE")
+    return Path(env).expanduser() if env else ROOT / "workspace"
+
+
 def lab(extra: list[str]) -> None:
     setup()
     # Jupyter refuses to run as root without being told; containers and CI machines often are root.
     root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-    run(PYTHON, "-m", "jupyter", "lab", "--notebook-dir", "notebooks", *root, *extra, env=_env())
+    folder = _workspace() if any(_workspace().glob("[0-9][0-9]_*.ipynb")) else ROOT / "notebooks"
+    if folder != ROOT / "notebooks":
+        print(f"opening your workspace {folder} (the course's own notebooks are in notebooks/)", flush=True)
+    run(PYTHON, "-m", "jupyter", "lab", "--notebook-dir", str(folder), *root, *extra, env=_env())
+
+
+def workspace(extra: list[str]) -> None:
+    setup()
+    run(PYTHON, "-m", "sparrow_course.cli", "workspace", *extra, env=_env())
 
 
 def test(extra: list[str]) -> None:
@@ -113,7 +128,8 @@ def notebooks(extra: list[str]) -> None:
 
 
 def main(argv: list[str]) -> None:
-    commands = {"lab": lab, "test": test, "notebooks": notebooks, "setup": lambda extra: setup()}
+    commands = {"lab": lab, "test": test, "notebooks": notebooks, "workspace": workspace,
+                "setup": lambda extra: setup()}
     if not argv or argv[0] not in commands:
         sys.exit(__doc__)
     try:

@@ -1,4 +1,4 @@
-"""The ``sparrow-course`` command: doctor, data info/download, notebooks run."""
+"""The ``sparrow-course`` command: doctor, data info/download, notebooks run, workspace, progress."""
 from __future__ import annotations
 
 import argparse
@@ -103,10 +103,21 @@ def check_data(folder: Path = DATA_DIR) -> Finding:
     return Finding("data", True, "bundled SparrowLens files match their checksums")
 
 
+def check_java() -> Finding:
+    """Is there a Java runtime (17+) for chapter 08's Spark? Optional: the other chapters do not need it."""
+    from .spark import java_runtime
+
+    java = java_runtime()
+    if java["found"] and java["ok"]:
+        return Finding("java", True, f"{java['version']} (for chapter 08's Spark)")
+    return Finding("java", False, java["version"] or "no Java runtime found (chapter 08 needs one for Spark)",
+                   java["hint"])
+
+
 def doctor() -> int:
     """Print a report of the set-up; return the number of problems found."""
     findings = [_version(m) for m in KEY_PACKAGES]
-    findings += [check_kernel(), check_tensorflow(), check_data()]
+    findings += [check_kernel(), check_tensorflow(), check_data(), check_java()]
     print(f"python {sys.version.split()[0]}")
     for f in findings:
         print(f"{'ok ' if f.ok else 'BAD'} {f.what:<11} {f.detail}")
@@ -164,6 +175,21 @@ def notebooks_run(names: list[str]) -> int:
     return 1 if failed else 0
 
 
+def workspace(folder: str | None) -> int:
+    from .learner import make_workspace
+
+    print(make_workspace(folder))
+    return 0
+
+
+def progress(paths: list[str], run: bool, as_json: bool) -> int:
+    from .learner import format_progress, progress as outcomes, progress_json
+
+    rows = outcomes(paths, run=run)
+    print(progress_json(rows) if as_json else format_progress(rows))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from . import __version__
 
@@ -185,8 +211,23 @@ def main(argv: list[str] | None = None) -> int:
     nbs = sub.add_parser("notebooks", help="the notebooks").add_subparsers(dest="action", required=True)
     run = nbs.add_parser("run", help="re-execute notebooks in place with the course kernel")
     run.add_argument("names", nargs="*", help="notebook names or prefixes, e.g. 02 (default: all)")
+    ws = sub.add_parser("workspace", help="copy the chapters into your own folder (never overwrites your files)",
+                        description="Copies the course notebooks and glossary into FOLDER (default: workspace/ in "
+                                    "the course folder, ignored by git, or $SPARROW_COURSE_WORKSPACE). Run it again "
+                                    "after `git pull` to add new chapters; files already there are kept.")
+    ws.add_argument("folder", nargs="?", default=None, help="where to put your copies")
+    pg = sub.add_parser("progress", help="which exercises you have solved, per chapter",
+                        description="Executes your notebooks headless (in memory: the files are not changed) "
+                                    "and lists each exercise's outcome; --no-run reads the saved outputs instead.")
+    pg.add_argument("paths", nargs="*", help="workspace folders or notebooks (default: the workspace)")
+    pg.add_argument("--no-run", dest="run", action="store_false", help="read saved outputs; do not execute")
+    pg.add_argument("--json", dest="as_json", action="store_true", help="print JSON for tools")
     args = parser.parse_args(argv)
     try:
+        if args.command == "workspace":
+            return workspace(args.folder)
+        if args.command == "progress":
+            return progress(args.paths, args.run, args.as_json)
         if args.command == "doctor":
             return 1 if doctor() else 0
         if args.command == "data":

@@ -97,3 +97,17 @@ def test_progress_errors_name_the_missing_or_broken_notebook(tmp_path):
     broken.write_text("{not json")
     with pytest.raises(ValueError, match="04_cold_start.ipynb is not a readable notebook"):
         learner.progress([broken], run=False)
+
+
+def test_cli_workspace_and_progress(tmp_path, capsys):
+    from sparrow_course import cli
+
+    assert cli.main(["workspace", str(tmp_path / "ws")]) == 0
+    assert "added 00_welcome_and_data.ipynb" in capsys.readouterr().out
+    assert cli.main(["workspace", str(tmp_path / "ws")]) == 0
+    assert "nothing new" in capsys.readouterr().out
+    assert cli.main(["progress", "--no-run", "--json", str(tmp_path / "ws")]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and {r["outcome"] for r in rows} == {"not attempted"}
+    assert cli.main(["progress", "--no-run", str(tmp_path / "missing")]) == 2
+    assert "no folder or notebook" in capsys.readouterr().err
