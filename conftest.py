@@ -4,8 +4,8 @@
   the CPU) and this checkout on PYTHONPATH reach every kernel and subprocess a test starts.
 - nbval uses the course kernel and the sanitize file unless told otherwise on the command line,
   and does not compare stderr.
-- Slow tests carry markers: `tensorflow` (trains Keras models), `lab` (starts JupyterLab) and
-  `smoke` (runs a notebook with small parameters) each imply `slow`; the tests of a chapter module
+- Slow tests carry markers: `tensorflow` (trains Keras models), `lab` (starts JupyterLab),
+  `smoke` (runs a notebook with small parameters) and `browser` (JupyterLab in Chromium) each imply `slow`; the tests of a chapter module
   that loads TensorFlow (runtime.TENSORFLOW_MODULES) are marked `tensorflow`.
   `python3 tasks.py test --fast` (pytest -m "not slow" tests) runs the rest.
 """
@@ -20,7 +20,7 @@ from sparrow_course.runtime import KERNEL, TENSORFLOW_MODULES, apply_kernel_env
 
 ROOT = Path(__file__).resolve().parent
 SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
-SLOW_MARKERS = ("tensorflow", "lab", "smoke")
+SLOW_MARKERS = ("tensorflow", "lab", "smoke", "browser")
 
 apply_kernel_env()
 # kernels started by nbval or the smoke run import sparrow_course from this checkout, as tasks.py arranges

@@ -94,8 +94,24 @@ def _workspace() -> Path:
     return Path(env).expanduser() if env else ROOT / "workspace"
 
 
+# JupyterLab settings the course ships: no news pop-up over the first notebook a learner opens.
+LAB_OVERRIDES = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
+
+
+def _lab_overrides() -> None:
+    """Write the course's JupyterLab settings into the environment (share/jupyter/lab/settings/overrides.json)."""
+    import json
+
+    path = VENV / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    current = json.loads(path.read_text()) if path.exists() else {}
+    if any(current.get(k) != v for k, v in LAB_OVERRIDES.items()):
+        path.write_text(json.dumps({**current, **LAB_OVERRIDES}, indent=2) + "\n")
+
+
 def lab(extra: list[str]) -> None:
     setup()
+    _lab_overrides()
     # Jupyter refuses to run as root without being told; containers and CI machines often are root.
     root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     folder = _workspace() if any(_workspace().glob("[0-9][0-9]_*.ipynb")) else ROOT / "notebooks"
