@@ -126,6 +126,21 @@ def _menu(page, menu: str, item: str) -> None:
     page.locator(".lm-Menu-itemLabel", has_text=item).first.click()
 
 
+IDLE_JS = """() => { const s = document.querySelector(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');
+    return s !== null && s.getAttribute('data-status') === 'idle'; }"""
+
+
+def _accept_kernel_dialog(page) -> None:
+    """Accept JupyterLab's 'Select Kernel' dialog (the notebook's own kernel is preselected) if it appears."""
+    dialog = page.locator(".jp-Dialog .jp-mod-accept")
+    try:
+        dialog.first.wait_for(timeout=15_000)
+    except Exception:  # no dialog: the kernel started on its own
+        return
+    dialog.first.click()
+
+
 PROMPTS_JS = """() => Array.from(document.querySelectorAll(
     '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')).map(e => e.textContent.trim())"""
 
@@ -150,10 +165,11 @@ def test_notebook_runs_clean_in_jupyterlab(lab, browser, path):
         # ?reset: a fresh layout, so tabs of earlier notebooks do not come back and start kernels
         page.goto(f"{base}/lab/tree/{path.name}?reset&token={token}", wait_until="domcontentloaded")
         page.locator(".jp-NotebookPanel .jp-CodeCell").first.wait_for(timeout=120_000)
-        page.wait_for_function("""() => { const s = document.querySelector(
-            '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');
-            return !s || s.getAttribute('data-status') === 'idle'; }""", timeout=120_000)
+        _accept_kernel_dialog(page)
+        page.wait_for_function(IDLE_JS, timeout=120_000)
         _menu(page, "Edit", "Clear Outputs of All Cells")
+        cleared = page.evaluate(PROMPTS_JS)
+        assert cleared and all(p in ("[ ]:", "[ ]") for p in cleared), f"outputs were not cleared: {cleared[:5]}"
         _menu(page, "Run", "Run All Cells")
         deadline = time.monotonic() + RUN_TIMEOUT_S
         prompts = page.evaluate(PROMPTS_JS)
