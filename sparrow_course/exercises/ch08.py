@@ -65,6 +65,11 @@ q2 = ValueQuestion(
         "With the same seed, Spark draws the same first direction, so one table's candidates are a "
         "subset of three tables' candidates.",
     ],
+    solution="""
+    'lower'. In code: `S.lsh_recall(S.fit_lsh(result["vectors"], num_hash_tables=1, seed=SEED), result["vectors"],
+    queries=LSH_QUERIES, seed=SEED)["recall@10"]` comes out below the 3-table figure of section 4, and so does
+    `candidate_share`: with one table, a neighbour across one fixed bucket edge is simply lost.
+    """,
     wrong_answers=["higher", "the same"],
     explanations={"higher": "Fewer tables cannot add candidates: the OR runs over fewer buckets.",
                   "the same": "Run it: the OR over three tables finds neighbours that one table misses."},
@@ -86,6 +91,11 @@ q3 = ValueQuestion(
         "Spark ML's Word2Vec trains one model per partition on that partition's sentences.",
         "Compare `S.to_numpy_vectors(...)` of both models with `np.allclose`.",
     ],
+    solution="""
+    `False`. `np.allclose(S.to_numpy_vectors(S.item_vectors(two))[1], S.to_numpy_vectors(result["vectors"])[1])`
+    is False for `two = S.train_item2vec(result["sequences"], partitions=2, seed=SEED)`: the two partial models
+    are averaged after every iteration, which is a different training run, not a faster copy of the same one.
+    """,
     wrong_answers=[True],
     explanation="Each partition trains on its own share and the partial models are averaged, so the "
                 "partition count is part of the result: the price of parallel training.",
