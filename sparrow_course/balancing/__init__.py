@@ -11,12 +11,16 @@ The pieces, in the order the notebook uses them:
   users and items, optional hot keys.
 * :mod:`.simulator` - a serving cluster of nodes with speeds, workers, a FIFO queue and a
   feature cache each; latency percentiles, utilisation, queueing, rejections, cache hits.
+* :mod:`.engine` - one cluster engine that dispatches request by request, with hooks for
+  membership changes and periodic decisions: the simulator, the autoscaler and the resize
+  experiment all drive it.
 * :mod:`.autoscaling` - threshold autoscaling over a day: node-hours against SLO violations.
 * :mod:`.hashing` - fixed 64-bit hashes (never Python's salted ``hash()``).
 """
 from __future__ import annotations
 
 from .autoscaling import AutoscalingResult, ScalingPolicy, simulate_autoscaling
+from .engine import ClusterEngine
 from .hashing import hash_keys, splitmix64, stable_hash
 from .simulator import (
     Node,
@@ -37,6 +41,7 @@ from .strategies import (
     ConsistentHashRing,
     JumpHash,
     LeastConnections,
+    Load,
     MaglevHash,
     ModuloHash,
     PowerOfTwoChoices,
@@ -56,7 +61,7 @@ from .strategies import (
 from .traffic import DIURNAL_PROFILE, Population, Requests, diurnal_rate, diurnal_traffic, poisson_traffic, zipf_probabilities
 
 __all__ = [
-    "AutoscalingResult", "Balancer", "BoundedLoadHash", "ConsistentHashRing", "DIURNAL_PROFILE", "JumpHash",
+    "AutoscalingResult", "Balancer", "BoundedLoadHash", "ClusterEngine", "Load", "ConsistentHashRing", "DIURNAL_PROFILE", "JumpHash",
     "LeastConnections", "MaglevHash", "ModuloHash", "Node", "Population", "PowerOfTwoChoices", "RandomChoice",
     "RendezvousHash", "Requests", "RoundRobin", "STRATEGIES", "ScalingPolicy", "SimulationResult",
     "SmoothWeightedRoundRobin", "consistent_moved_theory", "diurnal_rate", "diurnal_traffic",

@@ -33,6 +33,8 @@ import pandas as pd
 
 from ..metrics import percentiles
 from .hashing import hash_keys
+from ..checks import check_choice, check_int, check_number
+from .engine import ClusterEngine, check_cache_options
 from .strategies import Balancer
 from .traffic import Requests
 
@@ -274,28 +276,34 @@ def _validate(requests, nodes, balancer, key, cache_ttl, miss_penalty, timeout, 
         raise TypeError(f"requests must be a Requests stream (see poisson_traffic), got {type(requests).__name__}")
     if not isinstance(balancer, Balancer):
         raise TypeError(f"balancer must be a Balancer (see make_balancer), got {type(balancer).__name__}")
+    nodes = check_nodes(nodes)
+    names = [n.name for n in nodes]
+    if len(balancer) == 0:
+        raise ValueError(f"balancer: {balancer.label} has no nodes: build it over the cluster's nodes")
+    if set(balancer.nodes) != set(names):
+        raise ValueError(f"balancer: its nodes {list(balancer.nodes)} differ from the cluster's {names}")
+    requests.keys(key)  # validates the key name
+    check_cache_options(cache_ttl, miss_penalty, max_queue)
+    if timeout is not None:
+        check_number(timeout, "timeout", low=0, include_low=False)
+    check_choice(engine, "engine", ("auto", "vector", "events"))
+    if engine == "vector" and (balancer.stateful or max_queue is not None):
+        raise ValueError("engine='vector' needs a state-free strategy and no max_queue; use engine='events'")
+    return nodes
+
+
+def check_nodes(nodes: Sequence[Node]) -> tuple[Node, ...]:
+    """Validate a cluster: a non-empty sequence of ``Node`` with unique names."""
+    if isinstance(nodes, (str, bytes)) or not hasattr(nodes, "__iter__"):
+        raise TypeError(f"nodes must be a list of Node (see make_cluster), got {type(nodes).__name__}")
     nodes = tuple(nodes)
-    if not nodes or not all(isinstance(n, Node) for n in nodes):
-        raise TypeError("nodes must be a non-empty list of Node (see make_cluster)")
+    if not nodes:
+        raise ValueError("nodes is empty: a cluster needs at least one Node (see make_cluster)")
+    if not all(isinstance(n, Node) for n in nodes):
+        raise TypeError("nodes must be a list of Node (see make_cluster)")
     names = [n.name for n in nodes]
     if len(set(names)) != len(names):
-        raise ValueError(f"node names must be unique, got {names}")
-    if len(balancer) == 0:
-        raise ValueError(f"{balancer.label} has no nodes: build it over the cluster's nodes")
-    if set(balancer.nodes) != set(names):
-        raise ValueError(f"the balancer's nodes {list(balancer.nodes)} differ from the cluster's {names}")
-    requests.keys(key)  # validates the key name
-    for name, v in (("cache_ttl", cache_ttl), ("miss_penalty", miss_penalty)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-            raise ValueError(f"{name} must be a non-negative number of seconds, got {v!r}")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-        raise ValueError(f"timeout must be None or a positive number of seconds, got {timeout!r}")
-    if max_queue is not None and (isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 0):
-        raise ValueError(f"max_queue must be None or a non-negative int (requests waiting per node), got {max_queue!r}")
-    if engine not in ("auto", "vector", "events"):
-        raise ValueError(f"engine must be 'auto', 'vector' or 'events', got {engine!r}")
-    if engine == "vector" and (balancer.stateful or max_queue is not None):
-        raise ValueError("the vector engine needs a state-free strategy and no max_queue; use engine='events'")
+        raise ValueError(f"nodes: names must be unique, got {names}")
     return nodes
 
 
@@ -323,16 +331,16 @@ def simulate(
     balancer = copy.deepcopy(balancer)  # the same balancer gives the same result every time
     if engine == "auto":
         engine = "events" if (balancer.stateful or max_queue is not None) else "vector"
-    position = {n.name: j for j, n in enumerate(nodes)}
-    to_cluster = np.array([position[name] for name in balancer.nodes], dtype=np.int64)
-    keys = requests.keys(key)
-    hashes = hash_keys(keys) if balancer.uses_key else None
     if engine == "vector":
+        position = {n.name: j for j, n in enumerate(nodes)}
+        to_cluster = np.array([position[name] for name in balancer.nodes], dtype=np.int64)
+        keys = requests.keys(key)
+        hashes = hash_keys(keys) if balancer.uses_key else None
         node, start, service, hit = _run_vector(requests, nodes, balancer, keys, hashes, to_cluster, cache_ttl, miss_penalty)
         rejected = np.zeros(len(requests), dtype=bool)
     else:
-        node, start, service, hit, rejected = _run_events(requests, nodes, balancer, keys, hashes, to_cluster,
-                                                          cache_ttl, miss_penalty, max_queue)
+        node, start, service, hit, rejected = _run_events(requests, nodes, balancer, key, cache_ttl, miss_penalty,
+                                                          max_queue)
     return SimulationResult(balancer.label, nodes, requests.time, node, start, service, hit, rejected,
                             requests.duration, timeout, engine,
                             meta={"key": key, "cache_ttl": cache_ttl, "miss_penalty": miss_penalty, "max_queue": max_queue})
@@ -353,69 +361,15 @@ def _run_vector(requests, nodes, balancer, keys, hashes, to_cluster, cache_ttl, 
     return node, start, service, hit
 
 
-def _run_events(requests, nodes, balancer, keys, hashes, to_cluster, cache_ttl, miss_penalty, max_queue):
-    """One pass over arrivals in time order, with live in-flight counts for load-aware strategies."""
-    n, m = len(requests), len(balancer)
-    weights = balancer.weights.tolist()
-    by_pos = [nodes[c] for c in to_cluster.tolist()]         # hardware in balancer order
-    inv_speed = [1.0 / nd.speed for nd in by_pos]
-    workers = [nd.workers for nd in by_pos]
-    inv_w = [1.0 / w for w in weights]
-    inflight = [0] * m
-    score = [inv_w[j] for j in range(m)]                     # (inflight + 1) / weight
-    choose = balancer._chooser(hashes, n, inflight, score)
-    free = [[0.0] * c for c in workers]
-    last_seen: list[dict] = [{} for _ in range(m)]
-    departures: list[tuple[float, int]] = []
-    pop, push, replace = heapq.heappop, heapq.heappush, heapq.heapreplace
-    limit = math.inf if max_queue is None else max_queue
-    ttl = cache_ttl if cache_ttl > 0 else -1.0
-    node = [0] * n
-    start = [math.nan] * n
-    service = [math.nan] * n
-    hit = [False] * n
-    rejected = [False] * n
-    times, work, ckeys = requests.time.tolist(), requests.work.tolist(), keys.tolist()
-    next_departure = math.inf                                  # departures[0][0], kept in a local for speed
-    for i in range(n):
-        t = times[i]
-        if t >= next_departure:
-            while departures and departures[0][0] <= t:
-                j = pop(departures)[1]
-                c = inflight[j] - 1
-                inflight[j] = c
-                score[j] = (c + 1) * inv_w[j]
-            next_departure = departures[0][0] if departures else math.inf
-        j = choose(i)
-        node[i] = j
-        if inflight[j] - workers[j] >= limit:                # queue full: admission control says no
-            rejected[i] = True
-            continue
-        seen = last_seen[j]
-        k = ckeys[i]
-        prev = seen.get(k)
-        seen[k] = t
-        if prev is not None and t - prev <= ttl:
-            hit[i] = True
-            s = work[i] * inv_speed[j]
-        else:
-            s = work[i] * inv_speed[j] + miss_penalty
-        f = free[j]
-        st = f[0]
-        if t > st:
-            st = t
-        end = st + s
-        replace(f, end)
-        push(departures, (end, j))
-        if end < next_departure:
-            next_departure = end
-        c = inflight[j] + 1
-        inflight[j] = c
-        score[j] = (c + 1) * inv_w[j]
-        start[i] = st
-        service[i] = s
-    return (to_cluster[np.array(node, dtype=np.int64)], np.array(start), np.array(service),
-            np.array(hit, dtype=bool), np.array(rejected, dtype=bool))
+def _run_events(requests, nodes, balancer, key, cache_ttl, miss_penalty, max_queue):
+    """One pass of the cluster engine over arrivals in time order, the cluster fixed for the whole run."""
+    engine = ClusterEngine(nodes, requests, key=key, cache_ttl=cache_ttl, miss_penalty=miss_penalty,
+                           max_queue=max_queue)
+    position = {n.name: j for j, n in enumerate(nodes)}
+    engine.route(balancer, [position[name] for name in balancer.nodes], 0)
+    engine.run()
+    out = engine.arrays()
+    return out["slot"], out["start"], out["service"], out["hit"], out["rejected"]
 
 
 # --------------------------------------------------------------------------- theory for checks

@@ -192,14 +192,57 @@ class Balancer:
                 raise ValueError(f"load must be non-negative integers (requests in flight), got {v!r}")
         return [int(v) for v in values]
 
-    def _chooser(self, hashes: np.ndarray | None, n: int, inflight: list[int], score: list[float]) -> Chooser:
-        """A fast per-request chooser for the event loop; ``inflight``/``score`` are kept current by the loop.
+    def chooser(self, load: "Load", hashes: np.ndarray | None = None, *, size: int) -> Chooser:
+        """A fast chooser for a batch of ``size`` requests: ``choose(i)`` is the position of request i's node.
 
-        ``score[j]`` is ``(inflight[j] + 1) / weight[j]``: the load node j would have per unit of
-        capacity if it took this request (Envoy's least-request rule).
+        This is how an event loop dispatches: it keeps ``load`` (a :class:`Load` over this
+        balancer's nodes) current as requests start and finish, and calls ``choose(i)`` for
+        the i-th request of the batch in arrival order. ``hashes`` are the batch's request keys
+        hashed with :func:`hash_keys` (needed when ``uses_key``). State-free strategies decide
+        the whole batch at once and ignore ``load``; load-aware ones read ``load.inflight`` and
+        ``load.score`` at each call.
         """
         self._require_nodes()
+        if not isinstance(load, Load) or len(load.inflight) != len(self._names):
+            raise TypeError(f"load must be a Load over this balancer's {len(self._names)} nodes")
+        if self.uses_key and hashes is None:
+            raise ValueError(f"{self.label} dispatches on a request key: pass hashes=hash_keys(keys)")
+        return self._make_chooser(hashes, size, load)
+
+    def _make_chooser(self, hashes: np.ndarray | None, n: int, load: "Load") -> Chooser:
         return self._assign(hashes, n).tolist().__getitem__
+
+
+class Load:
+    """The live load of a balancer's nodes, as load-aware strategies read it (kept current by the dispatcher).
+
+    ``inflight[j]``: requests on node j (its position in ``balancer.nodes``) not yet finished.
+    ``score[j]``: ``(inflight[j] + 1) / weight[j]``, the load node j would carry per unit of
+    capacity if it took the next request (Envoy's least-request rule). Call ``started(j)``
+    when node j accepts a request and ``finished(j)`` when it completes one; the cluster
+    engine updates the two lists inline, with the same arithmetic, for speed.
+    """
+
+    __slots__ = ("inflight", "score", "inv_weight")
+
+    def __init__(self, weights: Sequence[float], inflight: Sequence[int] | None = None) -> None:
+        self.inv_weight = [1.0 / float(w) for w in weights]
+        self.inflight = [0] * len(self.inv_weight) if inflight is None else [int(c) for c in inflight]
+        if len(self.inflight) != len(self.inv_weight):
+            raise ValueError(f"inflight has {len(self.inflight)} entries, expected one per node ({len(self.inv_weight)})")
+        self.score = [(c + 1) * w for c, w in zip(self.inflight, self.inv_weight)]
+
+    def started(self, j: int) -> None:
+        """Node j accepted a request."""
+        c = self.inflight[j] + 1
+        self.inflight[j] = c
+        self.score[j] = (c + 1) * self.inv_weight[j]
+
+    def finished(self, j: int) -> None:
+        """Node j completed a request."""
+        c = self.inflight[j] - 1
+        self.inflight[j] = c
+        self.score[j] = (c + 1) * self.inv_weight[j]
 
 
 # --------------------------------------------------------------------------- turn-taking
@@ -294,8 +337,8 @@ class LeastConnections(Balancer):
         order = list(range(start, len(score))) + list(range(start))
         return next(j for j in order if score[j] == best)
 
-    def _chooser(self, hashes, n, inflight, score):
-        self._require_nodes()
+    def _make_chooser(self, hashes, n, load):
+        score = load.score
         n_nodes = len(self._names)
         offset = self._turn
 
@@ -353,8 +396,8 @@ class PowerOfTwoChoices(Balancer):
         w = self._weights
         return a if (inflight[a] + 1) / w[a] <= (inflight[b] + 1) / w[b] else b
 
-    def _chooser(self, hashes, n, inflight, score):
-        self._require_nodes()
+    def _make_chooser(self, hashes, n, load):
+        score = load.score
         first, second = (c.tolist() for c in self._candidates(hashes, n))
 
         def choose(i: int) -> int:
@@ -601,8 +644,8 @@ class BoundedLoadHash(ConsistentHashRing):
         start = int(self._ring_index(np.array([h], dtype=np.uint64))[0])
         return self._walk(start, inflight, self.owners.tolist())
 
-    def _chooser(self, hashes, n, inflight, score):
-        self._require_nodes()
+    def _make_chooser(self, hashes, n, load):
+        inflight = load.inflight
         starts = self._ring_index(hashes).tolist()
         owners = self.owners.tolist()
         caps_w = [(1.0 + self.epsilon) * w / sum(self._weights) for w in self._weights]
