@@ -36,15 +36,16 @@ import cachetools
 import numpy as np
 import pandas as pd
 
-from .datasets import require_frame
+from .checks import check_frame, check_int, check_memory, check_number
 from .seeding import DEFAULT_SEED
+from .traffic import HOURLY_SESSION_SHARE, expand_sessions
 
 __all__ = [
-    "DAYPARTS", "DESIGNS", "FIELDS", "HOURLY_SESSION_SHARE", "KeyDesign", "POLICIES", "ServeResult",
+    "DAYPARTS", "DESIGNS", "FIELDS", "KeyDesign", "POLICIES", "ServeResult",
     "backend_load", "cache_key", "cache_keys", "che_characteristic_time", "che_hit_ratio", "che_hit_ratio_curve",
     "daypart", "design_hit_ratios", "generate_trace", "lru_hit_counts", "lru_hit_ratio_curve", "lru_stack_distances",
     "lru_stack_distances_fenwick", "make_cache", "mean_live_entries", "replay_ttl", "serve", "servers_needed",
-    "static_top_hit_ratio", "zipf_popularity", "zipf_trace",
+    "static_top_hit_ratio",
 ]
 
 POLICIES = ("lru", "lfu", "fifo", "ttl")
@@ -52,36 +53,12 @@ POLICIES = ("lru", "lfu", "fifo", "ttl")
 
 # --------------------------------------------------------------------------- validation helpers
 
-def _integer(name: str, value: Any, *, minimum: int = 0) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
-
-
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    if math.isnan(value):
-        raise ValueError(f"{name} must be a number, got NaN")
-    return value
-
-
-def _cache_size(value: Any) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"cache size must be an integer number of entries, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"cache size must be >= 0 entries, got {value}")
-    return int(value)
+def _cache_size(value: Any, name: str = "size") -> int:
+    return check_int(value, name, low=0)
 
 
 def _ttl(value: Any) -> float:
-    ttl = _number("ttl", value)
-    if not ttl > 0 or math.isinf(ttl):
-        raise ValueError(f"ttl must be a positive, finite number of seconds (time units), got {value}")
-    return ttl
+    return check_number(value, "ttl", low=0, include_low=False)
 
 
 def _key_codes(keys: Any) -> np.ndarray:
@@ -116,26 +93,6 @@ def _times(times: Any, n: int) -> np.ndarray:
     if n > 1 and (np.diff(t) < 0).any():
         raise ValueError("times must be non-decreasing: replay requests in the order they arrived")
     return t
-
-
-# --------------------------------------------------------------------------- Zipf traffic
-
-def zipf_popularity(n_items: int, alpha: float) -> np.ndarray:
-    """Request probabilities q_i proportional to i^-alpha, i = 1..n_items (most popular first)."""
-    n_items = _integer("n_items", n_items, minimum=1)
-    alpha = _number("alpha", alpha)
-    if alpha < 0 or math.isinf(alpha):
-        raise ValueError(f"alpha must be a finite number >= 0 (0 = uniform), got {alpha}")
-    weights = np.arange(1, n_items + 1, dtype=np.float64) ** -alpha
-    return weights / weights.sum()
-
-
-def zipf_trace(n_requests: int, n_items: int, alpha: float, *, seed: int = DEFAULT_SEED) -> np.ndarray:
-    """Independent requests (the independent reference model) for keys 0..n_items-1 with Zipf popularity."""
-    n_requests = _integer("n_requests", n_requests, minimum=1)
-    q = zipf_popularity(n_items, alpha)
-    rng = np.random.default_rng(seed)
-    return rng.choice(len(q), size=n_requests, p=q).astype(np.int64)
 
 
 # --------------------------------------------------------------------------- serving with cachetools
@@ -199,13 +156,13 @@ class ServeResult:
         refresh moment is independent of the traffic: a list of age a is stale with
         probability min(a / refresh_interval, 1).
         """
-        r = _number("refresh_interval", refresh_interval)
+        r = check_number(refresh_interval, "refresh_interval", allow_inf=True)
         if not r > 0 or math.isinf(r):
             raise ValueError(f"refresh_interval must be a positive, finite time, got {refresh_interval}")
         w = self.warmup
         if phase is None:
             return float(np.minimum(self.age[w:] / r, 1.0).sum() / self.requests)
-        p = _number("phase", phase)
+        p = check_number(phase, "phase", allow_inf=True)
         stale = np.floor((self.times[w:] - p) / r) > np.floor((self.born[w:] - p) / r)
         return float(stale.sum() / self.requests)
 
@@ -221,7 +178,7 @@ def serve(keys: Sequence[Any] | np.ndarray, policy: str, size: int, *, times: Se
     n = len(codes)
     size = _cache_size(size)
     t = _times(times, n)
-    warmup = _integer("warmup", warmup)
+    warmup = check_int(warmup, "warmup", low=0)
     if warmup >= n:
         raise ValueError(f"warmup ({warmup}) must leave at least one request of the {n} to count")
     clock = [0.0]
@@ -257,7 +214,7 @@ def replay_ttl(keys: Sequence[Any] | np.ndarray, times: Sequence[float], ttl: fl
     n = len(codes)
     t = _times(times, n)
     ttl = _ttl(ttl)
-    warmup = _integer("warmup", warmup)
+    warmup = check_int(warmup, "warmup", low=0)
     if warmup >= n:
         raise ValueError(f"warmup ({warmup}) must leave at least one request of the {n} to count")
     order = np.argsort(codes, kind="stable")  # grouped by key, in time order within a key
@@ -393,7 +350,7 @@ def _sizes(sizes: Iterable[int] | np.ndarray) -> np.ndarray:
         sizes = [sizes]
     out = []
     for s in sizes:
-        out.append(_cache_size(s))
+        out.append(_cache_size(s, "sizes"))
     if not out:
         raise ValueError("sizes is empty: give at least one cache size")
     return np.asarray(out, dtype=np.int64)
@@ -402,12 +359,14 @@ def _sizes(sizes: Iterable[int] | np.ndarray) -> np.ndarray:
 def _lru_counts(keys: Sequence[Any] | np.ndarray, sizes: Iterable[int], warmup: int) -> tuple[np.ndarray, int]:
     sizes = _sizes(sizes)
     distances = lru_stack_distances(keys)
-    warmup = _integer("warmup", warmup)
+    warmup = check_int(warmup, "warmup", low=0)
     if warmup >= len(distances):
         raise ValueError(f"warmup ({warmup}) must leave at least one request of the {len(distances)} to count")
     d = distances[warmup:]
     finite = d[np.isfinite(d)].astype(np.int64)
-    at_most = np.cumsum(np.bincount(finite, minlength=int(sizes.max()) + 1))  # requests with distance <= C
+    # a distance never exceeds the number of distinct keys, so larger sizes all hit as often as that one
+    longest = int(min(sizes.max(), finite.max(initial=0)))
+    at_most = np.cumsum(np.bincount(finite, minlength=longest + 1))  # requests with distance <= C
     return at_most[np.minimum(sizes, len(at_most) - 1)], len(d)
 
 
@@ -445,9 +404,7 @@ def che_characteristic_time(popularity: Sequence[float] | np.ndarray, cache_size
     from scipy.optimize import brentq
 
     q = _popularity(popularity)
-    c = _number("cache_size", cache_size)
-    if c < 0:
-        raise ValueError(f"cache size must be >= 0 entries, got {cache_size}")
+    c = check_number(cache_size, "cache_size", low=0, allow_inf=True)
     if c == 0:
         return 0.0
     if c >= np.count_nonzero(q):
@@ -491,15 +448,6 @@ def static_top_hit_ratio(popularity: Sequence[float] | np.ndarray, cache_size: i
 
 DAYPARTS = ("night", "morning", "afternoon", "evening")  # hours 0-5, 6-11, 12-17, 18-23
 
-#: Share of the day's sessions that start in each hour (0 = midnight to 1 am): the usual
-#: shape of a consumer app, a trough before dawn and a peak from 8 to 11 pm. An
-#: assumption, stated, not data.
-HOURLY_SESSION_SHARE = np.array([
-    2.2, 1.3, 0.8, 0.5, 0.4, 0.6, 1.3, 2.6, 3.4, 3.6, 3.8, 4.2,
-    4.9, 4.6, 4.1, 4.0, 4.3, 5.0, 6.0, 7.4, 8.6, 8.8, 7.4, 4.5,
-]) / 100.0
-HOURLY_SESSION_SHARE = HOURLY_SESSION_SHARE / HOURLY_SESSION_SHARE.sum()
-
 OTHER_DEVICE_RATE = 0.2  # a returning user's session is on another platform than the one they signed up on
 CELLULAR_RATE = 0.35  # phone sessions on a cellular network rather than wifi
 GEO_CELLS = 50  # fine location cells per region (the "place" of an exact context)
@@ -511,14 +459,14 @@ TRACE_COLUMNS = ("time", "session", "user", "is_new", "region", "platform", "net
 
 def daypart(hour: int) -> str:
     """The coarse time of day of an hour 0..23: night (0-5), morning (6-11), afternoon (12-17), evening (18-23)."""
-    h = _integer("hour", hour)
+    h = check_int(hour, "hour", low=0)
     if h > 23:
         raise ValueError(f"hour must be in 0..23, got {hour}")
     return DAYPARTS[h // 6]
 
 
 def _check_users(users: Any) -> pd.DataFrame:
-    require_frame(users, USER_COLUMNS, "users (e.g. load_movielens().users)", allow_empty=False)
+    check_frame(users, USER_COLUMNS, "users", allow_empty=False)
     if users[list(USER_COLUMNS)].isna().any().any():
         raise ValueError(f"users has missing values in {list(USER_COLUMNS)}")
     if not users["userId"].is_unique:
@@ -551,19 +499,19 @@ def generate_trace(users: pd.DataFrame, *, n_sessions: int = 20_000, share_new: 
     ``PAGES_PER_LIST`` pages covers the page (0 for pages 1-10).
     """
     users = _check_users(users)
-    n_sessions = _integer("n_sessions", n_sessions, minimum=1)
+    n_sessions = check_int(n_sessions, "n_sessions", low=1)
     for name, value, upper in (("share_new", share_new, 1.0), ("revisit_rate", revisit_rate, 1.0)):
-        v = _number(name, value)
+        v = check_number(value, name)
         if not 0.0 <= v <= upper or (name == "revisit_rate" and v == 1.0):
             raise ValueError(f"{name} must be in [0, 1{']' if name == 'share_new' else ')'}, got {value}")
-    requests_per_session = _number("requests_per_session", requests_per_session)
+    requests_per_session = check_number(requests_per_session, "requests_per_session", allow_inf=True)
     if not 1.0 <= requests_per_session < math.inf:
         raise ValueError(f"requests_per_session must be a finite number >= 1 (a session makes at least one request), "
                          f"got {requests_per_session}")
-    think_time = _number("think_time", think_time)
+    think_time = check_number(think_time, "think_time", allow_inf=True)
     if not 0 < think_time < math.inf:
         raise ValueError(f"think_time must be a positive number of seconds, got {think_time}")
-    activity_skew = _number("activity_skew", activity_skew)
+    activity_skew = check_number(activity_skew, "activity_skew", allow_inf=True)
     if not 0 <= activity_skew < math.inf:
         raise ValueError(f"activity_skew must be a finite number >= 0, got {activity_skew}")
 
@@ -591,17 +539,11 @@ def generate_trace(users: pd.DataFrame, *, n_sessions: int = 20_000, share_new: 
     geo_cell = rng.integers(0, GEO_CELLS, size=n_sessions)
     start_hour = rng.choice(24, size=n_sessions, p=HOURLY_SESSION_SHARE)
     start = (start_hour + rng.random(n_sessions)) * 3600.0
-    length = rng.geometric(1.0 / requests_per_session, size=n_sessions)
 
-    # Requests: expand sessions, then walk pages and clocks within each session.
-    n = int(length.sum())
-    session = np.repeat(np.arange(n_sessions), length)
-    offset = np.cumsum(length) - length
-    step = np.arange(n) - offset[session]  # 0 for a session's first request
-    gap = rng.exponential(think_time, size=n)
-    gap[step == 0] = 0.0
-    elapsed = np.cumsum(gap)
-    elapsed -= elapsed[offset][session]
+    # Requests: expand sessions, then walk pages within each session.
+    session, step, elapsed = expand_sessions(rng, n_sessions, requests_per_session, think_time)
+    n = session.size
+    offset = np.flatnonzero(step == 0)  # each session's first request
     advance = (rng.random(n) >= float(revisit_rate)) & (step > 0)
     pages = np.cumsum(advance)
     page = 1 + pages - pages[offset][session]
@@ -727,7 +669,7 @@ def cache_keys(trace: pd.DataFrame, design: KeyDesign | str) -> np.ndarray:
 
 def backend_load(result: ServeResult, *, bin_seconds: float = 3600.0) -> pd.DataFrame:
     """Requests per second reaching the cache and the model (misses), per time bin of the trace."""
-    width = _number("bin_seconds", bin_seconds)
+    width = check_number(bin_seconds, "bin_seconds", allow_inf=True)
     if not width > 0:
         raise ValueError(f"bin_seconds must be positive, got {bin_seconds}")
     w = result.warmup
@@ -757,9 +699,9 @@ def design_hit_ratios(trace: pd.DataFrame, design: str, ttl: float) -> dict[str,
 
 def servers_needed(requests_per_second: float, capacity_per_server: float, *, utilisation: float = 0.7) -> int:
     """Model servers to serve ``requests_per_second`` with each kept at ``utilisation`` of its capacity."""
-    rps = _number("requests_per_second", requests_per_second)
-    cap = _number("capacity_per_server", capacity_per_server)
-    u = _number("utilisation", utilisation)
+    rps = check_number(requests_per_second, "requests_per_second", allow_inf=True)
+    cap = check_number(capacity_per_server, "capacity_per_server", allow_inf=True)
+    u = check_number(utilisation, "utilisation", allow_inf=True)
     if rps < 0 or math.isinf(rps):
         raise ValueError(f"requests_per_second must be a finite number >= 0, got {requests_per_second}")
     if not 0 < cap < math.inf:

@@ -7,8 +7,8 @@ The pieces, in the order the notebook uses them:
   power of two choices, modulo hashing, consistent hashing on a ring, jump hash, rendezvous
   hashing, Maglev, and consistent hashing with bounded loads; plus ``keys_moved`` and the
   theory the measurements are checked against.
-* :mod:`.traffic` - seeded request streams: Poisson or a diurnal day with bursts, Zipf-like
-  users and items, optional hot keys.
+* :mod:`sparrow_course.traffic` (shared with chapter 03) - seeded request streams: Poisson or a
+  diurnal day with bursts, Zipf-like users and items, optional hot keys; re-exported here.
 * :mod:`.simulator` - a serving cluster of nodes with speeds, workers, a FIFO queue and a
   feature cache each; latency percentiles, utilisation, queueing, rejections, cache hits.
 * :mod:`.engine` - one cluster engine that dispatches request by request, with hooks for
@@ -58,7 +58,7 @@ from .strategies import (
     modulo_moved_theory,
     ring_share_cv,
 )
-from .traffic import DIURNAL_PROFILE, Population, Requests, diurnal_rate, diurnal_traffic, poisson_traffic, zipf_probabilities
+from ..traffic import DIURNAL_PROFILE, Population, Requests, diurnal_rate, diurnal_traffic, poisson_traffic, zipf_probabilities
 
 __all__ = [
     "AutoscalingResult", "Balancer", "BoundedLoadHash", "ClusterEngine", "Load", "ConsistentHashRing", "DIURNAL_PROFILE", "JumpHash",

@@ -21,7 +21,7 @@ from ..checks import check_choice, check_int, check_number
 from .engine import ClusterEngine
 from .simulator import Node
 from .strategies import STRATEGIES, make_balancer
-from .traffic import Requests
+from ..traffic import Requests
 
 __all__ = ["AutoscalingResult", "METRICS", "ScalingPolicy", "simulate_autoscaling"]
 

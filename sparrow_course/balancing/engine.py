@@ -30,7 +30,7 @@ import numpy as np
 from ..checks import check_int, check_number
 from .hashing import hash_keys
 from .strategies import Balancer, Load
-from .traffic import Requests
+from ..traffic import Requests
 
 __all__ = ["ClusterEngine", "check_cache_options"]
 

@@ -33,10 +33,10 @@ import pandas as pd
 
 from ..metrics import percentiles
 from .hashing import hash_keys
-from ..checks import check_choice, check_int, check_number
+from ..checks import check_choice, check_int, check_number, check_str
 from .engine import ClusterEngine, check_cache_options
 from .strategies import Balancer
-from .traffic import Requests
+from ..traffic import Requests
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,10 @@ class Node:
     workers: int = 1
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise TypeError(f"a node is named by a non-empty string, got {self.name!r}")
-        if isinstance(self.speed, bool) or not isinstance(self.speed, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(self.speed) or self.speed <= 0:
-            raise ValueError(f"speed of {self.name!r} must be a positive number, got {self.speed!r}")
-        if isinstance(self.workers, bool) or not isinstance(self.workers, (int, np.integer)) or self.workers < 1:
-            raise ValueError(f"workers of {self.name!r} must be a positive int, got {self.workers!r}")
+        if not check_str(self.name, "name").strip():
+            raise ValueError(f"name must not be blank, got {self.name!r}")
+        check_number(self.speed, f"speed of {self.name!r}", low=0, include_low=False)
+        check_int(self.workers, f"workers of {self.name!r}", low=1)
 
     @property
     def capacity(self) -> float:
@@ -87,8 +84,7 @@ def fifo_start_times(arrival: np.ndarray, service: np.ndarray, workers: int = 1)
     s = np.asarray(service, dtype=float)
     if a.shape != s.shape or a.ndim != 1:
         raise ValueError(f"arrival and service must be 1-D arrays of equal length, got {a.shape} and {s.shape}")
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ValueError(f"workers must be a positive int, got {workers!r}")
+    workers = check_int(workers, "workers", low=1)
     if a.size == 0:
         return a.copy()
     if np.any(np.diff(a) < 0):
@@ -118,8 +114,7 @@ def ttl_cache_hits(node: np.ndarray, key: np.ndarray, time: np.ndarray, ttl: flo
     node, key, time = np.asarray(node), np.asarray(key), np.asarray(time, dtype=float)
     if not (node.shape == key.shape == time.shape) or node.ndim != 1:
         raise ValueError("node, key and time must be 1-D arrays of equal length")
-    if ttl < 0:
-        raise ValueError(f"ttl must be non-negative seconds, got {ttl!r}")
+    ttl = check_number(ttl, "ttl", low=0)
     hits = np.zeros(node.size, dtype=bool)
     if node.size < 2 or ttl == 0:
         return hits
@@ -376,25 +371,29 @@ def _run_events(requests, nodes, balancer, key, cache_ttl, miss_penalty, max_que
 
 def mm1_mean_wait(arrival_rate: float, service_rate: float) -> float:
     """Mean time in queue of an M/M/1 queue: W_q = rho / (mu - lambda)."""
-    lam, mu = float(arrival_rate), float(service_rate)
-    if lam <= 0 or mu <= 0:
-        raise ValueError(f"rates must be positive, got arrival_rate={arrival_rate!r}, service_rate={service_rate!r}")
+    lam = check_number(arrival_rate, "arrival_rate", low=0, include_low=False)
+    mu = check_number(service_rate, "service_rate", low=0, include_low=False)
     if lam >= mu:
-        raise ValueError(f"the queue is unstable when arrival_rate >= service_rate ({lam:g} >= {mu:g}): the wait grows without bound")
+        raise ValueError(f"arrival_rate must be below service_rate, got {lam:g} >= {mu:g}: "
+                         "the queue is unstable and the wait grows without bound")
     return (lam / mu) / (mu - lam)
 
 
 def erlang_c_mean_wait(arrival_rate: float, service_rate: float, workers: int) -> float:
-    """Mean time in queue of an M/M/c queue (Erlang C): C(c, a) / (c mu - lambda)."""
-    lam, mu, c = float(arrival_rate), float(service_rate), workers
-    if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 1:
-        raise ValueError(f"workers must be a positive int, got {workers!r}")
-    if lam <= 0 or mu <= 0:
-        raise ValueError(f"rates must be positive, got arrival_rate={arrival_rate!r}, service_rate={service_rate!r}")
+    """Mean time in queue of an M/M/c queue (Erlang C): C(c, a) / (c mu - lambda).
+
+    Computed through the recursion of Erlang's B formula, B(k) = a B(k-1) / (k + a B(k-1)),
+    and C = c B / (c - a (1 - B)): no factorials or powers, so it stays finite for any c.
+    """
+    lam = check_number(arrival_rate, "arrival_rate", low=0, include_low=False)
+    mu = check_number(service_rate, "service_rate", low=0, include_low=False)
+    c = check_int(workers, "workers", low=1)
     if lam >= c * mu:
-        raise ValueError(f"the queue is unstable when arrival_rate >= workers x service_rate ({lam:g} >= {c * mu:g})")
+        raise ValueError(f"arrival_rate must be below workers x service_rate, got {lam:g} >= {c * mu:g}: "
+                         "the queue is unstable")
     a = lam / mu
-    rho = a / c
-    terms = sum(a**k / math.factorial(k) for k in range(c))
-    top = a**c / math.factorial(c) / (1 - rho)
-    return top / (terms + top) / (c * mu - lam)
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    erlang_c = c * b / (c - a * (1.0 - b))
+    return erlang_c / (c * mu - lam)

@@ -31,6 +31,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ..checks import check_bool, check_choice, check_int, check_memory, check_number, check_seed, check_str
 from .hashing import hash_keys, hash_stream, splitmix64, stable_hash, unit_interval
 
 Chooser = Callable[[int], int]
@@ -39,18 +40,14 @@ Chooser = Callable[[int], int]
 # --------------------------------------------------------------------------- validation
 
 def _check_name(node: object) -> str:
-    if not isinstance(node, str) or not node.strip():
-        raise TypeError(f"a node is named by a non-empty string, got {node!r}")
-    return node
+    name = check_str(node, "node name")
+    if not name.strip():
+        raise ValueError(f"node name must not be blank, got {node!r}")
+    return name
 
 
 def _check_weight(node: str, weight: object) -> float:
-    if isinstance(weight, bool) or not isinstance(weight, (int, float, np.integer, np.floating)):
-        raise TypeError(f"weight of {node!r} must be a number, got {type(weight).__name__}")
-    w = float(weight)
-    if not math.isfinite(w) or w <= 0:
-        raise ValueError(f"weight of {node!r} must be a positive finite number, got {weight!r}")
-    return w
+    return check_number(weight, f"weight of {node!r}", low=0, include_low=False)
 
 
 def _parse_nodes(nodes: Sequence[str] | Mapping[str, float] | Iterable) -> list[tuple[str, float]]:
@@ -80,9 +77,7 @@ class Balancer:
     weighted = True    # are unequal weights meaningful for this strategy?
 
     def __init__(self, nodes: Sequence[str] | Mapping[str, float] = (), *, seed: int = 0) -> None:
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self._rng = np.random.default_rng(self.seed)
         self._names: list[str] = []
         self._weights: list[float] = []
@@ -362,9 +357,7 @@ class PowerOfTwoChoices(Balancer):
     stateful = True
 
     def __init__(self, nodes=(), *, hashed: bool = False, seed: int = 0) -> None:
-        if not isinstance(hashed, bool):
-            raise TypeError(f"hashed must be True or False, got {hashed!r}")
-        self.hashed = hashed
+        self.hashed = check_bool(hashed, "hashed")
         self.uses_key = hashed
         if hashed:
             self.label = "two choices (hashed key)"
@@ -421,7 +414,11 @@ class ModuloHash(Balancer):
 
 
 class ConsistentHashRing(Balancer):
-    """Consistent hashing (一致性哈希) on a ring with ``vnodes`` virtual nodes per unit of weight.
+    """Consistent hashing (一致性哈希) on a ring with ``vnodes`` virtual nodes for a node of average weight.
+
+    Weights are relative: a node gets ``vnodes x weight / mean weight`` points (at least one),
+    so {"a": 1e6} builds 160 points, not 1.6e8.
+
 
     Each node is hashed to many points on a 64-bit ring; a key belongs to the first point at
     or after its own hash, wrapping round. Adding a node takes over only the arcs in front of
@@ -432,14 +429,12 @@ class ConsistentHashRing(Balancer):
     uses_key = True
 
     def __init__(self, nodes=(), *, vnodes: int = 160, seed: int = 0) -> None:
-        if isinstance(vnodes, bool) or not isinstance(vnodes, (int, np.integer)) or vnodes < 1:
-            raise ValueError(f"vnodes must be a positive int (points per unit of weight), got {vnodes!r}")
-        self.vnodes = int(vnodes)
+        self.vnodes = check_int(vnodes, "vnodes", low=1)
         self._point_cache: dict[tuple[str, int], np.ndarray] = {}
         super().__init__(nodes, seed=seed)
 
-    def _node_points(self, name: str, weight: float) -> np.ndarray:
-        count = max(1, round(self.vnodes * weight))
+    def _node_points(self, name: str, weight: float, mean_weight: float) -> np.ndarray:
+        count = max(1, round(self.vnodes * weight / mean_weight))
         cached = self._point_cache.get((name, count))
         if cached is None:
             # the node's name seeds a stream of positions: deterministic, and one hash per node
@@ -452,7 +447,11 @@ class ConsistentHashRing(Balancer):
             self.points = np.zeros(0, dtype=np.uint64)
             self.owners = np.zeros(0, dtype=np.int64)
             return
-        parts = [self._node_points(n, w) for n, w in zip(self._names, self._weights)]
+        mean_weight = sum(self._weights) / len(self._weights)
+        # ~vnodes points per node: 8-byte points and owners, twice over while sorting
+        check_memory(32.0 * self.vnodes * len(self._names) + 32.0 * len(self._names),
+                     f"a ring of {len(self._names)} nodes x vnodes={self.vnodes}")
+        parts = [self._node_points(n, w, mean_weight) for n, w in zip(self._names, self._weights)]
         points = np.concatenate(parts)
         owners = np.repeat(np.arange(len(parts)), [p.size for p in parts])
         order = np.argsort(points, kind="stable")
@@ -500,8 +499,7 @@ class JumpHash(Balancer):
 
 def jump_hash(hashes: np.ndarray, n_buckets: int) -> np.ndarray:
     """Vectorised jump consistent hash of uint64 keys into ``n_buckets`` buckets (Lamping & Veach, Fig. 1)."""
-    if isinstance(n_buckets, bool) or not isinstance(n_buckets, (int, np.integer)) or n_buckets < 1:
-        raise ValueError(f"n_buckets must be a positive int, got {n_buckets!r}")
+    n_buckets = check_int(n_buckets, "n_buckets", low=1)
     key = np.asarray(hashes, dtype=np.uint64).copy()
     b = np.full(key.size, -1, dtype=np.int64)
     j = np.zeros(key.size, dtype=np.int64)
@@ -574,9 +572,12 @@ class MaglevHash(Balancer):
     weighted = False
 
     def __init__(self, nodes=(), *, table_size: int = 65537, seed: int = 0) -> None:
-        if isinstance(table_size, bool) or not isinstance(table_size, (int, np.integer)) or not _is_prime(int(table_size)):
-            raise ValueError(f"table_size must be a prime number (e.g. 65537), got {table_size!r}")
-        self.table_size = int(table_size)
+        table_size = check_int(table_size, "table_size", low=2)
+        # the table is built as a Python list (8-byte slots plus int objects) and then a numpy array
+        check_memory(48.0 * table_size, f"a Maglev table of table_size={table_size} slots")
+        if not _is_prime(table_size):
+            raise ValueError(f"table_size must be a prime number (e.g. 65537), got {table_size}")
+        self.table_size = table_size
         super().__init__(nodes, seed=seed)
 
     def _rebuild(self) -> None:
@@ -620,9 +621,7 @@ class BoundedLoadHash(ConsistentHashRing):
     stateful = True
 
     def __init__(self, nodes=(), *, epsilon: float = 0.25, vnodes: int = 160, seed: int = 0) -> None:
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not (math.isfinite(epsilon) and epsilon > 0):
-            raise ValueError(f"epsilon must be a positive number (0.25 allows 25% above average), got {epsilon!r}")
-        self.epsilon = float(epsilon)
+        self.epsilon = check_number(epsilon, "epsilon", low=0, include_low=False)
         super().__init__(nodes, vnodes=vnodes, seed=seed)
 
     def _walk(self, start: int, inflight: list[int], owners: list[int]) -> int:
@@ -682,8 +681,7 @@ STRATEGIES: dict[str, type[Balancer]] = {
 
 def make_balancer(kind: str, nodes, **options) -> Balancer:
     """Build a strategy by name (see ``STRATEGIES``) over ``nodes`` (names, {name: weight} or simulator Nodes)."""
-    if kind not in STRATEGIES:
-        raise ValueError(f"unknown strategy {kind!r}; expected one of {sorted(STRATEGIES)}")
+    check_choice(kind, "kind", sorted(STRATEGIES))
     return STRATEGIES[kind](nodes, **options)
 
 
@@ -728,9 +726,7 @@ def load_shares(balancer: Balancer, keys: Sequence | np.ndarray | None = None, *
 
 
 def _check_count(name: str, n: object) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{name} must be a positive int, got {n!r}")
-    return int(n)
+    return check_int(n, name, low=1)
 
 
 def modulo_moved_theory(n_before: int, n_after: int) -> float:

@@ -6,7 +6,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .. import caching
+from .. import caching, traffic
 from .core import Case, FunctionQuestion, ThoughtQuestion, ValueQuestion, questions
 
 
@@ -163,8 +163,8 @@ q4 = FunctionQuestion(
     Write `characteristic_time(q, cache_size)` returning T_C (C is smaller than the number of keys).
     Any root finder will do: bisection, or `scipy.optimize.brentq`.""",
     reference=_characteristic_time,
-    cases=[(caching.zipf_popularity(100, 0.8), 10), (caching.zipf_popularity(1000, 1.0), 50),
-           (np.full(10, 0.1), 5), (caching.zipf_popularity(500, 0.6), 1)],
+    cases=[(traffic.zipf_probabilities(100, 0.8), 10), (traffic.zipf_probabilities(1000, 1.0), 50),
+           (np.full(10, 0.1), 5), (traffic.zipf_probabilities(500, 0.6), 1)],
     rtol=1e-5,
     hints=["The left side grows with T from 0 to the number of keys: bracket the root, then bisect.",
            f"For 10 equally likely keys and C = 5: 10 (1 - exp(-T/10)) = 5, so T = 10 ln 2 = {10 * math.log(2):.4f}."],
