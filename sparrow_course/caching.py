@@ -36,7 +36,7 @@ import cachetools
 import numpy as np
 import pandas as pd
 
-from .checks import check_frame, check_int, check_memory, check_number
+from .checks import check_fraction, check_frame, check_int, check_memory, check_number, check_probability
 from .seeding import DEFAULT_SEED
 from .traffic import HOURLY_SESSION_SHARE, expand_sessions
 
@@ -45,7 +45,8 @@ __all__ = [
     "backend_load", "cache_key", "cache_keys", "che_characteristic_time", "che_hit_ratio", "che_hit_ratio_curve",
     "daypart", "design_hit_ratios", "generate_trace", "lru_hit_counts", "lru_hit_ratio_curve", "lru_stack_distances",
     "lru_stack_distances_fenwick", "make_cache", "mean_live_entries", "replay_ttl", "serve", "servers_needed",
-    "static_top_hit_ratio",
+    "static_top_hit_ratio", "policy_table", "ttl_size_table", "ttl_sweep", "longest_ttl_within", "session_grid",
+    "new_user_scale_table", "list_bytes", "capacity_table", "list_staleness", "segment_list_quality",
 ]
 
 POLICIES = ("lru", "lfu", "fifo", "ttl")
@@ -709,3 +710,242 @@ def servers_needed(requests_per_second: float, capacity_per_server: float, *, ut
     if not 0 < u <= 1:
         raise ValueError(f"utilisation must be in (0, 1], got {utilisation}")
     return int(math.ceil(rps / (cap * u) - 1e-9))
+
+
+# --------------------------------------------------------------------------- experiments as tables
+
+def policy_table(keys: Sequence[Any] | np.ndarray, popularity: Sequence[float] | np.ndarray, sizes: Iterable[int], *,
+                 warmup: int = 0) -> pd.DataFrame:
+    """Hit ratio by cache size (index) of LRU (stack distances), Che's theory, LFU and FIFO (cachetools), and the top-C ceiling."""
+    sizes = _sizes(sizes).tolist()
+    lru = lru_hit_ratio_curve(keys, sizes, warmup=warmup)
+    rows = [{"cache size": size, "LRU": lru[j], "Che (theory)": che_hit_ratio(popularity, size),
+             "LFU": serve(keys, "lfu", size, warmup=warmup).hit_ratio,
+             "FIFO": serve(keys, "fifo", size, warmup=warmup).hit_ratio,
+             "top-C ceiling": static_top_hit_ratio(popularity, size)} for j, size in enumerate(sizes)]
+    return pd.DataFrame(rows).set_index("cache size")
+
+
+def ttl_size_table(keys: Sequence[Any] | np.ndarray, times: Sequence[float], ttls: Iterable[float], *,
+                   warmup: int = 0) -> pd.DataFrame:
+    """A TTL cache at each TTL: its hit ratio and its memory (mean live entries), one row per TTL."""
+    rows = []
+    for ttl in ttls:
+        result = replay_ttl(keys, times, ttl, warmup=warmup)
+        rows.append({"TTL": float(ttl), "mean live entries": mean_live_entries(result, ttl), "hit ratio": result.hit_ratio})
+    if not rows:
+        raise ValueError("ttls is empty: give at least one TTL")
+    return pd.DataFrame(rows)
+
+
+def ttl_sweep(trace: pd.DataFrame, designs: Sequence[str], ttls: Iterable[float], *,
+              refresh_interval: float = 3600.0) -> pd.DataFrame:
+    """Hit ratio and stale share (lists older than the current model, refreshed every ``refresh_interval``) by TTL and design."""
+    rows = []
+    for design in designs:
+        keys = cache_keys(trace, design)
+        for ttl in ttls:
+            result = replay_ttl(keys, trace["time"], ttl)
+            rows.append({"TTL (s)": float(ttl), "design": design, "hit ratio": result.hit_ratio,
+                         "stale share": result.stale_share(refresh_interval)})
+    if not rows:
+        raise ValueError("designs and ttls must each hold at least one value")
+    return pd.DataFrame(rows)
+
+
+def longest_ttl_within(sweep: pd.DataFrame, design: str, stale_budget: float) -> float:
+    """The longest TTL of a :func:`ttl_sweep` whose stale share for ``design`` stays within ``stale_budget``."""
+    budget = check_fraction(stale_budget, "stale_budget")
+    part = sweep[sweep["design"] == design]
+    if part.empty:
+        raise ValueError(f"design {design!r} is not in the sweep; it has {sorted(sweep['design'].unique())}")
+    ok = part.loc[part["stale share"] <= budget, "TTL (s)"]
+    if ok.empty:
+        raise ValueError(f"stale_budget: no TTL of the sweep keeps the stale share within {budget}; try shorter TTLs")
+    return float(ok.max())
+
+
+def session_grid(users: pd.DataFrame, designs: Mapping[str, str], *, revisit_rates: Sequence[float],
+                 session_lengths: Sequence[float], ttl: float, **trace_settings) -> pd.DataFrame:
+    """Hit ratio of each named design on traces with each revisit rate and mean session length (tidy: one row per cell and design)."""
+    rows = []
+    for revisit in revisit_rates:
+        for length in session_lengths:
+            settings = dict(trace_settings, requests_per_session=length, revisit_rate=revisit)
+            trace = generate_trace(users, **settings)
+            for label, design in designs.items():
+                rows.append({"revisit rate": revisit, "requests per session": length, "design": label,
+                             "hit ratio": design_hit_ratios(trace, design, ttl)["hit ratio"]})
+    return pd.DataFrame(rows)
+
+
+def new_user_scale_table(users: pd.DataFrame, design: str, *, new_sessions: int, factors: Sequence[int], ttl: float,
+                         **trace_settings) -> pd.DataFrame:
+    """New users' hit ratio under ``design`` when new-user traffic grows by each factor (only new users in the trace)."""
+    rows = []
+    for factor in factors:
+        f = check_int(factor, "factors", low=1)
+        trace = generate_trace(users, n_sessions=new_sessions * f, **dict(trace_settings, share_new=1.0))
+        rows.append({"new-user traffic": f"x{f}", "new sessions a day": new_sessions * f,
+                     "new users' hit ratio": design_hit_ratios(trace, design, ttl)["new users"]})
+    return pd.DataFrame(rows).set_index("new-user traffic")
+
+
+# --------------------------------------------------------------------------- what a cache costs
+
+def list_bytes(n_items: int = 200, *, id_bytes: int = 4, score_bytes: int = 4, key_bytes: int = 64,
+               overhead_bytes: int = 64) -> int:
+    """Memory of one cached ranked list: ``n_items`` (id, score) pairs, its key and the cache's per-entry overhead."""
+    n_items = check_int(n_items, "n_items", low=1)
+    for name, v in (("id_bytes", id_bytes), ("score_bytes", score_bytes), ("key_bytes", key_bytes),
+                    ("overhead_bytes", overhead_bytes)):
+        check_int(v, name, low=0)
+    return n_items * (id_bytes + score_bytes) + key_bytes + overhead_bytes
+
+
+def capacity_table(trace: pd.DataFrame, design: str, ttl: float, capacities: Iterable[int], *,
+                   bytes_per_entry: int | None = None) -> pd.DataFrame:
+    """Hit ratio of a TTL cache with LRU eviction at each capacity (entries), with its memory.
+
+    One row per capacity, plus the unbounded cache (capacity = its peak of live entries):
+    ``capacity``, ``MiB`` (capacity x ``bytes_per_entry``, default :func:`list_bytes`), ``hit ratio``.
+    """
+    per_entry = list_bytes() if bytes_per_entry is None else check_int(bytes_per_entry, "bytes_per_entry", low=1)
+    keys = cache_keys(trace, design)
+    times = trace["time"].to_numpy(dtype=float)
+    unbounded = replay_ttl(keys, times, ttl)
+    inserted = times[~unbounded.hit]
+    # peak live entries: insertions alive at each insertion moment
+    live = np.arange(1, inserted.size + 1) - np.searchsorted(inserted + ttl, inserted, side="right")
+    peak = int(live.max())
+    rows = []
+    for capacity in sorted({_cache_size(c, "capacities") for c in capacities} | {peak}):
+        result = unbounded if capacity >= peak else serve(keys, "ttl", capacity, times=times, ttl=ttl)
+        rows.append({"capacity": capacity, "MiB": capacity * per_entry / 2**20, "hit ratio": result.hit_ratio,
+                     "unbounded": capacity >= peak})
+    return pd.DataFrame(rows)
+
+
+def list_staleness(trace: pd.DataFrame, design: str, ttl: float, *, click_rate: float = 0.1) -> dict[str, float]:
+    """What a cached list ignores: a returning user's own requests (and clicks) since the list was computed.
+
+    For each returning user's request, the list served was computed at some earlier request;
+    every request the user made in between is an interaction the list has not seen. With a
+    click on each request with probability ``click_rate``, a served list ignores at least one
+    click with probability 1 - (1 - click_rate)^m, m the requests in between. Returns the hit
+    ratio, the share of returning users' requests served a list that ignores >= 1 request, the
+    mean number ignored, the expected share that ignores >= 1 click, and the mean age (s).
+    """
+    p = check_probability(click_rate, "click_rate")
+    keys = cache_keys(trace, design)
+    times = trace["time"].to_numpy(dtype=float)
+    result = replay_ttl(keys, times, ttl)
+    users = pd.factorize(trace["user"])[0].astype(np.float64)
+    # position of each request among its user's requests in time order, and of the list's computation
+    span = float(times.max() - times.min()) + 1.0
+    stamp = users * span + (times - times.min())
+    ordered = np.sort(stamp)
+    first = np.searchsorted(ordered, users * span, side="left")
+    rank = np.searchsorted(ordered, stamp, side="left") - first
+    computed = np.searchsorted(ordered, users * span + (result.born - times.min()), side="right") - first
+    ignored = np.where(result.hit, rank - computed + 1, 0)   # requests after the computing one, before this one
+    back = ~trace["is_new"].to_numpy(dtype=bool)
+    if not back.any():
+        raise ValueError("trace has no returning users' requests: staleness is measured on returning users")
+    m = ignored[back]
+    return {"design": design, "TTL (s)": float(ttl), "hit ratio": result.hit_ratio,
+            "served a list that ignores >= 1 request": float(np.mean(m >= 1)),
+            "mean requests ignored": float(m.mean()),
+            f"ignores >= 1 click (click rate {p:g})": float(np.mean(1 - (1 - p) ** m)),
+            "mean age (s)": float(result.age[back].mean())}
+
+
+def _cached_list_recs(user_ids: np.ndarray, item_ids: np.ndarray, group: np.ndarray, group_scores: np.ndarray,
+                      seen: Any, k: int) -> pd.DataFrame:
+    """Each user's top ``k`` of their group's one ranked list, skipping items they have seen (ties: item order).
+
+    The same frame as ``metrics.top_k_frame`` over the tiled group scores, without sorting a
+    users x items matrix: one ranking per group, then a walk down it per user.
+    """
+    parts = []
+    for g in range(group_scores.shape[0]):
+        members = np.flatnonzero(group == g)
+        if not members.size:
+            continue
+        order = np.argsort(-group_scores[g], kind="stable")
+        unseen = ~seen[members][:, order].toarray()
+        take = unseen & (np.cumsum(unseen, axis=1) <= k)
+        who, pos = np.nonzero(take)                     # row-major: each user's picks in ranking order
+        parts.append(pd.DataFrame({"userId": user_ids[members[who]], "movieId": item_ids[order[pos]],
+                                   "score": group_scores[g][order[pos]]}))
+    frame = pd.concat(parts, ignore_index=True)
+    return frame.sort_values("userId", kind="stable").reset_index(drop=True)
+
+
+def segment_list_quality(ratings: pd.DataFrame, users: pd.DataFrame, *, k: int = 10, test_fraction: float = 0.2,
+                         segment: Sequence[str] = ("region", "signup_platform")) -> pd.DataFrame:
+    """Recall@k and NDCG@k, on each user's held-out later ratings, of a cached list per segment against a personal list.
+
+    Same users, same protocol (``datasets.user_time_split``; relevant = positive held-out
+    ratings): one global popularity list (one cache entry), one popularity list per
+    ``segment`` (what a new user's cache key knows), and a personal list from item-to-item
+    cosine similarity over the user's own training positives. Items the user rated in training
+    are filtered from every list (a cheap step at serving time). One row per list.
+    """
+    from scipy import sparse
+
+    from .datasets import positive, user_time_split
+    from .metrics import evaluate_top_k, top_k_frame
+
+    k = check_int(k, "k", low=1)
+    check_frame(ratings, ["userId", "movieId", "rating", "timestamp"], "ratings", allow_empty=False)
+    segment = list(segment)
+    check_frame(users, ["userId", *segment], "users", allow_empty=False)
+    train, test = user_time_split(ratings, test_fraction)
+    truth = positive(test)[["userId", "movieId"]]
+    liked = positive(train)
+    user_ids = np.sort(truth["userId"].unique())
+    user_ids = user_ids[np.isin(user_ids, liked["userId"].unique())]
+    truth = truth[truth["userId"].isin(user_ids)]
+    if truth.empty:
+        raise ValueError("ratings: no user has positive ratings both before and after the split")
+    item_ids = np.sort(train["movieId"].unique())
+    check_memory(8.0 * len(user_ids) * len(item_ids) * 3, "segment_list_quality's user x item score matrices")
+    u_index = pd.Index(user_ids)
+    i_index = pd.Index(item_ids)
+
+    def matrix(frame: pd.DataFrame) -> sparse.csr_matrix:
+        frame = frame[frame["userId"].isin(user_ids)]
+        rows, cols = u_index.get_indexer(frame["userId"]), i_index.get_indexer(frame["movieId"])
+        return sparse.csr_matrix((np.ones(len(frame)), (rows, cols)), shape=(len(user_ids), len(item_ids)))
+
+    seen = matrix(train).astype(bool).tocsr()
+    likes = matrix(liked)
+    likes.data[:] = 1.0
+    everyone = liked[liked["movieId"].isin(item_ids)]
+    popularity = everyone.groupby("movieId").size().reindex(item_ids, fill_value=0).to_numpy(dtype=float)
+    # segment lists: popularity among the training positives of the segment's users (global popularity breaks ties)
+    seg_of_user = users.set_index("userId")[segment].astype(str).agg(" / ".join, axis=1)
+    everyone = everyone.assign(seg=seg_of_user.reindex(everyone["userId"]).to_numpy())
+    by_seg = everyone.groupby(["seg", "movieId"]).size().unstack(fill_value=0).reindex(columns=item_ids, fill_value=0)
+    seg_scores = by_seg.to_numpy(dtype=float) + popularity / (popularity.max() + 1.0)
+    my_seg = pd.Index(by_seg.index).get_indexer(seg_of_user.reindex(user_ids).to_numpy())
+    # personal lists: item-item cosine over training positives
+    co = (likes.T @ likes).toarray()
+    norm = np.sqrt(np.diag(co))
+    sim = co / np.maximum(np.outer(norm, norm), 1e-12)
+    np.fill_diagonal(sim, 0.0)
+    personal = np.asarray(likes @ sim)
+    recs = {
+        "one global list": (_cached_list_recs(user_ids, item_ids, np.zeros(len(user_ids), dtype=np.int64),
+                                              popularity[None, :], seen, k), 1),
+        f"one list per segment ({' x '.join(segment)})": (_cached_list_recs(user_ids, item_ids, my_seg, seg_scores,
+                                                                              seen, k), int(by_seg.shape[0])),
+        "personal list (item-to-item)": (top_k_frame(user_ids, item_ids, personal, k, exclude=seen), len(user_ids)),
+    }
+    rows = []
+    for name, (frame, entries) in recs.items():
+        got = evaluate_top_k(frame, truth, k, n_items=len(item_ids))
+        rows.append({"list": name, "cached lists": entries, "users": int(got["users"]),
+                     f"recall@{k}": got[f"recall@{k}"], f"ndcg@{k}": got[f"ndcg@{k}"], "coverage": got["coverage"]})
+    return pd.DataFrame(rows).set_index("list")

@@ -638,3 +638,154 @@ def test_engine_reproduces_the_results_of_the_former_event_loops():
     assert got.keys() == ENGINE_REFERENCE.keys()
     for name, expected in ENGINE_REFERENCE.items():
         assert got[name] == expected, name
+
+
+# --------------------------------------------------------------------------- resize, tables, bad input
+
+from sparrow_course.balancing import (cache_entries_for_hit_ratio, compare_policies, keys_moved_table,  # noqa: E402
+                                      resize_experiment, ring_spread_table, run_with_resize, smallest_fixed_cluster)
+
+
+@pytest.fixture(scope="module")
+def resize_runs():
+    req = poisson_traffic(150, 120, seed=5, n_users=5_000, session_requests=6, think_time=5, mean_work=0.01)
+    cluster = make_cluster([1.0] * 4, workers=2)
+    timeline, costs = resize_experiment(req, cluster, ["round_robin", "modulo", "ring"], at=60, recovery=30, window=10)
+    return req, cluster, timeline, costs
+
+
+def test_resize_without_change_matches_simulate(resize_runs):
+    req, cluster, _, _ = resize_runs
+    ref = simulate(req, cluster, make_balancer("ring", cluster), cache_ttl=60.0, miss_penalty=0.015)
+    run = run_with_resize(req, cluster, "ring", "none", 60.0)
+    assert np.array_equal(run["hit"], ref.hit) and np.array_equal(run["slot"], ref.node)
+    np.testing.assert_allclose(run["latency"], ref.latency, rtol=0, atol=1e-9)
+
+
+def test_resize_moves_few_keys_under_consistent_hashing(resize_runs):
+    req, _, timeline, costs = resize_runs
+    c = costs.set_index(["strategy", "event"])
+    for event in ("join", "fail"):
+        # modulo moves ~all keys, the ring ~1/N: far more extra fetches from the feature store
+        assert c.loc[("modulo", event), "extra_fetches"] > 3 * max(c.loc[("ring", event), "extra_fetches"], 1)
+        assert c.loc[("modulo", event), "hit_ratio_recovery"] < c.loc[("modulo", event), "hit_ratio_no_change"]
+    assert set(timeline["event"]) == {"none", "join", "fail"}
+    assert len(timeline) == 3 * 3 * 12          # strategies x events x 10-s windows over 120 s
+    # before the event the three runs of a strategy are identical
+    early = timeline[timeline["time"] < 60].pivot_table(index=["strategy", "time"], columns="event", values="hit_ratio")
+    assert (early["join"] == early["none"]).all() and (early["fail"] == early["none"]).all()
+
+
+def test_a_joining_node_starts_cold_and_takes_traffic(resize_runs):
+    req, cluster, _, _ = resize_runs
+    run = run_with_resize(req, cluster, "ring", "join", 60.0)
+    newcomer = run["slot"] == len(cluster)
+    assert newcomer.any() and not newcomer[req.time < 60].any()
+    failed = run_with_resize(req, cluster, "jump", "fail", 60.0)
+    assert not (failed["slot"][req.time >= 60] == len(cluster) - 1).any()
+
+
+def test_cache_entries_for_hit_ratio_by_hand():
+    # one node, keys a b a b: distances inf inf 2 2 -> half the requests hit with 2 entries, never more
+    table = cache_entries_for_hit_ratio(np.array([1, 2, 1, 2]), ["n"], ["modulo"], [0.5, 0.6])
+    assert table["entries_per_node"].iloc[0] == 2 and np.isnan(table["entries_per_node"].iloc[1])
+    assert table["max_hit_ratio"].iloc[0] == 0.5
+    req = poisson_traffic(200, 200, seed=3, n_users=3_000, session_requests=6, think_time=5)
+    t = cache_entries_for_hit_ratio(req.user, [f"n{i}" for i in range(8)], ["round_robin", "ring"], [0.3])
+    t = t.set_index("strategy")
+    # hashing keeps each user on one node: far fewer entries per node for the same hit ratio
+    assert t.loc["ring", "entries_per_node"] < t.loc["round_robin", "entries_per_node"] / 3
+
+
+def test_keys_moved_and_ring_spread_tables():
+    keys = np.arange(20_000)
+    moved = keys_moved_table([4, 8], ["modulo", "ring", "jump"], keys, ring_seeds=2)
+    assert len(moved) == 6
+    mod = moved[moved["strategy"] == "modulo"]
+    assert ((mod["grow"] - mod["grow_theory"]).abs() < 0.02).all()
+    jump = moved[moved["strategy"] == "jump"]
+    assert ((jump["grow"] - jump["grow_theory"]).abs() < 0.02).all()
+    spread = ring_spread_table([1, 64], 10, seeds=5)
+    assert spread.loc[1, "cv"] > 3 * spread.loc[64, "cv"]
+    assert spread.loc[64, "exact"] == pytest.approx(ring_share_cv(64, 10))
+
+
+def test_smallest_fixed_cluster_and_policy_table(small_day):
+    node = Node("rec", speed=1.0, workers=2)
+    days = {"d": small_day}
+    opts = dict(strategy="least_connections", slo=0.15, slo_target=0.01, cache_ttl=0, miss_penalty=0)
+    size, tried = smallest_fixed_cluster(days, node, start=1, limit=40, **opts)
+    assert tried.index[-1] == size and len(tried) == size
+    assert simulate_autoscaling(small_day, node, None, initial_nodes=size, **opts).meets_slo
+    if size > 1:
+        assert not simulate_autoscaling(small_day, node, None, initial_nodes=size - 1, **opts).meets_slo
+    table, runs = compare_policies(days, node, {"fixed": None, "util": ScalingPolicy(max_nodes=40)},
+                                   initial_nodes=max(2, size // 2), fixed_nodes=size, **opts)
+    assert list(table.index) == ["fixed", "util"] and table.loc["fixed", "meets all"]
+    assert table.loc["util", "node-hours d"] == round(runs["util"]["d"].node_hours, 1)
+    assert table.loc["fixed", "% over SLO d"] == round(100 * runs["fixed"]["d"].slo_violations, 2)
+
+
+BAD_INPUTS = [
+    # (call, exception, the argument the message must name)
+    (lambda: diurnal_rate(0, -10), ValueError, "peak_rate"),
+    (lambda: diurnal_rate(float("nan"), 10), ValueError, "t"),
+    (lambda: diurnal_rate(0, 10, day_length=0), ValueError, "day_length"),
+    (lambda: poisson_traffic(float("inf"), 10), ValueError, "rate"),
+    (lambda: poisson_traffic("10", 10), TypeError, "rate"),
+    (lambda: poisson_traffic(10, 10, seed=-1), ValueError, "seed"),
+    (lambda: make_balancer("ring", {"a": float("nan")}), ValueError, "weight of 'a'"),
+    (lambda: make_balancer("ring", {"a": True}), TypeError, "weight of 'a'"),
+    (lambda: make_balancer("ring", ["a"], vnodes=0), ValueError, "vnodes"),
+    (lambda: make_balancer("ring", ["a"], vnodes=10**9), ValueError, "memory"),
+    (lambda: make_balancer("maglev", ["a"], table_size=10**9 + 7), ValueError, "memory"),
+    (lambda: make_balancer("maglev", ["a"], table_size=1.5), TypeError, "table_size"),
+    (lambda: make_balancer("bounded_load", ["a"], epsilon=float("inf")), ValueError, "epsilon"),
+    (lambda: make_balancer("nope", ["a"]), ValueError, "kind"),
+    (lambda: make_balancer("two_choices", ["a"], hashed="yes"), TypeError, "hashed"),
+    (lambda: Node("n", speed=float("nan")), ValueError, "speed"),
+    (lambda: Node("n", workers=2.5), TypeError, "workers"),
+    (lambda: Node("", speed=1), ValueError, "name"),
+    (lambda: mm1_mean_wait(float("nan"), 5), ValueError, "arrival_rate"),
+    (lambda: erlang_c_mean_wait(1, 1, 0), ValueError, "workers"),
+    (lambda: jump_hash(np.arange(3, dtype=np.uint64), 0), ValueError, "n_buckets"),
+    (lambda: keys_moved_table([], ["ring"], np.arange(5)), ValueError, "node_counts"),
+    (lambda: ring_spread_table([0], 4), ValueError, "vnode_counts"),
+    (lambda: cache_entries_for_hit_ratio(np.arange(5), ["a"], ["least_connections"], [0.5]), ValueError, "kinds"),
+    (lambda: cache_entries_for_hit_ratio(np.arange(5), ["a"], ["ring"], [1.5]), ValueError, "targets"),
+    (lambda: cache_entries_for_hit_ratio(np.array([]), ["a"], ["ring"], [0.5]), ValueError, "keys"),
+]
+
+
+@pytest.mark.parametrize("call, error, argument", BAD_INPUTS, ids=[f"bad-{i}" for i in range(len(BAD_INPUTS))])
+def test_bad_input_gets_a_clear_error(call, error, argument):
+    with pytest.raises(error) as info:
+        call()
+    assert argument in str(info.value)
+
+
+def test_simulate_rejects_nan_timeout_and_accepts_numpy_ints():
+    req = poisson_traffic(50, 20, seed=1)
+    cluster = make_cluster([1.0, 1.0])
+    with pytest.raises(ValueError, match="timeout"):
+        simulate(req, cluster, make_balancer("round_robin", cluster), timeout=float("nan"))
+    result = simulate(req, cluster, make_balancer("round_robin", cluster), max_queue=np.int64(5))
+    assert result.engine == "events"
+    with pytest.raises(ValueError, match="requests is empty"):
+        simulate_autoscaling(poisson_traffic(50, 20, seed=1).__class__(np.zeros(0), np.zeros(0, int), np.zeros(0, int),
+                                                                       np.zeros(0), 10.0),
+                             Node("n"), None, initial_nodes=2)
+
+
+def test_erlang_c_is_stable_for_many_workers():
+    w = erlang_c_mean_wait(0.8 * 149, 1, 149)
+    assert np.isfinite(w) and 0 < w < 1
+    assert erlang_c_mean_wait(0.8, 1, 1) == pytest.approx(mm1_mean_wait(0.8, 1))
+
+
+def test_ring_weights_are_relative():
+    big = make_balancer("ring", {"a": 1e6, "b": 1e6})
+    small = make_balancer("ring", {"a": 1, "b": 1})
+    assert big.points.size == small.points.size == 2 * 160
+    keys = np.arange(1000)
+    assert np.array_equal(big.assign(keys), small.assign(keys))

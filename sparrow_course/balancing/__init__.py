@@ -14,13 +14,16 @@ The pieces, in the order the notebook uses them:
 * :mod:`.engine` - one cluster engine that dispatches request by request, with hooks for
   membership changes and periodic decisions: the simulator, the autoscaler and the resize
   experiment all drive it.
+* :mod:`.resize` - what a resize costs: a node joining or failing mid-run, and the per-node
+  cache each strategy needs for a target hit ratio.
 * :mod:`.autoscaling` - threshold autoscaling over a day: node-hours against SLO violations.
 * :mod:`.hashing` - fixed 64-bit hashes (never Python's salted ``hash()``).
 """
 from __future__ import annotations
 
-from .autoscaling import AutoscalingResult, ScalingPolicy, simulate_autoscaling
+from .autoscaling import AutoscalingResult, ScalingPolicy, compare_policies, simulate_autoscaling, smallest_fixed_cluster
 from .engine import ClusterEngine
+from .resize import EVENTS, cache_entries_for_hit_ratio, resize_experiment, run_with_resize
 from .hashing import hash_keys, splitmix64, stable_hash
 from .simulator import (
     Node,
@@ -53,6 +56,8 @@ from .strategies import (
     jump_hash,
     keys_moved,
     keys_moved_on_resize,
+    keys_moved_table,
+    ring_spread_table,
     load_shares,
     make_balancer,
     modulo_moved_theory,
@@ -61,7 +66,7 @@ from .strategies import (
 from ..traffic import DIURNAL_PROFILE, Population, Requests, diurnal_rate, diurnal_traffic, poisson_traffic, zipf_probabilities
 
 __all__ = [
-    "AutoscalingResult", "Balancer", "BoundedLoadHash", "ClusterEngine", "Load", "ConsistentHashRing", "DIURNAL_PROFILE", "JumpHash",
+    "AutoscalingResult", "Balancer", "compare_policies", "smallest_fixed_cluster", "keys_moved_table", "ring_spread_table", "EVENTS", "cache_entries_for_hit_ratio", "resize_experiment", "run_with_resize", "BoundedLoadHash", "ClusterEngine", "Load", "ConsistentHashRing", "DIURNAL_PROFILE", "JumpHash",
     "LeastConnections", "MaglevHash", "ModuloHash", "Node", "Population", "PowerOfTwoChoices", "RandomChoice",
     "RendezvousHash", "Requests", "RoundRobin", "STRATEGIES", "ScalingPolicy", "SimulationResult",
     "SmoothWeightedRoundRobin", "consistent_moved_theory", "diurnal_rate", "diurnal_traffic",

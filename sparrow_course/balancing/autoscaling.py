@@ -23,7 +23,7 @@ from .simulator import Node
 from .strategies import STRATEGIES, make_balancer
 from ..traffic import Requests
 
-__all__ = ["AutoscalingResult", "METRICS", "ScalingPolicy", "simulate_autoscaling"]
+__all__ = ["AutoscalingResult", "METRICS", "ScalingPolicy", "compare_policies", "simulate_autoscaling", "smallest_fixed_cluster"]
 
 METRICS = ("utilisation", "p95")
 
@@ -48,20 +48,15 @@ class ScalingPolicy:
     max_nodes: int = 40
 
     def __post_init__(self) -> None:
-        if self.metric not in METRICS:
-            raise ValueError(f"metric must be one of {METRICS}, got {self.metric!r}")
+        check_choice(self.metric, "metric", METRICS)
         for name in ("scale_out_above", "scale_in_below", "cooldown_out", "cooldown_in"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be a non-negative number, got {v!r}")
+            check_number(getattr(self, name), name, low=0)
         if self.scale_in_below >= self.scale_out_above:
             raise ValueError(
                 f"scale_in_below ({self.scale_in_below}) must be below scale_out_above ({self.scale_out_above}): "
                 "the gap between them is the hysteresis that stops the cluster from flapping")
         for name in ("step_out", "step_in", "min_nodes", "max_nodes"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+            check_int(getattr(self, name), name, low=1)
         if self.min_nodes > self.max_nodes:
             raise ValueError(f"min_nodes ({self.min_nodes}) must not exceed max_nodes ({self.max_nodes})")
 
@@ -228,3 +223,54 @@ def simulate_autoscaling(
     node_seconds = book["node_seconds"] + sum(requests.duration - since for since in powered_since.values())
     return AutoscalingResult(label, np.array(latency), pd.DataFrame(rows), node_seconds, requests.duration,
                              slo, slo_target, actions)
+
+
+def smallest_fixed_cluster(days: dict[str, Requests], node: Node, *, start: int = 1, limit: int = 64,
+                           **options) -> tuple[int, pd.DataFrame]:
+    """The smallest fixed cluster that meets the SLO on every day in ``days``, and the sizes tried.
+
+    Tries ``start``, ``start + 1``, ... up to ``limit`` nodes; returns the first size whose runs
+    all meet the SLO and a table with one row per size tried (node-hours, share of requests
+    over the SLO per day). ``options`` go to :func:`simulate_autoscaling`.
+    """
+    if not isinstance(days, dict) or not days:
+        raise ValueError("days must be a non-empty {name: Requests} dict")
+    start = check_int(start, "start", low=1)
+    limit = check_int(limit, "limit", low=start)
+    rows = []
+    for size in range(start, limit + 1):
+        runs = {d: simulate_autoscaling(r, node, None, initial_nodes=size, **options) for d, r in days.items()}
+        rows.append({"nodes": size, "node_hours": next(iter(runs.values())).node_hours,
+                     **{f"over_SLO_pct {d}": 100 * r.slo_violations for d, r in runs.items()}})
+        if all(r.meets_slo for r in runs.values()):
+            return size, pd.DataFrame(rows).set_index("nodes")
+    raise ValueError(f"limit: no fixed cluster of up to {limit} nodes meets the SLO on every day; raise limit")
+
+
+def compare_policies(days: dict[str, Requests], node: Node, policies: dict[str, ScalingPolicy | None], *,
+                     initial_nodes: int, fixed_nodes: int | None = None, **options) -> tuple[pd.DataFrame, dict]:
+    """Run every policy on every day: a table (node-hours and % over the SLO per day, peak nodes and
+    actions on the first day, whether it meets the SLO on all days) and the runs {policy: {day: result}}.
+
+    A policy of None is a fixed cluster of ``fixed_nodes`` nodes.
+    """
+    if not isinstance(days, dict) or not days:
+        raise ValueError("days must be a non-empty {name: Requests} dict")
+    if not isinstance(policies, dict) or not policies:
+        raise ValueError("policies must be a non-empty {name: ScalingPolicy or None} dict")
+    runs, rows = {}, {}
+    for name, policy in policies.items():
+        size = initial_nodes if policy is not None else fixed_nodes
+        if size is None:
+            raise ValueError(f"fixed_nodes: policy {name!r} is a fixed cluster (None) and needs fixed_nodes")
+        runs[name] = {d: simulate_autoscaling(r, node, policy, initial_nodes=size, label=name, **options)
+                      for d, r in days.items()}
+        row = {}
+        for d, r in runs[name].items():
+            row[f"node-hours {d}"] = round(r.node_hours, 1)
+            row[f"% over SLO {d}"] = round(100 * r.slo_violations, 2)
+        first = next(iter(runs[name].values())).summary()
+        row.update({"peak nodes": first["peak_nodes"], "actions": first["actions"],
+                    "meets all": all(r.meets_slo for r in runs[name].values())})
+        rows[name] = row
+    return pd.DataFrame.from_dict(rows, orient="index"), runs

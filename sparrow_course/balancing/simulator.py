@@ -149,7 +149,7 @@ class SimulationResult:
     def __repr__(self) -> str:
         s = self.summary()
         return (f"SimulationResult({self.strategy}: {len(self.arrival)} requests, p99 {s['p99_ms']:.1f} ms, "
-                f"hit rate {s['hit_rate']:.3f}, engine {self.engine})")
+                f"hit ratio {s['hit_ratio']:.3f}, engine {self.engine})")
 
     @property
     def served(self) -> np.ndarray:
@@ -180,7 +180,7 @@ class SimulationResult:
         return busy / (np.array([n.workers for n in self.nodes]) * self.duration)
 
     def summary(self) -> dict[str, float]:
-        """Cluster-wide figures: latency percentiles (ms), queueing, rejections, time-outs, cache hit rate."""
+        """Cluster-wide figures: latency percentiles (ms), queueing, rejections, time-outs, cache hit ratio."""
         served = self.served
         n_served = int(served.sum())
         lat = self.latency[served]
@@ -197,13 +197,13 @@ class SimulationResult:
             "mean_queue": float(wait.sum() / self.duration),      # Little's law: L_q = lambda W_q
             "rejected_pct": float(100 * self.rejected.mean()),
             "timed_out_pct": float(100 * self.timed_out.mean()),
-            "hit_rate": float(self.hit[served].mean()) if n_served else math.nan,
+            "hit_ratio": float(self.hit[served].mean()) if n_served else math.nan,
             "max_util": float(util.max()),
             "min_util": float(util.min()),
         }
 
     def per_node(self) -> pd.DataFrame:
-        """One row per node: requests, share, utilisation, queueing, p99 and cache hit rate."""
+        """One row per node: requests, share, utilisation, queueing, p99 and cache hit ratio."""
         rows = []
         lat, wait, served = self.latency, self.wait, self.served
         util = self.utilisation()
@@ -220,7 +220,7 @@ class SimulationResult:
                 "utilisation": float(util[j]),
                 "mean_wait_ms": float(wait[ok].mean() * 1e3) if ok.any() else math.nan,
                 "p99_ms": float(np.percentile(lat[ok], 99) * 1e3) if ok.any() else math.nan,
-                "hit_rate": float(self.hit[ok].mean()) if ok.any() else math.nan,
+                "hit_ratio": float(self.hit[ok].mean()) if ok.any() else math.nan,
                 "rejected": int((mine & self.rejected).sum()),
             })
         return pd.DataFrame(rows).set_index("node")
@@ -251,7 +251,7 @@ def summary_table(results: Mapping[str, SimulationResult], columns: Sequence[str
     if not results:
         raise ValueError("results is empty; pass {name: SimulationResult}")
     rounding = {"p50_ms": 1, "p95_ms": 1, "p99_ms": 0, "mean_ms": 1, "mean_wait_ms": 1, "mean_queue": 2,
-                "rejected_pct": 2, "timed_out_pct": 2, "hit_rate": 3, "max_util": 2, "min_util": 2}
+                "rejected_pct": 2, "timed_out_pct": 2, "hit_ratio": 3, "max_util": 2, "min_util": 2}
     rounding.update(digits or {})
     table = pd.DataFrame({name: r.summary() for name, r in results.items()}).T
     if columns is not None:

@@ -30,6 +30,7 @@ import math
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
 from ..checks import check_bool, check_choice, check_int, check_memory, check_number, check_seed, check_str
 from .hashing import hash_keys, hash_stream, splitmix64, stable_hash, unit_interval
@@ -753,3 +754,58 @@ def ring_share_cv(vnodes: int | np.ndarray, n_nodes: int | None = None) -> np.nd
         # N*V points uniform on the circle: a node's V arcs sum to a Beta(V, (N-1)V) share
         out = np.sqrt((n - 1) / (n * v + 1))
     return float(out) if out.ndim == 0 else out
+
+
+# --------------------------------------------------------------------------- experiments as tables
+
+def keys_moved_table(node_counts: Sequence[int], kinds: Sequence[str], keys: Sequence | np.ndarray, *,
+                     seeds: int = 1, ring_seeds: int | None = None,
+                     options: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+    """Share of ``keys`` that move when node N joins and when the last node leaves, against theory.
+
+    One row per N and strategy: ``grow``/``shrink`` (mean over seeds), their standard
+    deviation over seeds, and the theory (modulo: 1 - min/lcm; the others: the minimum,
+    |change| / larger count). ``ring_seeds`` independently seeded rings are averaged (a ring's
+    share depends on where its points fall); other strategies use ``seeds`` seeds.
+    """
+    counts = [check_int(n, "node_counts", low=2) for n in node_counts]
+    if not counts:
+        raise ValueError("node_counts is empty: give at least one cluster size >= 2")
+    if isinstance(kinds, str) or not len(kinds):
+        raise ValueError(f"kinds must be a non-empty list of strategy names, got {kinds!r}")
+    for kind in kinds:
+        check_choice(kind, "kinds", sorted(STRATEGIES))
+    seeds = check_int(seeds, "seeds", low=1)
+    ring_seeds = seeds if ring_seeds is None else check_int(ring_seeds, "ring_seeds", low=1)
+    options = options or {}
+    rows = []
+    for n in counts:
+        for kind in kinds:
+            runs = range(ring_seeds if kind == "ring" else seeds)
+            measured = np.array([keys_moved_on_resize(kind, n, keys, seed=s, **options.get(kind, {})) for s in runs])
+            theory = modulo_moved_theory if kind == "modulo" else consistent_moved_theory
+            rows.append({"N": n, "strategy": kind, "grow": measured[:, 0].mean(), "grow_sd": measured[:, 0].std(),
+                         "grow_theory": theory(n, n + 1), "shrink": measured[:, 1].mean(),
+                         "shrink_sd": measured[:, 1].std(), "shrink_theory": theory(n, n - 1)})
+    return pd.DataFrame(rows)
+
+
+def ring_spread_table(vnode_counts: Sequence[int], n_nodes: int, *, seeds: int = 20) -> pd.DataFrame:
+    """How evenly a ring shares the hash space, by virtual nodes per server: measured CV against theory.
+
+    One row per V (index): ``cv`` of the node shares over ``seeds`` rings, ``busiest_vs_mean``
+    (the busiest node's share over the mean, averaged over rings), the rule of thumb 1/sqrt(V)
+    and the exact sqrt((N-1)/(N V + 1)).
+    """
+    n_nodes = check_int(n_nodes, "n_nodes", low=2)
+    seeds = check_int(seeds, "seeds", low=1)
+    vs = [check_int(v, "vnode_counts", low=1) for v in vnode_counts]
+    if not vs:
+        raise ValueError("vnode_counts is empty: give at least one number of virtual nodes")
+    names = [f"node-{i}" for i in range(n_nodes)]
+    rows = []
+    for v in vs:
+        shares = np.array([list(ConsistentHashRing(names, vnodes=v, seed=s).shares().values()) for s in range(seeds)])
+        rows.append({"V": v, "cv": shares.std() / shares.mean(), "busiest_vs_mean": (shares.max(axis=1) * n_nodes).mean(),
+                     "rule_1_over_sqrt_V": ring_share_cv(v), "exact": ring_share_cv(v, n_nodes)})
+    return pd.DataFrame(rows).set_index("V")
