@@ -420,3 +420,124 @@ def test_design_hit_ratios_splits_new_and_returning_users(trace):
     assert np.isnan(only_returning["new users"])
     with pytest.raises(ValueError, match="unknown key design"):
         caching.design_hit_ratios(trace, "by horoscope", ttl=600)
+
+
+# --------------------------------------------------------------------------- experiments as tables
+
+from sparrow_course.datasets import load_movielens  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def ml():
+    return load_movielens()
+
+
+@pytest.fixture(scope="module")
+def day_trace(ml):
+    return caching.generate_trace(ml.users, n_sessions=3_000, seed=5)
+
+
+def test_policy_and_ttl_size_tables():
+    keys = traffic.zipf_trace(6_000, 300, 0.9, seed=2)
+    table = caching.policy_table(keys, traffic.zipf_probabilities(300, 0.9), [10, 50], warmup=1000)
+    assert list(table.index) == [10, 50]
+    assert table.loc[50, "LRU"] == caching.lru_hit_ratio_curve(keys, [50], warmup=1000)[0]
+    assert (table["LFU"] <= table["top-C ceiling"] + 0.02).all()
+    ttl = caching.ttl_size_table(keys, np.arange(6_000.0), [10, 100], warmup=1000)
+    assert ttl["hit ratio"].is_monotonic_increasing and ttl["mean live entries"].is_monotonic_increasing
+
+
+def test_ttl_sweep_and_choice(day_trace):
+    sweep = caching.ttl_sweep(day_trace, ["segment (new) + user list"], [60, 600, 3600], refresh_interval=3600)
+    assert sweep["hit ratio"].is_monotonic_increasing and sweep["stale share"].is_monotonic_increasing
+    budget = float(sweep["stale share"].iloc[1]) + 1e-9
+    assert caching.longest_ttl_within(sweep, "segment (new) + user list", budget) == 600
+    with pytest.raises(ValueError, match="stale_budget"):
+        caching.longest_ttl_within(sweep, "segment (new) + user list", 0.0 if sweep["stale share"].min() > 0 else -1)
+
+
+def test_list_staleness_counts_the_requests_a_list_has_not_seen():
+    # one returning user, one list key: computed at t=0, served at 10, 20 (2 requests in between -> 0, 1, 2 ignored)
+    trace = pd.DataFrame({"time": [0.0, 10.0, 20.0], "session": 0, "user": 7, "is_new": False, "list_block": 0,
+                          "region": "r", "platform": "p", "daypart": "night", "page": [1, 2, 3]})
+    out = caching.list_staleness(trace, "segment (new) + user list", 600, click_rate=0.5)
+    assert out["mean requests ignored"] == pytest.approx((0 + 1 + 2) / 3)
+    assert out["served a list that ignores >= 1 request"] == pytest.approx(2 / 3)
+    assert out["ignores >= 1 click (click rate 0.5)"] == pytest.approx((0 + 0.5 + 0.75) / 3)
+
+
+def test_list_cache_ignores_more_than_page_cache(day_trace):
+    lst = caching.list_staleness(day_trace, "segment (new) + user list", 600)
+    page = caching.list_staleness(day_trace, "segment (new) + user + page", 600)
+    assert lst["mean requests ignored"] > page["mean requests ignored"]
+
+
+def test_capacity_table_binds_below_the_peak(day_trace):
+    table = caching.capacity_table(day_trace, "segment (new) + user list", 600, [5, 20])
+    assert table["unbounded"].iloc[-1] and not table["unbounded"].iloc[0]
+    assert table["hit ratio"].is_monotonic_increasing
+    assert table["MiB"].iloc[0] == pytest.approx(5 * caching.list_bytes() / 2**20)
+    assert caching.list_bytes(10, id_bytes=4, score_bytes=4, key_bytes=0, overhead_bytes=0) == 80
+
+
+def test_segment_list_loses_to_personal_list(ml):
+    table = caching.segment_list_quality(ml.ratings, ml.users, k=10)
+    personal = table.loc["personal list (item-to-item)"]
+    assert table["users"].nunique() == 1
+    for name in table.index[:2]:
+        assert table.loc[name, "recall@10"] < personal["recall@10"]
+    assert table["cached lists"].iloc[0] == 1
+
+
+def test_cached_list_recs_equal_top_k_frame():
+    from scipy import sparse
+
+    from sparrow_course.metrics import top_k_frame
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 4, size=(2, 12)).astype(float)     # ties on purpose
+    seen = sparse.csr_matrix(rng.random((5, 12)) < 0.3)
+    group = np.array([0, 1, 0, 1, 1])
+    users, items = np.arange(5) + 10, np.arange(12) + 100
+    got = caching._cached_list_recs(users, items, group, scores, seen, 4)
+    want = top_k_frame(users, items, scores[group], 4, exclude=seen)
+    assert got[["userId", "movieId"]].values.tolist() == want[["userId", "movieId"]].values.tolist()
+
+
+BAD_INPUTS = [
+    (lambda: caching.serve(["a"], "lru", -1), ValueError, "size"),
+    (lambda: caching.serve(["a"], "lru", 2.5), TypeError, "size"),
+    (lambda: caching.serve([], "lru", 2), ValueError, "empty"),
+    (lambda: caching.replay_ttl(["a"], [0.0], float("nan")), ValueError, "ttl"),
+    (lambda: caching.replay_ttl(["a"], [0.0], float("inf")), ValueError, "ttl"),
+    (lambda: caching.replay_ttl(["a"], [0.0], 0), ValueError, "ttl"),
+    (lambda: caching.lru_hit_ratio_curve(["a"], [True]), TypeError, "sizes"),
+    (lambda: caching.lru_hit_ratio_curve(["a"], []), ValueError, "sizes"),
+    (lambda: caching.che_hit_ratio([0.5, 0.5], float("nan")), ValueError, "cache_size"),
+    (lambda: caching.daypart(24), ValueError, "hour"),
+    (lambda: caching.list_bytes(0), ValueError, "n_items"),
+    (lambda: caching.list_staleness(pd.DataFrame(), "segment (new) + user list", 60, click_rate=2), ValueError, "click_rate"),
+    (lambda: caching.servers_needed(float("inf"), 10), ValueError, "requests_per_second"),
+    (lambda: traffic.zipf_probabilities(0), ValueError, "n"),
+    (lambda: traffic.zipf_probabilities(10**11), ValueError, "memory"),
+    (lambda: traffic.zipf_probabilities(10, float("nan")), ValueError, "s"),
+    (lambda: traffic.zipf_trace(10, 5, 1.0, seed=-3), ValueError, "seed"),
+    (lambda: traffic.hourly_shares([1.0]), ValueError, "profile"),
+]
+
+
+@pytest.mark.parametrize("call, error, argument", BAD_INPUTS, ids=[f"bad-{i}" for i in range(len(BAD_INPUTS))])
+def test_bad_input_gets_a_clear_error(call, error, argument):
+    with pytest.raises(error) as info:
+        call()
+    assert argument in str(info.value)
+
+
+def test_lru_curve_caps_huge_sizes_at_the_distinct_keys():
+    keys = traffic.zipf_trace(2_000, 100, 0.9, seed=1)
+    big = caching.lru_hit_ratio_curve(keys, [10**10])
+    assert big[0] == caching.lru_hit_ratio_curve(keys, [100])[0]
+
+
+def test_one_daily_profile_for_both_chapters():
+    assert traffic.HOURLY_SESSION_SHARE.sum() == pytest.approx(1.0)
+    assert int(np.argmax(traffic.HOURLY_SESSION_SHARE)) == int(np.argmax(traffic.DIURNAL_PROFILE))
