@@ -803,11 +803,12 @@ def list_bytes(n_items: int = 200, *, id_bytes: int = 4, score_bytes: int = 4, k
     return n_items * (id_bytes + score_bytes) + key_bytes + overhead_bytes
 
 
-def capacity_table(trace: pd.DataFrame, design: str, ttl: float, capacities: Iterable[int], *,
-                   bytes_per_entry: int | None = None) -> pd.DataFrame:
+def capacity_table(trace: pd.DataFrame, design: str, ttl: float, capacities: Iterable[int] = (), *,
+                   fractions: Iterable[float] = (), bytes_per_entry: int | None = None) -> pd.DataFrame:
     """Hit ratio of a TTL cache with LRU eviction at each capacity (entries), with its memory.
 
-    One row per capacity, plus the unbounded cache (capacity = its peak of live entries):
+    Capacities are given in entries, or as ``fractions`` of the unbounded cache's peak of live
+    entries. One row per capacity, plus the unbounded cache (capacity = that peak):
     ``capacity``, ``MiB`` (capacity x ``bytes_per_entry``, default :func:`list_bytes`), ``hit ratio``.
     """
     per_entry = list_bytes() if bytes_per_entry is None else check_int(bytes_per_entry, "bytes_per_entry", low=1)
@@ -819,7 +820,9 @@ def capacity_table(trace: pd.DataFrame, design: str, ttl: float, capacities: Ite
     live = np.arange(1, inserted.size + 1) - np.searchsorted(inserted + ttl, inserted, side="right")
     peak = int(live.max())
     rows = []
-    for capacity in sorted({_cache_size(c, "capacities") for c in capacities} | {peak}):
+    chosen = {_cache_size(c, "capacities") for c in capacities}
+    chosen |= {max(1, round(peak * check_fraction(f, "fractions"))) for f in fractions}
+    for capacity in sorted(chosen | {peak}):
         result = unbounded if capacity >= peak else serve(keys, "ttl", capacity, times=times, ttl=ttl)
         rows.append({"capacity": capacity, "MiB": capacity * per_entry / 2**20, "hit ratio": result.hit_ratio,
                      "unbounded": capacity >= peak})
