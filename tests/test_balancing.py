@@ -789,3 +789,14 @@ def test_ring_weights_are_relative():
     assert big.points.size == small.points.size == 2 * 160
     keys = np.arange(1000)
     assert np.array_equal(big.assign(keys), small.assign(keys))
+
+
+@pytest.mark.parametrize("name", ["strategies", "simulator", "hashing", "engine", "resize", "autoscaling"])
+def test_every_public_name_is_in_all(name):
+    import importlib
+    import inspect
+    module = importlib.import_module(f"sparrow_course.balancing.{name}")
+    public = {n for n, v in vars(module).items() if not n.startswith("_") and (inspect.isfunction(v) or inspect.isclass(v))
+              and getattr(v, "__module__", None) == module.__name__}
+    assert public <= set(module.__all__)
+    assert all(hasattr(module, n) for n in module.__all__)

@@ -541,3 +541,12 @@ def test_lru_curve_caps_huge_sizes_at_the_distinct_keys():
 def test_one_daily_profile_for_both_chapters():
     assert traffic.HOURLY_SESSION_SHARE.sum() == pytest.approx(1.0)
     assert int(np.argmax(traffic.HOURLY_SESSION_SHARE)) == int(np.argmax(traffic.DIURNAL_PROFILE))
+
+
+@pytest.mark.parametrize("module", [caching, traffic])
+def test_every_public_name_is_in_all(module):
+    import inspect
+    public = {n for n, v in vars(module).items() if not n.startswith("_") and (inspect.isfunction(v) or inspect.isclass(v))
+              and getattr(v, "__module__", None) == module.__name__}
+    assert public <= set(module.__all__)
+    assert all(hasattr(module, n) for n in module.__all__)

@@ -38,12 +38,16 @@ class ScalingPolicy:
     """
 
     metric: str = "utilisation"
+    # the two thresholds: their gap is the hysteresis
     scale_out_above: float = 0.75
     scale_in_below: float = 0.5
+    # nodes added or removed per action
     step_out: int = 1
     step_in: int = 1
+    # seconds to wait after an action before the next one
     cooldown_out: float = 3.0
     cooldown_in: float = 10.0
+    # bounds on the cluster size
     min_nodes: int = 2
     max_nodes: int = 40
 

@@ -38,6 +38,20 @@ from .engine import ClusterEngine, check_cache_options
 from .strategies import Balancer
 from ..traffic import Requests
 
+__all__ = [
+    "Node",
+    "SimulationResult",
+    "check_nodes",
+    "erlang_c_mean_wait",
+    "fifo_start_times",
+    "key_affinity",
+    "make_cluster",
+    "mm1_mean_wait",
+    "simulate",
+    "summary_table",
+    "ttl_cache_hits",
+]
+
 
 @dataclass(frozen=True)
 class Node:

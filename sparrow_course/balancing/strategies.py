@@ -35,6 +35,33 @@ import pandas as pd
 from ..checks import check_bool, check_choice, check_int, check_memory, check_number, check_seed, check_str
 from .hashing import hash_keys, hash_stream, splitmix64, stable_hash, unit_interval
 
+__all__ = [
+    "Balancer",
+    "BoundedLoadHash",
+    "ConsistentHashRing",
+    "JumpHash",
+    "LeastConnections",
+    "Load",
+    "MaglevHash",
+    "ModuloHash",
+    "PowerOfTwoChoices",
+    "RandomChoice",
+    "RendezvousHash",
+    "RoundRobin",
+    "STRATEGIES",
+    "SmoothWeightedRoundRobin",
+    "consistent_moved_theory",
+    "jump_hash",
+    "keys_moved",
+    "keys_moved_on_resize",
+    "keys_moved_table",
+    "load_shares",
+    "make_balancer",
+    "modulo_moved_theory",
+    "ring_share_cv",
+    "ring_spread_table",
+]
+
 Chooser = Callable[[int], int]
 
 
