@@ -217,7 +217,7 @@ def _stream(rng: np.random.Generator, starts: np.ndarray, duration: float, pop: 
     return Requests(times, users.astype(np.int64), item, work, float(duration), meta)
 
 
-def poisson_traffic(rate: float, duration: float, *, seed: int = 0, **population) -> Requests:
+def poisson_traffic(rate: float, duration: float, *, seed: int = DEFAULT_SEED, **population) -> Requests:
     """Poisson arrivals at ``rate`` req/s for ``duration`` s, from a :class:`Population` (keyword arguments).
 
     ``session_requests > 1`` groups requests into visits: visits start as a Poisson stream and
@@ -275,7 +275,7 @@ def diurnal_traffic(
     bursts: int = 3,
     burst_length: float = 12.0,
     burst_extra: float = 0.4,
-    seed: int = 0,
+    seed: int = DEFAULT_SEED,
     **population,
 ) -> Requests:
     """One day of traffic following ``DIURNAL_PROFILE`` (peak ``peak_rate`` req/s) with random bursts.
