@@ -11,14 +11,14 @@ last access (expire-after-access). By Che's approximation an LRU cache behaves l
 a TTL cache with its characteristic time, and unlike LRU the hits can be computed for a million
 requests at once.
 
-Three engines, one model:
+Two ways to run one model:
 
 * state-free strategies (round robin, hashing, ...) are assigned with numpy in one go; then
   each node's FIFO queue is solved on its own, with the Lindley recursion in closed form for a
   single worker (a cumulative maximum, no Python loop) and a small heap loop for several workers;
 * load-aware strategies (least connections, two choices, bounded loads) and admission control
-  (``max_queue``) need the live state of every node at each arrival, so they run through one
-  event loop over arrivals in time order, with a heap of departures.
+  (``max_queue``) need the live state of every node at each arrival, so they run through the
+  one cluster engine (:mod:`.engine`), which also drives the autoscaler and the resize experiment.
 """
 from __future__ import annotations
 
