@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from sparrow_course.balancing import make_balancer, make_cluster, poisson_traffic, simulate
+from sparrow_course.balancing import Load, make_balancer, make_cluster, poisson_traffic, simulate
 from sparrow_course.balancing.hashing import hash_keys
 
 SPEEDS = [1.0] * 4 + [2.0] * 4
@@ -35,36 +35,21 @@ def simpy_model(requests, cluster, kind):
     by_pos = {n.name: n for n in cluster}
     resources = [simpy.Resource(env, capacity=by_pos[name].workers) for name in names]
     speed = [by_pos[name].speed for name in names]
-    weights = balancer.weights.tolist()
-    m = len(names)
     n = len(requests)
-    inflight = [0] * m
-    last_seen = [dict() for _ in range(m)]
+    last_seen = [dict() for _ in names]
     latency = np.empty(n)
     times, work, users = requests.time.tolist(), requests.work.tolist(), requests.user.tolist()
 
-    # the dispatch decision, written out plainly (same rule and tie-break as the package)
-    if kind in ("round_robin", "ring"):
-        fixed = balancer.assign(requests.user if balancer.uses_key else None, size=n).tolist()
-        choose = fixed.__getitem__
-    elif kind == "least_connections":
-        def choose(i):
-            score = [(inflight[j] + 1) / weights[j] for j in range(m)]
-            best = min(score)
-            r = i % m
-            return score.index(best, r) if best in score[r:] else score.index(best)
-    else:  # two choices: the same random candidate pairs, the less loaded one wins
-        first, second = (c.tolist() for c in balancer._candidates(None, n))
-
-        def choose(i):
-            a, b = first[i], second[i]
-            return a if (inflight[a] + 1) / weights[a] <= (inflight[b] + 1) / weights[b] else b
+    # the dispatch decision through the balancer's public chooser; the SimPy model keeps the load current
+    load = Load(balancer.weights.tolist())
+    hashes = hash_keys(requests.user) if balancer.uses_key else None
+    choose = balancer.chooser(load, hashes, size=n)
 
     def serve(i, j, service):
         with resources[j].request() as slot:
             yield slot
             yield env.timeout(service)
-        inflight[j] -= 1
+        load.finished(j)
         latency[i] = env.now - times[i]
 
     def source():
@@ -74,7 +59,7 @@ def simpy_model(requests, cluster, kind):
             prev = last_seen[j].get(users[i])
             last_seen[j][users[i]] = env.now
             service = work[i] / speed[j] + (0.0 if prev is not None and env.now - prev <= CACHE_TTL else MISS_PENALTY)
-            inflight[j] += 1
+            load.started(j)
             env.process(serve(i, j, service))
 
     env.process(source())

@@ -18,7 +18,7 @@ import time
 import cachetools
 import numpy as np
 
-from sparrow_course import caching
+from sparrow_course import caching, traffic
 
 
 def cachetools_hits(keys: list[int], size: int) -> int:
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2024)
     args = parser.parse_args(argv)
 
-    keys = caching.zipf_trace(args.requests, args.items, args.alpha, seed=args.seed)
+    keys = traffic.zipf_trace(args.requests, args.items, args.alpha, seed=args.seed)
     sizes = np.unique(np.geomspace(10, args.items // 2, args.sizes).astype(np.int64))
     key_list = keys.tolist()
     print(f"trace: {args.requests:,} independent requests over {args.items:,} keys, Zipf alpha {args.alpha}; "
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if not agree:
         bad = np.flatnonzero(ours != peer)
         print(f"  differ at sizes {sizes[bad].tolist()}: {ours[bad].tolist()} vs {peer[bad].tolist()}")
-    che = caching.che_hit_ratio_curve(caching.zipf_popularity(args.items, args.alpha), sizes)
+    che = caching.che_hit_ratio_curve(traffic.zipf_probabilities(args.items, args.alpha), sizes)
     print(f"largest gap to Che's approximation (cold misses included): {np.abs(ours / len(keys) - che).max():.4f}")
     ratio = peer_s / ours_s
     print(f"speed ratio (cachetools loop / stack distances): {ratio:.1f}x (target >= 10x: "

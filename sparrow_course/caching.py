@@ -36,15 +36,47 @@ import cachetools
 import numpy as np
 import pandas as pd
 
-from .datasets import require_frame
+from .checks import check_fraction, check_frame, check_int, check_memory, check_number, check_probability
 from .seeding import DEFAULT_SEED
+from .traffic import HOURLY_SESSION_SHARE, expand_sessions
 
 __all__ = [
-    "DAYPARTS", "DESIGNS", "FIELDS", "HOURLY_SESSION_SHARE", "KeyDesign", "POLICIES", "ServeResult",
-    "backend_load", "cache_key", "cache_keys", "che_characteristic_time", "che_hit_ratio", "che_hit_ratio_curve",
-    "daypart", "design_hit_ratios", "generate_trace", "lru_hit_counts", "lru_hit_ratio_curve", "lru_stack_distances",
-    "lru_stack_distances_fenwick", "make_cache", "mean_live_entries", "replay_ttl", "serve", "servers_needed",
-    "static_top_hit_ratio", "zipf_popularity", "zipf_trace",
+    "DAYPARTS",
+    "DESIGNS",
+    "FIELDS",
+    "KeyDesign",
+    "PAGES_PER_LIST",
+    "POLICIES",
+    "ServeResult",
+    "backend_load",
+    "cache_key",
+    "cache_keys",
+    "capacity_table",
+    "che_characteristic_time",
+    "che_hit_ratio",
+    "che_hit_ratio_curve",
+    "daypart",
+    "design_hit_ratios",
+    "generate_trace",
+    "list_bytes",
+    "list_staleness",
+    "longest_ttl_within",
+    "lru_hit_counts",
+    "lru_hit_ratio_curve",
+    "lru_stack_distances",
+    "lru_stack_distances_fenwick",
+    "make_cache",
+    "mean_live_entries",
+    "new_user_scale_table",
+    "policy_table",
+    "replay_ttl",
+    "segment_list_quality",
+    "serve",
+    "servers_needed",
+    "session_grid",
+    "static_top_hit_ratio",
+    "ttl_size_table",
+    "ttl_sweep",
 ]
 
 POLICIES = ("lru", "lfu", "fifo", "ttl")
@@ -52,36 +84,12 @@ POLICIES = ("lru", "lfu", "fifo", "ttl")
 
 # --------------------------------------------------------------------------- validation helpers
 
-def _integer(name: str, value: Any, *, minimum: int = 0) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
-
-
-def _number(name: str, value: Any) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    if math.isnan(value):
-        raise ValueError(f"{name} must be a number, got NaN")
-    return value
-
-
-def _cache_size(value: Any) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"cache size must be an integer number of entries, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"cache size must be >= 0 entries, got {value}")
-    return int(value)
+def _cache_size(value: Any, name: str = "size") -> int:
+    return check_int(value, name, low=0)
 
 
 def _ttl(value: Any) -> float:
-    ttl = _number("ttl", value)
-    if not ttl > 0 or math.isinf(ttl):
-        raise ValueError(f"ttl must be a positive, finite number of seconds (time units), got {value}")
-    return ttl
+    return check_number(value, "ttl", low=0, include_low=False)
 
 
 def _key_codes(keys: Any) -> np.ndarray:
@@ -116,26 +124,6 @@ def _times(times: Any, n: int) -> np.ndarray:
     if n > 1 and (np.diff(t) < 0).any():
         raise ValueError("times must be non-decreasing: replay requests in the order they arrived")
     return t
-
-
-# --------------------------------------------------------------------------- Zipf traffic
-
-def zipf_popularity(n_items: int, alpha: float) -> np.ndarray:
-    """Request probabilities q_i proportional to i^-alpha, i = 1..n_items (most popular first)."""
-    n_items = _integer("n_items", n_items, minimum=1)
-    alpha = _number("alpha", alpha)
-    if alpha < 0 or math.isinf(alpha):
-        raise ValueError(f"alpha must be a finite number >= 0 (0 = uniform), got {alpha}")
-    weights = np.arange(1, n_items + 1, dtype=np.float64) ** -alpha
-    return weights / weights.sum()
-
-
-def zipf_trace(n_requests: int, n_items: int, alpha: float, *, seed: int = DEFAULT_SEED) -> np.ndarray:
-    """Independent requests (the independent reference model) for keys 0..n_items-1 with Zipf popularity."""
-    n_requests = _integer("n_requests", n_requests, minimum=1)
-    q = zipf_popularity(n_items, alpha)
-    rng = np.random.default_rng(seed)
-    return rng.choice(len(q), size=n_requests, p=q).astype(np.int64)
 
 
 # --------------------------------------------------------------------------- serving with cachetools
@@ -199,13 +187,13 @@ class ServeResult:
         refresh moment is independent of the traffic: a list of age a is stale with
         probability min(a / refresh_interval, 1).
         """
-        r = _number("refresh_interval", refresh_interval)
+        r = check_number(refresh_interval, "refresh_interval", allow_inf=True)
         if not r > 0 or math.isinf(r):
             raise ValueError(f"refresh_interval must be a positive, finite time, got {refresh_interval}")
         w = self.warmup
         if phase is None:
             return float(np.minimum(self.age[w:] / r, 1.0).sum() / self.requests)
-        p = _number("phase", phase)
+        p = check_number(phase, "phase", allow_inf=True)
         stale = np.floor((self.times[w:] - p) / r) > np.floor((self.born[w:] - p) / r)
         return float(stale.sum() / self.requests)
 
@@ -221,7 +209,7 @@ def serve(keys: Sequence[Any] | np.ndarray, policy: str, size: int, *, times: Se
     n = len(codes)
     size = _cache_size(size)
     t = _times(times, n)
-    warmup = _integer("warmup", warmup)
+    warmup = check_int(warmup, "warmup", low=0)
     if warmup >= n:
         raise ValueError(f"warmup ({warmup}) must leave at least one request of the {n} to count")
     clock = [0.0]
@@ -257,7 +245,7 @@ def replay_ttl(keys: Sequence[Any] | np.ndarray, times: Sequence[float], ttl: fl
     n = len(codes)
     t = _times(times, n)
     ttl = _ttl(ttl)
-    warmup = _integer("warmup", warmup)
+    warmup = check_int(warmup, "warmup", low=0)
     if warmup >= n:
         raise ValueError(f"warmup ({warmup}) must leave at least one request of the {n} to count")
     order = np.argsort(codes, kind="stable")  # grouped by key, in time order within a key
@@ -393,7 +381,7 @@ def _sizes(sizes: Iterable[int] | np.ndarray) -> np.ndarray:
         sizes = [sizes]
     out = []
     for s in sizes:
-        out.append(_cache_size(s))
+        out.append(_cache_size(s, "sizes"))
     if not out:
         raise ValueError("sizes is empty: give at least one cache size")
     return np.asarray(out, dtype=np.int64)
@@ -402,12 +390,14 @@ def _sizes(sizes: Iterable[int] | np.ndarray) -> np.ndarray:
 def _lru_counts(keys: Sequence[Any] | np.ndarray, sizes: Iterable[int], warmup: int) -> tuple[np.ndarray, int]:
     sizes = _sizes(sizes)
     distances = lru_stack_distances(keys)
-    warmup = _integer("warmup", warmup)
+    warmup = check_int(warmup, "warmup", low=0)
     if warmup >= len(distances):
         raise ValueError(f"warmup ({warmup}) must leave at least one request of the {len(distances)} to count")
     d = distances[warmup:]
     finite = d[np.isfinite(d)].astype(np.int64)
-    at_most = np.cumsum(np.bincount(finite, minlength=int(sizes.max()) + 1))  # requests with distance <= C
+    # a distance never exceeds the number of distinct keys, so larger sizes all hit as often as that one
+    longest = int(min(sizes.max(), finite.max(initial=0)))
+    at_most = np.cumsum(np.bincount(finite, minlength=longest + 1))  # requests with distance <= C
     return at_most[np.minimum(sizes, len(at_most) - 1)], len(d)
 
 
@@ -445,9 +435,7 @@ def che_characteristic_time(popularity: Sequence[float] | np.ndarray, cache_size
     from scipy.optimize import brentq
 
     q = _popularity(popularity)
-    c = _number("cache_size", cache_size)
-    if c < 0:
-        raise ValueError(f"cache size must be >= 0 entries, got {cache_size}")
+    c = check_number(cache_size, "cache_size", low=0, allow_inf=True)
     if c == 0:
         return 0.0
     if c >= np.count_nonzero(q):
@@ -491,15 +479,6 @@ def static_top_hit_ratio(popularity: Sequence[float] | np.ndarray, cache_size: i
 
 DAYPARTS = ("night", "morning", "afternoon", "evening")  # hours 0-5, 6-11, 12-17, 18-23
 
-#: Share of the day's sessions that start in each hour (0 = midnight to 1 am): the usual
-#: shape of a consumer app, a trough before dawn and a peak from 8 to 11 pm. An
-#: assumption, stated, not data.
-HOURLY_SESSION_SHARE = np.array([
-    2.2, 1.3, 0.8, 0.5, 0.4, 0.6, 1.3, 2.6, 3.4, 3.6, 3.8, 4.2,
-    4.9, 4.6, 4.1, 4.0, 4.3, 5.0, 6.0, 7.4, 8.6, 8.8, 7.4, 4.5,
-]) / 100.0
-HOURLY_SESSION_SHARE = HOURLY_SESSION_SHARE / HOURLY_SESSION_SHARE.sum()
-
 OTHER_DEVICE_RATE = 0.2  # a returning user's session is on another platform than the one they signed up on
 CELLULAR_RATE = 0.35  # phone sessions on a cellular network rather than wifi
 GEO_CELLS = 50  # fine location cells per region (the "place" of an exact context)
@@ -511,14 +490,14 @@ TRACE_COLUMNS = ("time", "session", "user", "is_new", "region", "platform", "net
 
 def daypart(hour: int) -> str:
     """The coarse time of day of an hour 0..23: night (0-5), morning (6-11), afternoon (12-17), evening (18-23)."""
-    h = _integer("hour", hour)
+    h = check_int(hour, "hour", low=0)
     if h > 23:
         raise ValueError(f"hour must be in 0..23, got {hour}")
     return DAYPARTS[h // 6]
 
 
 def _check_users(users: Any) -> pd.DataFrame:
-    require_frame(users, USER_COLUMNS, "users (e.g. load_movielens().users)", allow_empty=False)
+    check_frame(users, USER_COLUMNS, "users", allow_empty=False)
     if users[list(USER_COLUMNS)].isna().any().any():
         raise ValueError(f"users has missing values in {list(USER_COLUMNS)}")
     if not users["userId"].is_unique:
@@ -551,19 +530,19 @@ def generate_trace(users: pd.DataFrame, *, n_sessions: int = 20_000, share_new: 
     ``PAGES_PER_LIST`` pages covers the page (0 for pages 1-10).
     """
     users = _check_users(users)
-    n_sessions = _integer("n_sessions", n_sessions, minimum=1)
+    n_sessions = check_int(n_sessions, "n_sessions", low=1)
     for name, value, upper in (("share_new", share_new, 1.0), ("revisit_rate", revisit_rate, 1.0)):
-        v = _number(name, value)
+        v = check_number(value, name)
         if not 0.0 <= v <= upper or (name == "revisit_rate" and v == 1.0):
             raise ValueError(f"{name} must be in [0, 1{']' if name == 'share_new' else ')'}, got {value}")
-    requests_per_session = _number("requests_per_session", requests_per_session)
+    requests_per_session = check_number(requests_per_session, "requests_per_session", allow_inf=True)
     if not 1.0 <= requests_per_session < math.inf:
         raise ValueError(f"requests_per_session must be a finite number >= 1 (a session makes at least one request), "
                          f"got {requests_per_session}")
-    think_time = _number("think_time", think_time)
+    think_time = check_number(think_time, "think_time", allow_inf=True)
     if not 0 < think_time < math.inf:
         raise ValueError(f"think_time must be a positive number of seconds, got {think_time}")
-    activity_skew = _number("activity_skew", activity_skew)
+    activity_skew = check_number(activity_skew, "activity_skew", allow_inf=True)
     if not 0 <= activity_skew < math.inf:
         raise ValueError(f"activity_skew must be a finite number >= 0, got {activity_skew}")
 
@@ -591,17 +570,11 @@ def generate_trace(users: pd.DataFrame, *, n_sessions: int = 20_000, share_new: 
     geo_cell = rng.integers(0, GEO_CELLS, size=n_sessions)
     start_hour = rng.choice(24, size=n_sessions, p=HOURLY_SESSION_SHARE)
     start = (start_hour + rng.random(n_sessions)) * 3600.0
-    length = rng.geometric(1.0 / requests_per_session, size=n_sessions)
 
-    # Requests: expand sessions, then walk pages and clocks within each session.
-    n = int(length.sum())
-    session = np.repeat(np.arange(n_sessions), length)
-    offset = np.cumsum(length) - length
-    step = np.arange(n) - offset[session]  # 0 for a session's first request
-    gap = rng.exponential(think_time, size=n)
-    gap[step == 0] = 0.0
-    elapsed = np.cumsum(gap)
-    elapsed -= elapsed[offset][session]
+    # Requests: expand sessions, then walk pages within each session.
+    session, step, elapsed = expand_sessions(rng, n_sessions, requests_per_session, think_time)
+    n = session.size
+    offset = np.flatnonzero(step == 0)  # each session's first request
     advance = (rng.random(n) >= float(revisit_rate)) & (step > 0)
     pages = np.cumsum(advance)
     page = 1 + pages - pages[offset][session]
@@ -727,7 +700,7 @@ def cache_keys(trace: pd.DataFrame, design: KeyDesign | str) -> np.ndarray:
 
 def backend_load(result: ServeResult, *, bin_seconds: float = 3600.0) -> pd.DataFrame:
     """Requests per second reaching the cache and the model (misses), per time bin of the trace."""
-    width = _number("bin_seconds", bin_seconds)
+    width = check_number(bin_seconds, "bin_seconds", allow_inf=True)
     if not width > 0:
         raise ValueError(f"bin_seconds must be positive, got {bin_seconds}")
     w = result.warmup
@@ -757,9 +730,9 @@ def design_hit_ratios(trace: pd.DataFrame, design: str, ttl: float) -> dict[str,
 
 def servers_needed(requests_per_second: float, capacity_per_server: float, *, utilisation: float = 0.7) -> int:
     """Model servers to serve ``requests_per_second`` with each kept at ``utilisation`` of its capacity."""
-    rps = _number("requests_per_second", requests_per_second)
-    cap = _number("capacity_per_server", capacity_per_server)
-    u = _number("utilisation", utilisation)
+    rps = check_number(requests_per_second, "requests_per_second", allow_inf=True)
+    cap = check_number(capacity_per_server, "capacity_per_server", allow_inf=True)
+    u = check_number(utilisation, "utilisation", allow_inf=True)
     if rps < 0 or math.isinf(rps):
         raise ValueError(f"requests_per_second must be a finite number >= 0, got {requests_per_second}")
     if not 0 < cap < math.inf:
@@ -767,3 +740,245 @@ def servers_needed(requests_per_second: float, capacity_per_server: float, *, ut
     if not 0 < u <= 1:
         raise ValueError(f"utilisation must be in (0, 1], got {utilisation}")
     return int(math.ceil(rps / (cap * u) - 1e-9))
+
+
+# --------------------------------------------------------------------------- experiments as tables
+
+def policy_table(keys: Sequence[Any] | np.ndarray, popularity: Sequence[float] | np.ndarray, sizes: Iterable[int], *,
+                 warmup: int = 0) -> pd.DataFrame:
+    """Hit ratio by cache size (index) of LRU (stack distances), Che's theory, LFU and FIFO (cachetools), and the top-C ceiling."""
+    sizes = _sizes(sizes).tolist()
+    lru = lru_hit_ratio_curve(keys, sizes, warmup=warmup)
+    rows = [{"cache size": size, "LRU": lru[j], "Che (theory)": che_hit_ratio(popularity, size),
+             "LFU": serve(keys, "lfu", size, warmup=warmup).hit_ratio,
+             "FIFO": serve(keys, "fifo", size, warmup=warmup).hit_ratio,
+             "top-C ceiling": static_top_hit_ratio(popularity, size)} for j, size in enumerate(sizes)]
+    return pd.DataFrame(rows).set_index("cache size")
+
+
+def ttl_size_table(keys: Sequence[Any] | np.ndarray, times: Sequence[float], ttls: Iterable[float], *,
+                   warmup: int = 0) -> pd.DataFrame:
+    """A TTL cache at each TTL: its hit ratio and its memory (mean live entries), one row per TTL."""
+    rows = []
+    for ttl in ttls:
+        result = replay_ttl(keys, times, ttl, warmup=warmup)
+        rows.append({"TTL": float(ttl), "mean live entries": mean_live_entries(result, ttl), "hit ratio": result.hit_ratio})
+    if not rows:
+        raise ValueError("ttls is empty: give at least one TTL")
+    return pd.DataFrame(rows)
+
+
+def ttl_sweep(trace: pd.DataFrame, designs: Sequence[str], ttls: Iterable[float], *,
+              refresh_interval: float = 3600.0) -> pd.DataFrame:
+    """Hit ratio and stale share (lists older than the current model, refreshed every ``refresh_interval``) by TTL and design."""
+    rows = []
+    for design in designs:
+        keys = cache_keys(trace, design)
+        for ttl in ttls:
+            result = replay_ttl(keys, trace["time"], ttl)
+            rows.append({"TTL (s)": float(ttl), "design": design, "hit ratio": result.hit_ratio,
+                         "stale share": result.stale_share(refresh_interval)})
+    if not rows:
+        raise ValueError("designs and ttls must each hold at least one value")
+    return pd.DataFrame(rows)
+
+
+def longest_ttl_within(sweep: pd.DataFrame, design: str, stale_budget: float) -> float:
+    """The longest TTL of a :func:`ttl_sweep` whose stale share for ``design`` stays within ``stale_budget``."""
+    budget = check_fraction(stale_budget, "stale_budget")
+    part = sweep[sweep["design"] == design]
+    if part.empty:
+        raise ValueError(f"design {design!r} is not in the sweep; it has {sorted(sweep['design'].unique())}")
+    ok = part.loc[part["stale share"] <= budget, "TTL (s)"]
+    if ok.empty:
+        raise ValueError(f"stale_budget: no TTL of the sweep keeps the stale share within {budget}; try shorter TTLs")
+    return float(ok.max())
+
+
+def session_grid(users: pd.DataFrame, designs: Mapping[str, str], *, revisit_rates: Sequence[float],
+                 session_lengths: Sequence[float], ttl: float, **trace_settings) -> pd.DataFrame:
+    """Hit ratio of each named design on traces with each revisit rate and mean session length (tidy: one row per cell and design)."""
+    rows = []
+    for revisit in revisit_rates:
+        for length in session_lengths:
+            settings = dict(trace_settings, requests_per_session=length, revisit_rate=revisit)
+            trace = generate_trace(users, **settings)
+            for label, design in designs.items():
+                rows.append({"revisit rate": revisit, "requests per session": length, "design": label,
+                             "hit ratio": design_hit_ratios(trace, design, ttl)["hit ratio"]})
+    return pd.DataFrame(rows)
+
+
+def new_user_scale_table(users: pd.DataFrame, design: str, *, new_sessions: int, factors: Sequence[int], ttl: float,
+                         **trace_settings) -> pd.DataFrame:
+    """New users' hit ratio under ``design`` when new-user traffic grows by each factor (only new users in the trace)."""
+    rows = []
+    for factor in factors:
+        f = check_int(factor, "factors", low=1)
+        trace = generate_trace(users, n_sessions=new_sessions * f, **dict(trace_settings, share_new=1.0))
+        rows.append({"new-user traffic": f"x{f}", "new sessions a day": new_sessions * f,
+                     "new users' hit ratio": design_hit_ratios(trace, design, ttl)["new users"]})
+    return pd.DataFrame(rows).set_index("new-user traffic")
+
+
+# --------------------------------------------------------------------------- what a cache costs
+
+def list_bytes(n_items: int = 200, *, id_bytes: int = 4, score_bytes: int = 4, key_bytes: int = 64,
+               overhead_bytes: int = 64) -> int:
+    """Memory of one cached ranked list: ``n_items`` (id, score) pairs, its key and the cache's per-entry overhead."""
+    n_items = check_int(n_items, "n_items", low=1)
+    for name, v in (("id_bytes", id_bytes), ("score_bytes", score_bytes), ("key_bytes", key_bytes),
+                    ("overhead_bytes", overhead_bytes)):
+        check_int(v, name, low=0)
+    return n_items * (id_bytes + score_bytes) + key_bytes + overhead_bytes
+
+
+def capacity_table(trace: pd.DataFrame, design: str, ttl: float, capacities: Iterable[int] = (), *,
+                   fractions: Iterable[float] = (), bytes_per_entry: int | None = None) -> pd.DataFrame:
+    """Hit ratio of a TTL cache with LRU eviction at each capacity (entries), with its memory.
+
+    Capacities are given in entries, or as ``fractions`` of the unbounded cache's peak of live
+    entries. One row per capacity, plus the unbounded cache (capacity = that peak):
+    ``capacity``, ``MiB`` (capacity x ``bytes_per_entry``, default :func:`list_bytes`), ``hit ratio``.
+    """
+    per_entry = list_bytes() if bytes_per_entry is None else check_int(bytes_per_entry, "bytes_per_entry", low=1)
+    keys = cache_keys(trace, design)
+    times = trace["time"].to_numpy(dtype=float)
+    unbounded = replay_ttl(keys, times, ttl)
+    inserted = times[~unbounded.hit]
+    # peak live entries: insertions alive at each insertion moment
+    live = np.arange(1, inserted.size + 1) - np.searchsorted(inserted + ttl, inserted, side="right")
+    peak = int(live.max())
+    rows = []
+    chosen = {_cache_size(c, "capacities") for c in capacities}
+    chosen |= {max(1, round(peak * check_fraction(f, "fractions"))) for f in fractions}
+    for capacity in sorted(chosen | {peak}):
+        result = unbounded if capacity >= peak else serve(keys, "ttl", capacity, times=times, ttl=ttl)
+        rows.append({"capacity": capacity, "MiB": capacity * per_entry / 2**20, "hit ratio": result.hit_ratio,
+                     "unbounded": capacity >= peak})
+    return pd.DataFrame(rows)
+
+
+def list_staleness(trace: pd.DataFrame, design: str, ttl: float, *, click_rate: float = 0.1) -> dict[str, float]:
+    """What a cached list ignores: a returning user's own requests (and clicks) since the list was computed.
+
+    For each returning user's request, the list served was computed at some earlier request;
+    every request the user made in between is an interaction the list has not seen. With a
+    click on each request with probability ``click_rate``, a served list ignores at least one
+    click with probability 1 - (1 - click_rate)^m, m the requests in between. Returns the hit
+    ratio, the share of returning users' requests served a list that ignores >= 1 request, the
+    mean number ignored, the expected share that ignores >= 1 click, and the mean age (s).
+    """
+    p = check_probability(click_rate, "click_rate")
+    keys = cache_keys(trace, design)
+    times = trace["time"].to_numpy(dtype=float)
+    result = replay_ttl(keys, times, ttl)
+    users = pd.factorize(trace["user"])[0].astype(np.float64)
+    # position of each request among its user's requests in time order, and of the list's computation
+    span = float(times.max() - times.min()) + 1.0
+    stamp = users * span + (times - times.min())
+    ordered = np.sort(stamp)
+    first = np.searchsorted(ordered, users * span, side="left")
+    rank = np.searchsorted(ordered, stamp, side="left") - first
+    computed = np.searchsorted(ordered, users * span + (result.born - times.min()), side="right") - first
+    ignored = np.where(result.hit, rank - computed + 1, 0)   # requests after the computing one, before this one
+    back = ~trace["is_new"].to_numpy(dtype=bool)
+    if not back.any():
+        raise ValueError("trace has no returning users' requests: staleness is measured on returning users")
+    m = ignored[back]
+    return {"design": design, "TTL (s)": float(ttl), "hit ratio": result.hit_ratio,
+            "served a list that ignores >= 1 request": float(np.mean(m >= 1)),
+            "mean requests ignored": float(m.mean()),
+            f"ignores >= 1 click (click rate {p:g})": float(np.mean(1 - (1 - p) ** m)),
+            "mean age (s)": float(result.age[back].mean())}
+
+
+def _cached_list_recs(user_ids: np.ndarray, item_ids: np.ndarray, group: np.ndarray, group_scores: np.ndarray,
+                      seen: Any, k: int) -> pd.DataFrame:
+    """Each user's top ``k`` of their group's one ranked list, skipping items they have seen (ties: item order).
+
+    The same frame as ``metrics.top_k_frame`` over the tiled group scores, without sorting a
+    users x items matrix: one ranking per group, then a walk down it per user.
+    """
+    parts = []
+    for g in range(group_scores.shape[0]):
+        members = np.flatnonzero(group == g)
+        if not members.size:
+            continue
+        order = np.argsort(-group_scores[g], kind="stable")
+        unseen = ~seen[members][:, order].toarray()
+        take = unseen & (np.cumsum(unseen, axis=1) <= k)
+        who, pos = np.nonzero(take)                     # row-major: each user's picks in ranking order
+        parts.append(pd.DataFrame({"userId": user_ids[members[who]], "movieId": item_ids[order[pos]],
+                                   "score": group_scores[g][order[pos]]}))
+    frame = pd.concat(parts, ignore_index=True)
+    return frame.sort_values("userId", kind="stable").reset_index(drop=True)
+
+
+def segment_list_quality(ratings: pd.DataFrame, users: pd.DataFrame, *, k: int = 10, test_fraction: float = 0.2,
+                         segment: Sequence[str] = ("region", "signup_platform")) -> pd.DataFrame:
+    """Recall@k and NDCG@k, on each user's held-out later ratings, of a cached list per segment against a personal list.
+
+    Same users, same protocol (``datasets.user_time_split``; relevant = positive held-out
+    ratings): one global popularity list (one cache entry), one popularity list per
+    ``segment`` (what a new user's cache key knows), and a personal list from item-to-item
+    cosine similarity over the user's own training positives. Items the user rated in training
+    are filtered from every list (a cheap step at serving time). One row per list.
+    """
+    from scipy import sparse
+
+    from .datasets import positive, user_time_split
+    from .metrics import evaluate_top_k, top_k_frame
+
+    k = check_int(k, "k", low=1)
+    check_frame(ratings, ["userId", "movieId", "rating", "timestamp"], "ratings", allow_empty=False)
+    segment = list(segment)
+    check_frame(users, ["userId", *segment], "users", allow_empty=False)
+    train, test = user_time_split(ratings, test_fraction)
+    truth = positive(test)[["userId", "movieId"]]
+    liked = positive(train)
+    user_ids = np.sort(truth["userId"].unique())
+    user_ids = user_ids[np.isin(user_ids, liked["userId"].unique())]
+    truth = truth[truth["userId"].isin(user_ids)]
+    if truth.empty:
+        raise ValueError("ratings: no user has positive ratings both before and after the split")
+    item_ids = np.sort(train["movieId"].unique())
+    check_memory(8.0 * len(user_ids) * len(item_ids) * 3, "segment_list_quality's user x item score matrices")
+    u_index = pd.Index(user_ids)
+    i_index = pd.Index(item_ids)
+
+    def matrix(frame: pd.DataFrame) -> sparse.csr_matrix:
+        frame = frame[frame["userId"].isin(user_ids)]
+        rows, cols = u_index.get_indexer(frame["userId"]), i_index.get_indexer(frame["movieId"])
+        return sparse.csr_matrix((np.ones(len(frame)), (rows, cols)), shape=(len(user_ids), len(item_ids)))
+
+    seen = matrix(train).astype(bool).tocsr()
+    likes = matrix(liked)
+    likes.data[:] = 1.0
+    everyone = liked[liked["movieId"].isin(item_ids)]
+    popularity = everyone.groupby("movieId").size().reindex(item_ids, fill_value=0).to_numpy(dtype=float)
+    # segment lists: popularity among the training positives of the segment's users (global popularity breaks ties)
+    seg_of_user = users.set_index("userId")[segment].astype(str).agg(" / ".join, axis=1)
+    everyone = everyone.assign(seg=seg_of_user.reindex(everyone["userId"]).to_numpy())
+    by_seg = everyone.groupby(["seg", "movieId"]).size().unstack(fill_value=0).reindex(columns=item_ids, fill_value=0)
+    seg_scores = by_seg.to_numpy(dtype=float) + popularity / (popularity.max() + 1.0)
+    my_seg = pd.Index(by_seg.index).get_indexer(seg_of_user.reindex(user_ids).to_numpy())
+    # personal lists: item-item cosine over training positives
+    co = (likes.T @ likes).toarray()
+    norm = np.sqrt(np.diag(co))
+    sim = co / np.maximum(np.outer(norm, norm), 1e-12)
+    np.fill_diagonal(sim, 0.0)
+    personal = np.asarray(likes @ sim)
+    recs = {
+        "one global list": (_cached_list_recs(user_ids, item_ids, np.zeros(len(user_ids), dtype=np.int64),
+                                              popularity[None, :], seen, k), 1),
+        f"one list per segment ({' x '.join(segment)})": (_cached_list_recs(user_ids, item_ids, my_seg, seg_scores,
+                                                                              seen, k), int(by_seg.shape[0])),
+        "personal list (item-to-item)": (top_k_frame(user_ids, item_ids, personal, k, exclude=seen), len(user_ids)),
+    }
+    rows = []
+    for name, (frame, entries) in recs.items():
+        got = evaluate_top_k(frame, truth, k, n_items=len(item_ids))
+        rows.append({"list": name, "cached lists": entries, "users": int(got["users"]),
+                     f"recall@{k}": got[f"recall@{k}"], f"ndcg@{k}": got[f"ndcg@{k}"], "coverage": got["coverage"]})
+    return pd.DataFrame(rows).set_index("list")

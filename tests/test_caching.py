@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparrow_course import caching
+from sparrow_course import caching, traffic
 from sparrow_course.exercises import ch03
 
 
@@ -74,7 +74,7 @@ def test_a_cache_of_size_zero_never_hits(policy):
 
 @pytest.mark.parametrize("policy", ["lru", "lfu", "fifo"])
 def test_a_cache_larger_than_the_key_set_misses_only_first_requests(policy):
-    keys = caching.zipf_trace(2000, 50, 0.9, seed=1)
+    keys = traffic.zipf_trace(2000, 50, 0.9, seed=1)
     assert caching.serve(keys, policy, 50).hits == 2000 - len(set(keys.tolist()))
 
 
@@ -98,7 +98,7 @@ def test_vectorised_stack_distances_equal_the_fenwick_tree(seed):
 
 
 def test_stack_distance_curve_equals_cachetools_lru_at_several_sizes():
-    keys = caching.zipf_trace(30_000, 3_000, 0.8, seed=11)
+    keys = traffic.zipf_trace(30_000, 3_000, 0.8, seed=11)
     sizes = [1, 7, 50, 333, 1000, 2999, 5000]
     counts = caching.lru_hit_counts(keys, sizes)
     assert counts.tolist() == [caching.serve(keys, "lru", s).hits for s in sizes]
@@ -107,7 +107,7 @@ def test_stack_distance_curve_equals_cachetools_lru_at_several_sizes():
 
 
 def test_hit_ratio_curve_is_counts_over_counted_requests_and_rises_with_size():
-    keys = caching.zipf_trace(5_000, 500, 1.0, seed=3)
+    keys = traffic.zipf_trace(5_000, 500, 1.0, seed=3)
     sizes = list(range(0, 600, 25))
     curve = caching.lru_hit_ratio_curve(keys, sizes, warmup=1000)
     np.testing.assert_allclose(curve, caching.lru_hit_counts(keys, sizes, warmup=1000) / 4000)
@@ -136,7 +136,7 @@ def _brute_force_root(q: np.ndarray, c: float) -> float:
 
 @pytest.mark.parametrize("n,alpha,c", [(200, 0.8, 20), (1000, 1.0, 5), (50, 0.0, 25), (500, 1.2, 300)])
 def test_che_characteristic_time_matches_a_brute_force_root_search(n, alpha, c):
-    q = caching.zipf_popularity(n, alpha)
+    q = traffic.zipf_probabilities(n, alpha)
     T = caching.che_characteristic_time(q, c)
     assert T == pytest.approx(_brute_force_root(q, c), rel=1e-6)
     assert np.sum(-np.expm1(-q * T)) == pytest.approx(c, rel=1e-9)
@@ -150,13 +150,13 @@ def test_che_uniform_popularity_has_a_closed_form():
 
 
 def test_che_edges_empty_and_full_cache():
-    q = caching.zipf_popularity(10, 0.8)
+    q = traffic.zipf_probabilities(10, 0.8)
     assert caching.che_characteristic_time(q, 0) == 0.0 and caching.che_hit_ratio(q, 0) == 0.0
     assert caching.che_characteristic_time(q, 10) == math.inf and caching.che_hit_ratio(q, 12) == 1.0
 
 
 def test_che_predicts_measured_lru_on_independent_requests():
-    q = caching.zipf_popularity(2_000, 0.8)
+    q = traffic.zipf_probabilities(2_000, 0.8)
     keys = np.random.default_rng(4).choice(len(q), size=200_000, p=q)
     sizes = [10, 100, 500, 1500]
     measured = caching.lru_hit_ratio_curve(keys, sizes, warmup=20_000)
@@ -164,17 +164,17 @@ def test_che_predicts_measured_lru_on_independent_requests():
 
 
 def test_static_top_bounds_lru_and_che_from_above():
-    q = caching.zipf_popularity(1_000, 0.9)
+    q = traffic.zipf_probabilities(1_000, 0.9)
     for c in (1, 10, 100, 900):
         assert caching.static_top_hit_ratio(q, c) >= caching.che_hit_ratio(q, c)
     assert caching.static_top_hit_ratio(q, 1) == pytest.approx(q[0])
 
 
 def test_zipf_popularity():
-    q = caching.zipf_popularity(100, 0.8)
+    q = traffic.zipf_probabilities(100, 0.8)
     assert q.sum() == pytest.approx(1.0) and (np.diff(q) < 0).all()
     assert q[0] / q[9] == pytest.approx(10 ** 0.8)
-    np.testing.assert_allclose(caching.zipf_popularity(4, 0), 0.25)
+    np.testing.assert_allclose(traffic.zipf_probabilities(4, 0), 0.25)
 
 
 # --------------------------------------------------------------------------- the request trace
@@ -288,7 +288,7 @@ def test_bad_key_designs_are_rejected(trace):
 
 @pytest.mark.parametrize("ttl", [0.5, 3.0, 17.0, 400.0])
 def test_replay_ttl_equals_cachetools_request_by_request(ttl):
-    keys = caching.zipf_trace(8_000, 300, 0.9, seed=6)
+    keys = traffic.zipf_trace(8_000, 300, 0.9, seed=6)
     times = np.floor(np.cumsum(np.random.default_rng(6).exponential(0.5, size=8_000)))  # many ties
     fast = caching.replay_ttl(keys, times, ttl)
     slow = caching.serve(keys, "ttl", 10**6, times=times, ttl=ttl)
@@ -344,9 +344,9 @@ def test_backend_load_and_servers_needed():
 # --------------------------------------------------------------------------- errors
 
 def test_clear_errors_for_bad_sizes_ttls_and_traces():
-    with pytest.raises(ValueError, match="cache size must be >= 0"):
+    with pytest.raises(ValueError, match="(size|sizes) must be an integer >= 0"):
         caching.serve(["a"], "lru", -1)
-    with pytest.raises(ValueError, match="cache size must be >= 0"):
+    with pytest.raises(ValueError, match="(size|sizes) must be an integer >= 0"):
         caching.lru_hit_counts(["a", "a"], [1, -3])
     with pytest.raises(TypeError, match="integer"):
         caching.serve(["a"], "lru", 2.5)
@@ -385,7 +385,7 @@ def test_clear_errors_for_policies_times_and_popularity():
         caching.che_hit_ratio([3, 2, 1], 1)
     with pytest.raises(ValueError, match="non-negative"):
         caching.che_characteristic_time([1.5, -0.5], 1)
-    with pytest.raises(ValueError, match="cache size must be >= 0"):
+    with pytest.raises(ValueError, match="cache_size must be a number >= 0"):
         caching.che_characteristic_time([0.5, 0.5], -1)
     with pytest.raises(ValueError, match="hour must be"):
         caching.daypart(24)
@@ -396,10 +396,10 @@ def test_clear_errors_for_policies_times_and_popularity():
 # --------------------------------------------------------------------------- exercises agree with the package
 
 def test_exercise_references_agree_with_the_package():
-    keys = caching.zipf_trace(3_000, 200, 0.9, seed=8).tolist()
+    keys = traffic.zipf_trace(3_000, 200, 0.9, seed=8).tolist()
     for size in (0, 1, 10, 80):
         assert ch03._lru_hits(keys, size) == caching.serve(keys, "lru", size).hits
-    q = caching.zipf_popularity(300, 0.7)
+    q = traffic.zipf_probabilities(300, 0.7)
     assert ch03._characteristic_time(q, 30) == pytest.approx(caching.che_characteristic_time(q, 30), rel=1e-9)
     request = {"region": "east", "platform": "ios", "hour": 20, "page": 2, "is_new": True,
                "daypart": caching.daypart(20), "user": 1}
@@ -420,3 +420,133 @@ def test_design_hit_ratios_splits_new_and_returning_users(trace):
     assert np.isnan(only_returning["new users"])
     with pytest.raises(ValueError, match="unknown key design"):
         caching.design_hit_ratios(trace, "by horoscope", ttl=600)
+
+
+# --------------------------------------------------------------------------- experiments as tables
+
+from sparrow_course.datasets import load_movielens  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def ml():
+    return load_movielens()
+
+
+@pytest.fixture(scope="module")
+def day_trace(ml):
+    return caching.generate_trace(ml.users, n_sessions=3_000, seed=5)
+
+
+def test_policy_and_ttl_size_tables():
+    keys = traffic.zipf_trace(6_000, 300, 0.9, seed=2)
+    table = caching.policy_table(keys, traffic.zipf_probabilities(300, 0.9), [10, 50], warmup=1000)
+    assert list(table.index) == [10, 50]
+    assert table.loc[50, "LRU"] == caching.lru_hit_ratio_curve(keys, [50], warmup=1000)[0]
+    assert (table["LFU"] <= table["top-C ceiling"] + 0.02).all()
+    ttl = caching.ttl_size_table(keys, np.arange(6_000.0), [10, 100], warmup=1000)
+    assert ttl["hit ratio"].is_monotonic_increasing and ttl["mean live entries"].is_monotonic_increasing
+
+
+def test_ttl_sweep_and_choice(day_trace):
+    sweep = caching.ttl_sweep(day_trace, ["segment (new) + user list"], [60, 600, 3600], refresh_interval=3600)
+    assert sweep["hit ratio"].is_monotonic_increasing and sweep["stale share"].is_monotonic_increasing
+    budget = float(sweep["stale share"].iloc[1]) + 1e-9
+    assert caching.longest_ttl_within(sweep, "segment (new) + user list", budget) == 600
+    with pytest.raises(ValueError, match="stale_budget"):
+        caching.longest_ttl_within(sweep, "segment (new) + user list", 0.0 if sweep["stale share"].min() > 0 else -1)
+
+
+def test_list_staleness_counts_the_requests_a_list_has_not_seen():
+    # one returning user, one list key: computed at t=0, served at 10, 20 (2 requests in between -> 0, 1, 2 ignored)
+    trace = pd.DataFrame({"time": [0.0, 10.0, 20.0], "session": 0, "user": 7, "is_new": False, "list_block": 0,
+                          "region": "r", "platform": "p", "daypart": "night", "page": [1, 2, 3]})
+    out = caching.list_staleness(trace, "segment (new) + user list", 600, click_rate=0.5)
+    assert out["mean requests ignored"] == pytest.approx((0 + 1 + 2) / 3)
+    assert out["served a list that ignores >= 1 request"] == pytest.approx(2 / 3)
+    assert out["ignores >= 1 click (click rate 0.5)"] == pytest.approx((0 + 0.5 + 0.75) / 3)
+
+
+def test_list_cache_ignores_more_than_page_cache(day_trace):
+    lst = caching.list_staleness(day_trace, "segment (new) + user list", 600)
+    page = caching.list_staleness(day_trace, "segment (new) + user + page", 600)
+    assert lst["mean requests ignored"] > page["mean requests ignored"]
+
+
+def test_capacity_table_binds_below_the_peak(day_trace):
+    table = caching.capacity_table(day_trace, "segment (new) + user list", 600, [5, 20])
+    assert table["unbounded"].iloc[-1] and not table["unbounded"].iloc[0]
+    assert table["hit ratio"].is_monotonic_increasing
+    assert table["MiB"].iloc[0] == pytest.approx(5 * caching.list_bytes() / 2**20)
+    assert caching.list_bytes(10, id_bytes=4, score_bytes=4, key_bytes=0, overhead_bytes=0) == 80
+
+
+def test_segment_list_loses_to_personal_list(ml):
+    table = caching.segment_list_quality(ml.ratings, ml.users, k=10)
+    personal = table.loc["personal list (item-to-item)"]
+    assert table["users"].nunique() == 1
+    for name in table.index[:2]:
+        assert table.loc[name, "recall@10"] < personal["recall@10"]
+    assert table["cached lists"].iloc[0] == 1
+
+
+def test_cached_list_recs_equal_top_k_frame():
+    from scipy import sparse
+
+    from sparrow_course.metrics import top_k_frame
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 4, size=(2, 12)).astype(float)     # ties on purpose
+    seen = sparse.csr_matrix(rng.random((5, 12)) < 0.3)
+    group = np.array([0, 1, 0, 1, 1])
+    users, items = np.arange(5) + 10, np.arange(12) + 100
+    got = caching._cached_list_recs(users, items, group, scores, seen, 4)
+    want = top_k_frame(users, items, scores[group], 4, exclude=seen)
+    assert got[["userId", "movieId"]].values.tolist() == want[["userId", "movieId"]].values.tolist()
+
+
+BAD_INPUTS = [
+    (lambda: caching.serve(["a"], "lru", -1), ValueError, "size"),
+    (lambda: caching.serve(["a"], "lru", 2.5), TypeError, "size"),
+    (lambda: caching.serve([], "lru", 2), ValueError, "empty"),
+    (lambda: caching.replay_ttl(["a"], [0.0], float("nan")), ValueError, "ttl"),
+    (lambda: caching.replay_ttl(["a"], [0.0], float("inf")), ValueError, "ttl"),
+    (lambda: caching.replay_ttl(["a"], [0.0], 0), ValueError, "ttl"),
+    (lambda: caching.lru_hit_ratio_curve(["a"], [True]), TypeError, "sizes"),
+    (lambda: caching.lru_hit_ratio_curve(["a"], []), ValueError, "sizes"),
+    (lambda: caching.che_hit_ratio([0.5, 0.5], float("nan")), ValueError, "cache_size"),
+    (lambda: caching.daypart(24), ValueError, "hour"),
+    (lambda: caching.list_bytes(0), ValueError, "n_items"),
+    (lambda: caching.list_staleness(pd.DataFrame(), "segment (new) + user list", 60, click_rate=2), ValueError, "click_rate"),
+    (lambda: caching.servers_needed(float("inf"), 10), ValueError, "requests_per_second"),
+    (lambda: traffic.zipf_probabilities(0), ValueError, "n"),
+    (lambda: traffic.zipf_probabilities(10**11), ValueError, "memory"),
+    (lambda: traffic.zipf_probabilities(10, float("nan")), ValueError, "s"),
+    (lambda: traffic.zipf_trace(10, 5, 1.0, seed=-3), ValueError, "seed"),
+    (lambda: traffic.hourly_shares([1.0]), ValueError, "profile"),
+]
+
+
+@pytest.mark.parametrize("call, error, argument", BAD_INPUTS, ids=[f"bad-{i}" for i in range(len(BAD_INPUTS))])
+def test_bad_input_gets_a_clear_error(call, error, argument):
+    with pytest.raises(error) as info:
+        call()
+    assert argument in str(info.value)
+
+
+def test_lru_curve_caps_huge_sizes_at_the_distinct_keys():
+    keys = traffic.zipf_trace(2_000, 100, 0.9, seed=1)
+    big = caching.lru_hit_ratio_curve(keys, [10**10])
+    assert big[0] == caching.lru_hit_ratio_curve(keys, [100])[0]
+
+
+def test_one_daily_profile_for_both_chapters():
+    assert traffic.HOURLY_SESSION_SHARE.sum() == pytest.approx(1.0)
+    assert int(np.argmax(traffic.HOURLY_SESSION_SHARE)) == int(np.argmax(traffic.DIURNAL_PROFILE))
+
+
+@pytest.mark.parametrize("module", [caching, traffic])
+def test_every_public_name_is_in_all(module):
+    import inspect
+    public = {n for n, v in vars(module).items() if not n.startswith("_") and (inspect.isfunction(v) or inspect.isclass(v))
+              and getattr(v, "__module__", None) == module.__name__}
+    assert public <= set(module.__all__)
+    assert all(hasattr(module, n) for n in module.__all__)

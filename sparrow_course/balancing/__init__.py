@@ -7,16 +7,23 @@ The pieces, in the order the notebook uses them:
   power of two choices, modulo hashing, consistent hashing on a ring, jump hash, rendezvous
   hashing, Maglev, and consistent hashing with bounded loads; plus ``keys_moved`` and the
   theory the measurements are checked against.
-* :mod:`.traffic` - seeded request streams: Poisson or a diurnal day with bursts, Zipf-like
-  users and items, optional hot keys.
+* :mod:`sparrow_course.traffic` (shared with chapter 03) - seeded request streams: Poisson or a
+  diurnal day with bursts, Zipf-like users and items, optional hot keys; re-exported here.
 * :mod:`.simulator` - a serving cluster of nodes with speeds, workers, a FIFO queue and a
   feature cache each; latency percentiles, utilisation, queueing, rejections, cache hits.
+* :mod:`.engine` - one cluster engine that dispatches request by request, with hooks for
+  membership changes and periodic decisions: the simulator, the autoscaler and the resize
+  experiment all drive it.
+* :mod:`.resize` - what a resize costs: a node joining or failing mid-run, and the per-node
+  cache each strategy needs for a target hit ratio.
 * :mod:`.autoscaling` - threshold autoscaling over a day: node-hours against SLO violations.
 * :mod:`.hashing` - fixed 64-bit hashes (never Python's salted ``hash()``).
 """
 from __future__ import annotations
 
-from .autoscaling import AutoscalingResult, ScalingPolicy, simulate_autoscaling
+from .autoscaling import AutoscalingResult, ScalingPolicy, compare_policies, simulate_autoscaling, smallest_fixed_cluster
+from .engine import ClusterEngine
+from .resize import EVENTS, cache_entries_for_hit_ratio, resize_experiment, run_with_resize
 from .hashing import hash_keys, splitmix64, stable_hash
 from .simulator import (
     Node,
@@ -37,6 +44,7 @@ from .strategies import (
     ConsistentHashRing,
     JumpHash,
     LeastConnections,
+    Load,
     MaglevHash,
     ModuloHash,
     PowerOfTwoChoices,
@@ -48,15 +56,17 @@ from .strategies import (
     jump_hash,
     keys_moved,
     keys_moved_on_resize,
+    keys_moved_table,
+    ring_spread_table,
     load_shares,
     make_balancer,
     modulo_moved_theory,
     ring_share_cv,
 )
-from .traffic import DIURNAL_PROFILE, Population, Requests, diurnal_rate, diurnal_traffic, poisson_traffic, zipf_probabilities
+from ..traffic import DIURNAL_PROFILE, Population, Requests, diurnal_rate, diurnal_traffic, poisson_traffic, zipf_probabilities
 
 __all__ = [
-    "AutoscalingResult", "Balancer", "BoundedLoadHash", "ConsistentHashRing", "DIURNAL_PROFILE", "JumpHash",
+    "AutoscalingResult", "Balancer", "compare_policies", "smallest_fixed_cluster", "keys_moved_table", "ring_spread_table", "EVENTS", "cache_entries_for_hit_ratio", "resize_experiment", "run_with_resize", "BoundedLoadHash", "ClusterEngine", "Load", "ConsistentHashRing", "DIURNAL_PROFILE", "JumpHash",
     "LeastConnections", "MaglevHash", "ModuloHash", "Node", "Population", "PowerOfTwoChoices", "RandomChoice",
     "RendezvousHash", "Requests", "RoundRobin", "STRATEGIES", "ScalingPolicy", "SimulationResult",
     "SmoothWeightedRoundRobin", "consistent_moved_theory", "diurnal_rate", "diurnal_traffic",

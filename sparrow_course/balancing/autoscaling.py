@@ -11,17 +11,19 @@ switched off, booting and draining included: that is what the bill counts.
 """
 from __future__ import annotations
 
-import heapq
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from .hashing import hash_keys
-from .simulator import Node, _validate
-from .strategies import make_balancer
-from .traffic import Requests
+from ..checks import check_choice, check_int, check_number
+from .engine import ClusterEngine
+from .simulator import Node
+from .strategies import STRATEGIES, make_balancer
+from ..traffic import Requests
+
+__all__ = ["AutoscalingResult", "METRICS", "ScalingPolicy", "compare_policies", "simulate_autoscaling", "smallest_fixed_cluster"]
 
 METRICS = ("utilisation", "p95")
 
@@ -36,30 +38,29 @@ class ScalingPolicy:
     """
 
     metric: str = "utilisation"
+    # the two thresholds: their gap is the hysteresis
     scale_out_above: float = 0.75
     scale_in_below: float = 0.5
+    # nodes added or removed per action
     step_out: int = 1
     step_in: int = 1
+    # seconds to wait after an action before the next one
     cooldown_out: float = 3.0
     cooldown_in: float = 10.0
+    # bounds on the cluster size
     min_nodes: int = 2
     max_nodes: int = 40
 
     def __post_init__(self) -> None:
-        if self.metric not in METRICS:
-            raise ValueError(f"metric must be one of {METRICS}, got {self.metric!r}")
+        check_choice(self.metric, "metric", METRICS)
         for name in ("scale_out_above", "scale_in_below", "cooldown_out", "cooldown_in"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be a non-negative number, got {v!r}")
+            check_number(getattr(self, name), name, low=0)
         if self.scale_in_below >= self.scale_out_above:
             raise ValueError(
                 f"scale_in_below ({self.scale_in_below}) must be below scale_out_above ({self.scale_out_above}): "
                 "the gap between them is the hysteresis that stops the cluster from flapping")
         for name in ("step_out", "step_in", "min_nodes", "max_nodes"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+            check_int(getattr(self, name), name, low=1)
         if self.min_nodes > self.max_nodes:
             raise ValueError(f"min_nodes ({self.min_nodes}) must not exceed max_nodes ({self.max_nodes})")
 
@@ -142,64 +143,38 @@ def simulate_autoscaling(
         raise TypeError(f"node must be a Node (the hardware every instance runs on), got {type(node).__name__}")
     if policy is not None and not isinstance(policy, ScalingPolicy):
         raise TypeError(f"policy must be a ScalingPolicy or None (a fixed cluster), got {type(policy).__name__}")
-    if isinstance(initial_nodes, bool) or not isinstance(initial_nodes, (int, np.integer)) or initial_nodes < 1:
-        raise ValueError(f"initial_nodes must be a positive int, got {initial_nodes!r}")
+    initial_nodes = check_int(initial_nodes, "initial_nodes", low=1)
     if policy is not None and not policy.min_nodes <= initial_nodes <= policy.max_nodes:
-        raise ValueError(f"initial_nodes ({initial_nodes}) must lie in [min_nodes, max_nodes] = "
-                         f"[{policy.min_nodes}, {policy.max_nodes}]")
-    for name, v in (("interval", interval), ("slo", slo)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-            raise ValueError(f"{name} must be a positive number of seconds, got {v!r}")
-    if isinstance(boot_time, bool) or not isinstance(boot_time, (int, float)) or boot_time < 0:
-        raise ValueError(f"boot_time must be a non-negative number of seconds, got {boot_time!r}")
-    if not 0 <= slo_target < 1:
-        raise ValueError(f"slo_target is a share of requests in [0, 1), got {slo_target!r}")
+        raise ValueError(f"initial_nodes must lie in [min_nodes, max_nodes] = "
+                         f"[{policy.min_nodes}, {policy.max_nodes}], got {initial_nodes}")
+    interval = check_number(interval, "interval", low=0, include_low=False)
+    slo = check_number(slo, "slo", low=0, include_low=False)
+    boot_time = check_number(boot_time, "boot_time", low=0)
+    slo_target = check_number(slo_target, "slo_target", low=0, high=1, include_high=False)
+    check_choice(strategy, "strategy", STRATEGIES)
+    if not isinstance(requests, Requests):
+        raise TypeError(f"requests must be a Requests stream (see diurnal_traffic), got {type(requests).__name__}")
+    if len(requests) == 0:
+        raise ValueError("requests is empty: an autoscaling day needs at least one request")
     max_nodes = policy.max_nodes if policy is not None else initial_nodes
-    names = [f"{node.name}-{i}" for i in range(max_nodes)]
-    slots = [Node(n, node.speed, node.workers) for n in names]
-    probe = make_balancer(strategy, slots[:initial_nodes])
-    _validate(requests, slots[:initial_nodes], probe, key, cache_ttl, miss_penalty, None, None, "auto")
+    slots = [Node(f"{node.name}-{i}", node.speed, node.workers) for i in range(max_nodes)]
+    engine = ClusterEngine(slots, requests, key=key, cache_ttl=cache_ttl, miss_penalty=miss_penalty)
     label = label or (policy.describe() if policy is not None else f"fixed {initial_nodes} nodes")
 
     n = len(requests)
-    times, work = requests.time.tolist(), requests.work.tolist()
-    keys = requests.keys(key)
-    ckeys = keys.tolist()
-    inv_speed = 1.0 / node.speed
     worker_seconds = node.workers * interval   # one node's capacity per window
-    ttl = cache_ttl if cache_ttl > 0 else -1.0
-
-    # per-slot state (a slot is a machine that may be on or off)
-    free = [[0.0] * node.workers for _ in slots]
-    last_seen: list[dict] = [{} for _ in slots]
-    inflight_slot = [0] * max_nodes            # in flight, for slots not taking traffic (draining)
     powered_since: dict[int, float] = {s: 0.0 for s in range(initial_nodes)}
     draining: set[int] = set()
     booting: dict[int, float] = {}             # slot -> time it is ready to take traffic
     active = list(range(initial_nodes))        # slots taking traffic, in balancer order
-    uses_key = probe.uses_key
-    state = {"pos": [-1] * max_nodes, "inflight": []}
     book = {"node_seconds": 0.0, "last_out": -math.inf, "last_action": -math.inf, "window_start": 0}
     rows: list[dict] = []
     actions: list[tuple[float, str, int]] = []
-    service = [0.0] * n
-    latency = [math.nan] * n
+    service, latency = engine.service, engine.latency
 
     def rebuild(i0: int) -> None:
         """Rebuild the balancer over the active slots; requests from i0 on are dispatched by it."""
-        for s, p in enumerate(state["pos"]):
-            if p >= 0:
-                inflight_slot[s] = state["inflight"][p]
-        bal = make_balancer(strategy, [slots[s] for s in active])
-        pos = [-1] * max_nodes
-        for p, s in enumerate(active):
-            pos[s] = p
-        inflight = [inflight_slot[s] for s in active]
-        inv_w = [1.0 / w for w in bal.weights.tolist()]
-        score = [(c + 1) * w for c, w in zip(inflight, inv_w)]
-        hashes = hash_keys(keys[i0:]) if uses_key else None
-        state.update(chooser=bal._chooser(hashes, n - i0, inflight, score), base=i0, pos=pos,
-                     inflight=inflight, score=score, inv_w=inv_w)
+        engine.route(make_balancer(strategy, [slots[s] for s in active]), active, i0)
 
     def control(now: float, i: int) -> None:
         """The autoscaler's look at the window that just ended (requests window_start..i-1)."""
@@ -219,7 +194,7 @@ def simulate_autoscaling(
                 active.append(s)
                 changed = True
         for s in sorted(draining):                  # drained nodes switch off
-            if inflight_slot[s] == 0:
+            if engine.in_flight(s) == 0:
                 draining.discard(s)
                 book["node_seconds"] += now - powered_since.pop(s)
         if policy is not None:
@@ -231,8 +206,7 @@ def simulate_autoscaling(
                 for s in [s for s in range(max_nodes) if s not in powered_since][:k]:
                     booting[s] = now + boot_time
                     powered_since[s] = now
-                    free[s] = [0.0] * node.workers
-                    last_seen[s] = {}               # a fresh node starts with a cold cache
+                    engine.power_on(s)              # a fresh node starts with a cold cache
                 book["last_out"] = book["last_action"] = now
                 actions.append((now, "out", k))
             elif (value < policy.scale_in_below and now - book["last_action"] >= policy.cooldown_in
@@ -248,57 +222,59 @@ def simulate_autoscaling(
             rebuild(i)
 
     rebuild(0)
-    departures: list[tuple[float, int]] = []
-    pop, push, replace = heapq.heappop, heapq.heappush, heapq.heapreplace
-    next_tick = interval
-    next_departure = math.inf
-    names_ = ("chooser", "base", "pos", "inflight", "score", "inv_w")
-    choose, base, pos, inflight, score, inv_w = (state[k] for k in names_)
-    for i in range(n):
-        t = times[i]
-        if t >= next_tick:
-            while t >= next_tick:
-                control(next_tick, i)
-                next_tick += interval
-            choose, base, pos, inflight, score, inv_w = (state[k] for k in names_)
-        if t >= next_departure:
-            while departures and departures[0][0] <= t:
-                s = pop(departures)[1]
-                p = pos[s]
-                if p >= 0:
-                    c = inflight[p] - 1
-                    inflight[p] = c
-                    score[p] = (c + 1) * inv_w[p]
-                else:
-                    inflight_slot[s] -= 1
-            next_departure = departures[0][0] if departures else math.inf
-        p = choose(i - base)
-        s = active[p]
-        seen = last_seen[s]
-        k = ckeys[i]
-        prev = seen.get(k)
-        seen[k] = t
-        svc = work[i] * inv_speed
-        if prev is None or t - prev > ttl:
-            svc += miss_penalty
-        f = free[s]
-        st = f[0]
-        if t > st:
-            st = t
-        end = st + svc
-        replace(f, end)
-        push(departures, (end, s))
-        if end < next_departure:
-            next_departure = end
-        c = inflight[p] + 1
-        inflight[p] = c
-        score[p] = (c + 1) * inv_w[p]
-        service[i] = svc
-        latency[i] = end - t
-    # close the day: the remaining windows, then every node still on is counted to the end
-    while next_tick <= requests.duration + 1e-9:
-        control(next_tick, n)
-        next_tick += interval
+    engine.run(interval=interval, on_tick=control)
+    # every node still on is counted to the end of the day
     node_seconds = book["node_seconds"] + sum(requests.duration - since for since in powered_since.values())
     return AutoscalingResult(label, np.array(latency), pd.DataFrame(rows), node_seconds, requests.duration,
                              slo, slo_target, actions)
+
+
+def smallest_fixed_cluster(days: dict[str, Requests], node: Node, *, start: int = 1, limit: int = 64,
+                           **options) -> tuple[int, pd.DataFrame]:
+    """The smallest fixed cluster that meets the SLO on every day in ``days``, and the sizes tried.
+
+    Tries ``start``, ``start + 1``, ... up to ``limit`` nodes; returns the first size whose runs
+    all meet the SLO and a table with one row per size tried (node-hours, share of requests
+    over the SLO per day). ``options`` go to :func:`simulate_autoscaling`.
+    """
+    if not isinstance(days, dict) or not days:
+        raise ValueError("days must be a non-empty {name: Requests} dict")
+    start = check_int(start, "start", low=1)
+    limit = check_int(limit, "limit", low=start)
+    rows = []
+    for size in range(start, limit + 1):
+        runs = {d: simulate_autoscaling(r, node, None, initial_nodes=size, **options) for d, r in days.items()}
+        rows.append({"nodes": size, "node_hours": next(iter(runs.values())).node_hours,
+                     **{f"over_SLO_pct {d}": 100 * r.slo_violations for d, r in runs.items()}})
+        if all(r.meets_slo for r in runs.values()):
+            return size, pd.DataFrame(rows).set_index("nodes")
+    raise ValueError(f"limit: no fixed cluster of up to {limit} nodes meets the SLO on every day; raise limit")
+
+
+def compare_policies(days: dict[str, Requests], node: Node, policies: dict[str, ScalingPolicy | None], *,
+                     initial_nodes: int, fixed_nodes: int | None = None, **options) -> tuple[pd.DataFrame, dict]:
+    """Run every policy on every day: a table (node-hours and % over the SLO per day, peak nodes and
+    actions on the first day, whether it meets the SLO on all days) and the runs {policy: {day: result}}.
+
+    A policy of None is a fixed cluster of ``fixed_nodes`` nodes.
+    """
+    if not isinstance(days, dict) or not days:
+        raise ValueError("days must be a non-empty {name: Requests} dict")
+    if not isinstance(policies, dict) or not policies:
+        raise ValueError("policies must be a non-empty {name: ScalingPolicy or None} dict")
+    runs, rows = {}, {}
+    for name, policy in policies.items():
+        size = initial_nodes if policy is not None else fixed_nodes
+        if size is None:
+            raise ValueError(f"fixed_nodes: policy {name!r} is a fixed cluster (None) and needs fixed_nodes")
+        runs[name] = {d: simulate_autoscaling(r, node, policy, initial_nodes=size, label=name, **options)
+                      for d, r in days.items()}
+        row = {}
+        for d, r in runs[name].items():
+            row[f"node-hours {d}"] = round(r.node_hours, 1)
+            row[f"% over SLO {d}"] = round(100 * r.slo_violations, 2)
+        first = next(iter(runs[name].values())).summary()
+        row.update({"peak nodes": first["peak_nodes"], "actions": first["actions"],
+                    "meets all": all(r.meets_slo for r in runs[name].values())})
+        rows[name] = row
+    return pd.DataFrame.from_dict(rows, orient="index"), runs

@@ -13,6 +13,14 @@ from typing import Iterable
 
 import numpy as np
 
+__all__ = [
+    "hash_keys",
+    "hash_stream",
+    "splitmix64",
+    "stable_hash",
+    "unit_interval",
+]
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)

@@ -11,14 +11,14 @@ last access (expire-after-access). By Che's approximation an LRU cache behaves l
 a TTL cache with its characteristic time, and unlike LRU the hits can be computed for a million
 requests at once.
 
-Three engines, one model:
+Two ways to run one model:
 
 * state-free strategies (round robin, hashing, ...) are assigned with numpy in one go; then
   each node's FIFO queue is solved on its own, with the Lindley recursion in closed form for a
   single worker (a cumulative maximum, no Python loop) and a small heap loop for several workers;
 * load-aware strategies (least connections, two choices, bounded loads) and admission control
-  (``max_queue``) need the live state of every node at each arrival, so they run through one
-  event loop over arrivals in time order, with a heap of departures.
+  (``max_queue``) need the live state of every node at each arrival, so they run through the
+  one cluster engine (:mod:`.engine`), which also drives the autoscaler and the resize experiment.
 """
 from __future__ import annotations
 
@@ -33,8 +33,24 @@ import pandas as pd
 
 from ..metrics import percentiles
 from .hashing import hash_keys
+from ..checks import check_choice, check_int, check_number, check_str
+from .engine import ClusterEngine, check_cache_options
 from .strategies import Balancer
-from .traffic import Requests
+from ..traffic import Requests
+
+__all__ = [
+    "Node",
+    "SimulationResult",
+    "check_nodes",
+    "erlang_c_mean_wait",
+    "fifo_start_times",
+    "key_affinity",
+    "make_cluster",
+    "mm1_mean_wait",
+    "simulate",
+    "summary_table",
+    "ttl_cache_hits",
+]
 
 
 @dataclass(frozen=True)
@@ -46,13 +62,10 @@ class Node:
     workers: int = 1
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise TypeError(f"a node is named by a non-empty string, got {self.name!r}")
-        if isinstance(self.speed, bool) or not isinstance(self.speed, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(self.speed) or self.speed <= 0:
-            raise ValueError(f"speed of {self.name!r} must be a positive number, got {self.speed!r}")
-        if isinstance(self.workers, bool) or not isinstance(self.workers, (int, np.integer)) or self.workers < 1:
-            raise ValueError(f"workers of {self.name!r} must be a positive int, got {self.workers!r}")
+        if not check_str(self.name, "name").strip():
+            raise ValueError(f"name must not be blank, got {self.name!r}")
+        check_number(self.speed, f"speed of {self.name!r}", low=0, include_low=False)
+        check_int(self.workers, f"workers of {self.name!r}", low=1)
 
     @property
     def capacity(self) -> float:
@@ -85,8 +98,7 @@ def fifo_start_times(arrival: np.ndarray, service: np.ndarray, workers: int = 1)
     s = np.asarray(service, dtype=float)
     if a.shape != s.shape or a.ndim != 1:
         raise ValueError(f"arrival and service must be 1-D arrays of equal length, got {a.shape} and {s.shape}")
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ValueError(f"workers must be a positive int, got {workers!r}")
+    workers = check_int(workers, "workers", low=1)
     if a.size == 0:
         return a.copy()
     if np.any(np.diff(a) < 0):
@@ -116,8 +128,7 @@ def ttl_cache_hits(node: np.ndarray, key: np.ndarray, time: np.ndarray, ttl: flo
     node, key, time = np.asarray(node), np.asarray(key), np.asarray(time, dtype=float)
     if not (node.shape == key.shape == time.shape) or node.ndim != 1:
         raise ValueError("node, key and time must be 1-D arrays of equal length")
-    if ttl < 0:
-        raise ValueError(f"ttl must be non-negative seconds, got {ttl!r}")
+    ttl = check_number(ttl, "ttl", low=0)
     hits = np.zeros(node.size, dtype=bool)
     if node.size < 2 or ttl == 0:
         return hits
@@ -152,7 +163,7 @@ class SimulationResult:
     def __repr__(self) -> str:
         s = self.summary()
         return (f"SimulationResult({self.strategy}: {len(self.arrival)} requests, p99 {s['p99_ms']:.1f} ms, "
-                f"hit rate {s['hit_rate']:.3f}, engine {self.engine})")
+                f"hit ratio {s['hit_ratio']:.3f}, engine {self.engine})")
 
     @property
     def served(self) -> np.ndarray:
@@ -183,7 +194,7 @@ class SimulationResult:
         return busy / (np.array([n.workers for n in self.nodes]) * self.duration)
 
     def summary(self) -> dict[str, float]:
-        """Cluster-wide figures: latency percentiles (ms), queueing, rejections, time-outs, cache hit rate."""
+        """Cluster-wide figures: latency percentiles (ms), queueing, rejections, time-outs, cache hit ratio."""
         served = self.served
         n_served = int(served.sum())
         lat = self.latency[served]
@@ -200,13 +211,13 @@ class SimulationResult:
             "mean_queue": float(wait.sum() / self.duration),      # Little's law: L_q = lambda W_q
             "rejected_pct": float(100 * self.rejected.mean()),
             "timed_out_pct": float(100 * self.timed_out.mean()),
-            "hit_rate": float(self.hit[served].mean()) if n_served else math.nan,
+            "hit_ratio": float(self.hit[served].mean()) if n_served else math.nan,
             "max_util": float(util.max()),
             "min_util": float(util.min()),
         }
 
     def per_node(self) -> pd.DataFrame:
-        """One row per node: requests, share, utilisation, queueing, p99 and cache hit rate."""
+        """One row per node: requests, share, utilisation, queueing, p99 and cache hit ratio."""
         rows = []
         lat, wait, served = self.latency, self.wait, self.served
         util = self.utilisation()
@@ -223,7 +234,7 @@ class SimulationResult:
                 "utilisation": float(util[j]),
                 "mean_wait_ms": float(wait[ok].mean() * 1e3) if ok.any() else math.nan,
                 "p99_ms": float(np.percentile(lat[ok], 99) * 1e3) if ok.any() else math.nan,
-                "hit_rate": float(self.hit[ok].mean()) if ok.any() else math.nan,
+                "hit_ratio": float(self.hit[ok].mean()) if ok.any() else math.nan,
                 "rejected": int((mine & self.rejected).sum()),
             })
         return pd.DataFrame(rows).set_index("node")
@@ -254,7 +265,7 @@ def summary_table(results: Mapping[str, SimulationResult], columns: Sequence[str
     if not results:
         raise ValueError("results is empty; pass {name: SimulationResult}")
     rounding = {"p50_ms": 1, "p95_ms": 1, "p99_ms": 0, "mean_ms": 1, "mean_wait_ms": 1, "mean_queue": 2,
-                "rejected_pct": 2, "timed_out_pct": 2, "hit_rate": 3, "max_util": 2, "min_util": 2}
+                "rejected_pct": 2, "timed_out_pct": 2, "hit_ratio": 3, "max_util": 2, "min_util": 2}
     rounding.update(digits or {})
     table = pd.DataFrame({name: r.summary() for name, r in results.items()}).T
     if columns is not None:
@@ -274,28 +285,34 @@ def _validate(requests, nodes, balancer, key, cache_ttl, miss_penalty, timeout, 
         raise TypeError(f"requests must be a Requests stream (see poisson_traffic), got {type(requests).__name__}")
     if not isinstance(balancer, Balancer):
         raise TypeError(f"balancer must be a Balancer (see make_balancer), got {type(balancer).__name__}")
+    nodes = check_nodes(nodes)
+    names = [n.name for n in nodes]
+    if len(balancer) == 0:
+        raise ValueError(f"balancer: {balancer.label} has no nodes: build it over the cluster's nodes")
+    if set(balancer.nodes) != set(names):
+        raise ValueError(f"balancer: its nodes {list(balancer.nodes)} differ from the cluster's {names}")
+    requests.keys(key)  # validates the key name
+    check_cache_options(cache_ttl, miss_penalty, max_queue)
+    if timeout is not None:
+        check_number(timeout, "timeout", low=0, include_low=False)
+    check_choice(engine, "engine", ("auto", "vector", "events"))
+    if engine == "vector" and (balancer.stateful or max_queue is not None):
+        raise ValueError("engine='vector' needs a state-free strategy and no max_queue; use engine='events'")
+    return nodes
+
+
+def check_nodes(nodes: Sequence[Node]) -> tuple[Node, ...]:
+    """Validate a cluster: a non-empty sequence of ``Node`` with unique names."""
+    if isinstance(nodes, (str, bytes)) or not hasattr(nodes, "__iter__"):
+        raise TypeError(f"nodes must be a list of Node (see make_cluster), got {type(nodes).__name__}")
     nodes = tuple(nodes)
-    if not nodes or not all(isinstance(n, Node) for n in nodes):
-        raise TypeError("nodes must be a non-empty list of Node (see make_cluster)")
+    if not nodes:
+        raise ValueError("nodes is empty: a cluster needs at least one Node (see make_cluster)")
+    if not all(isinstance(n, Node) for n in nodes):
+        raise TypeError("nodes must be a list of Node (see make_cluster)")
     names = [n.name for n in nodes]
     if len(set(names)) != len(names):
-        raise ValueError(f"node names must be unique, got {names}")
-    if len(balancer) == 0:
-        raise ValueError(f"{balancer.label} has no nodes: build it over the cluster's nodes")
-    if set(balancer.nodes) != set(names):
-        raise ValueError(f"the balancer's nodes {list(balancer.nodes)} differ from the cluster's {names}")
-    requests.keys(key)  # validates the key name
-    for name, v in (("cache_ttl", cache_ttl), ("miss_penalty", miss_penalty)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-            raise ValueError(f"{name} must be a non-negative number of seconds, got {v!r}")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-        raise ValueError(f"timeout must be None or a positive number of seconds, got {timeout!r}")
-    if max_queue is not None and (isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 0):
-        raise ValueError(f"max_queue must be None or a non-negative int (requests waiting per node), got {max_queue!r}")
-    if engine not in ("auto", "vector", "events"):
-        raise ValueError(f"engine must be 'auto', 'vector' or 'events', got {engine!r}")
-    if engine == "vector" and (balancer.stateful or max_queue is not None):
-        raise ValueError("the vector engine needs a state-free strategy and no max_queue; use engine='events'")
+        raise ValueError(f"nodes: names must be unique, got {names}")
     return nodes
 
 
@@ -323,16 +340,16 @@ def simulate(
     balancer = copy.deepcopy(balancer)  # the same balancer gives the same result every time
     if engine == "auto":
         engine = "events" if (balancer.stateful or max_queue is not None) else "vector"
-    position = {n.name: j for j, n in enumerate(nodes)}
-    to_cluster = np.array([position[name] for name in balancer.nodes], dtype=np.int64)
-    keys = requests.keys(key)
-    hashes = hash_keys(keys) if balancer.uses_key else None
     if engine == "vector":
+        position = {n.name: j for j, n in enumerate(nodes)}
+        to_cluster = np.array([position[name] for name in balancer.nodes], dtype=np.int64)
+        keys = requests.keys(key)
+        hashes = hash_keys(keys) if balancer.uses_key else None
         node, start, service, hit = _run_vector(requests, nodes, balancer, keys, hashes, to_cluster, cache_ttl, miss_penalty)
         rejected = np.zeros(len(requests), dtype=bool)
     else:
-        node, start, service, hit, rejected = _run_events(requests, nodes, balancer, keys, hashes, to_cluster,
-                                                          cache_ttl, miss_penalty, max_queue)
+        node, start, service, hit, rejected = _run_events(requests, nodes, balancer, key, cache_ttl, miss_penalty,
+                                                          max_queue)
     return SimulationResult(balancer.label, nodes, requests.time, node, start, service, hit, rejected,
                             requests.duration, timeout, engine,
                             meta={"key": key, "cache_ttl": cache_ttl, "miss_penalty": miss_penalty, "max_queue": max_queue})
@@ -353,94 +370,44 @@ def _run_vector(requests, nodes, balancer, keys, hashes, to_cluster, cache_ttl, 
     return node, start, service, hit
 
 
-def _run_events(requests, nodes, balancer, keys, hashes, to_cluster, cache_ttl, miss_penalty, max_queue):
-    """One pass over arrivals in time order, with live in-flight counts for load-aware strategies."""
-    n, m = len(requests), len(balancer)
-    weights = balancer.weights.tolist()
-    by_pos = [nodes[c] for c in to_cluster.tolist()]         # hardware in balancer order
-    inv_speed = [1.0 / nd.speed for nd in by_pos]
-    workers = [nd.workers for nd in by_pos]
-    inv_w = [1.0 / w for w in weights]
-    inflight = [0] * m
-    score = [inv_w[j] for j in range(m)]                     # (inflight + 1) / weight
-    choose = balancer._chooser(hashes, n, inflight, score)
-    free = [[0.0] * c for c in workers]
-    last_seen: list[dict] = [{} for _ in range(m)]
-    departures: list[tuple[float, int]] = []
-    pop, push, replace = heapq.heappop, heapq.heappush, heapq.heapreplace
-    limit = math.inf if max_queue is None else max_queue
-    ttl = cache_ttl if cache_ttl > 0 else -1.0
-    node = [0] * n
-    start = [math.nan] * n
-    service = [math.nan] * n
-    hit = [False] * n
-    rejected = [False] * n
-    times, work, ckeys = requests.time.tolist(), requests.work.tolist(), keys.tolist()
-    next_departure = math.inf                                  # departures[0][0], kept in a local for speed
-    for i in range(n):
-        t = times[i]
-        if t >= next_departure:
-            while departures and departures[0][0] <= t:
-                j = pop(departures)[1]
-                c = inflight[j] - 1
-                inflight[j] = c
-                score[j] = (c + 1) * inv_w[j]
-            next_departure = departures[0][0] if departures else math.inf
-        j = choose(i)
-        node[i] = j
-        if inflight[j] - workers[j] >= limit:                # queue full: admission control says no
-            rejected[i] = True
-            continue
-        seen = last_seen[j]
-        k = ckeys[i]
-        prev = seen.get(k)
-        seen[k] = t
-        if prev is not None and t - prev <= ttl:
-            hit[i] = True
-            s = work[i] * inv_speed[j]
-        else:
-            s = work[i] * inv_speed[j] + miss_penalty
-        f = free[j]
-        st = f[0]
-        if t > st:
-            st = t
-        end = st + s
-        replace(f, end)
-        push(departures, (end, j))
-        if end < next_departure:
-            next_departure = end
-        c = inflight[j] + 1
-        inflight[j] = c
-        score[j] = (c + 1) * inv_w[j]
-        start[i] = st
-        service[i] = s
-    return (to_cluster[np.array(node, dtype=np.int64)], np.array(start), np.array(service),
-            np.array(hit, dtype=bool), np.array(rejected, dtype=bool))
+def _run_events(requests, nodes, balancer, key, cache_ttl, miss_penalty, max_queue):
+    """One pass of the cluster engine over arrivals in time order, the cluster fixed for the whole run."""
+    engine = ClusterEngine(nodes, requests, key=key, cache_ttl=cache_ttl, miss_penalty=miss_penalty,
+                           max_queue=max_queue)
+    position = {n.name: j for j, n in enumerate(nodes)}
+    engine.route(balancer, [position[name] for name in balancer.nodes], 0)
+    engine.run()
+    out = engine.arrays()
+    return out["slot"], out["start"], out["service"], out["hit"], out["rejected"]
 
 
 # --------------------------------------------------------------------------- theory for checks
 
 def mm1_mean_wait(arrival_rate: float, service_rate: float) -> float:
     """Mean time in queue of an M/M/1 queue: W_q = rho / (mu - lambda)."""
-    lam, mu = float(arrival_rate), float(service_rate)
-    if lam <= 0 or mu <= 0:
-        raise ValueError(f"rates must be positive, got arrival_rate={arrival_rate!r}, service_rate={service_rate!r}")
+    lam = check_number(arrival_rate, "arrival_rate", low=0, include_low=False)
+    mu = check_number(service_rate, "service_rate", low=0, include_low=False)
     if lam >= mu:
-        raise ValueError(f"the queue is unstable when arrival_rate >= service_rate ({lam:g} >= {mu:g}): the wait grows without bound")
+        raise ValueError(f"arrival_rate must be below service_rate, got {lam:g} >= {mu:g}: "
+                         "the queue is unstable and the wait grows without bound")
     return (lam / mu) / (mu - lam)
 
 
 def erlang_c_mean_wait(arrival_rate: float, service_rate: float, workers: int) -> float:
-    """Mean time in queue of an M/M/c queue (Erlang C): C(c, a) / (c mu - lambda)."""
-    lam, mu, c = float(arrival_rate), float(service_rate), workers
-    if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 1:
-        raise ValueError(f"workers must be a positive int, got {workers!r}")
-    if lam <= 0 or mu <= 0:
-        raise ValueError(f"rates must be positive, got arrival_rate={arrival_rate!r}, service_rate={service_rate!r}")
+    """Mean time in queue of an M/M/c queue (Erlang C): C(c, a) / (c mu - lambda).
+
+    Computed through the recursion of Erlang's B formula, B(k) = a B(k-1) / (k + a B(k-1)),
+    and C = c B / (c - a (1 - B)): no factorials or powers, so it stays finite for any c.
+    """
+    lam = check_number(arrival_rate, "arrival_rate", low=0, include_low=False)
+    mu = check_number(service_rate, "service_rate", low=0, include_low=False)
+    c = check_int(workers, "workers", low=1)
     if lam >= c * mu:
-        raise ValueError(f"the queue is unstable when arrival_rate >= workers x service_rate ({lam:g} >= {c * mu:g})")
+        raise ValueError(f"arrival_rate must be below workers x service_rate, got {lam:g} >= {c * mu:g}: "
+                         "the queue is unstable")
     a = lam / mu
-    rho = a / c
-    terms = sum(a**k / math.factorial(k) for k in range(c))
-    top = a**c / math.factorial(c) / (1 - rho)
-    return top / (terms + top) / (c * mu - lam)
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    erlang_c = c * b / (c - a * (1.0 - b))
+    return erlang_c / (c * mu - lam)

@@ -30,8 +30,37 @@ import math
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
+from ..checks import check_bool, check_choice, check_int, check_memory, check_number, check_seed, check_str
 from .hashing import hash_keys, hash_stream, splitmix64, stable_hash, unit_interval
+
+__all__ = [
+    "Balancer",
+    "BoundedLoadHash",
+    "ConsistentHashRing",
+    "JumpHash",
+    "LeastConnections",
+    "Load",
+    "MaglevHash",
+    "ModuloHash",
+    "PowerOfTwoChoices",
+    "RandomChoice",
+    "RendezvousHash",
+    "RoundRobin",
+    "STRATEGIES",
+    "SmoothWeightedRoundRobin",
+    "consistent_moved_theory",
+    "jump_hash",
+    "keys_moved",
+    "keys_moved_on_resize",
+    "keys_moved_table",
+    "load_shares",
+    "make_balancer",
+    "modulo_moved_theory",
+    "ring_share_cv",
+    "ring_spread_table",
+]
 
 Chooser = Callable[[int], int]
 
@@ -39,18 +68,14 @@ Chooser = Callable[[int], int]
 # --------------------------------------------------------------------------- validation
 
 def _check_name(node: object) -> str:
-    if not isinstance(node, str) or not node.strip():
-        raise TypeError(f"a node is named by a non-empty string, got {node!r}")
-    return node
+    name = check_str(node, "node name")
+    if not name.strip():
+        raise ValueError(f"node name must not be blank, got {node!r}")
+    return name
 
 
 def _check_weight(node: str, weight: object) -> float:
-    if isinstance(weight, bool) or not isinstance(weight, (int, float, np.integer, np.floating)):
-        raise TypeError(f"weight of {node!r} must be a number, got {type(weight).__name__}")
-    w = float(weight)
-    if not math.isfinite(w) or w <= 0:
-        raise ValueError(f"weight of {node!r} must be a positive finite number, got {weight!r}")
-    return w
+    return check_number(weight, f"weight of {node!r}", low=0, include_low=False)
 
 
 def _parse_nodes(nodes: Sequence[str] | Mapping[str, float] | Iterable) -> list[tuple[str, float]]:
@@ -80,9 +105,7 @@ class Balancer:
     weighted = True    # are unequal weights meaningful for this strategy?
 
     def __init__(self, nodes: Sequence[str] | Mapping[str, float] = (), *, seed: int = 0) -> None:
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self._rng = np.random.default_rng(self.seed)
         self._names: list[str] = []
         self._weights: list[float] = []
@@ -192,14 +215,57 @@ class Balancer:
                 raise ValueError(f"load must be non-negative integers (requests in flight), got {v!r}")
         return [int(v) for v in values]
 
-    def _chooser(self, hashes: np.ndarray | None, n: int, inflight: list[int], score: list[float]) -> Chooser:
-        """A fast per-request chooser for the event loop; ``inflight``/``score`` are kept current by the loop.
+    def chooser(self, load: "Load", hashes: np.ndarray | None = None, *, size: int) -> Chooser:
+        """A fast chooser for a batch of ``size`` requests: ``choose(i)`` is the position of request i's node.
 
-        ``score[j]`` is ``(inflight[j] + 1) / weight[j]``: the load node j would have per unit of
-        capacity if it took this request (Envoy's least-request rule).
+        This is how an event loop dispatches: it keeps ``load`` (a :class:`Load` over this
+        balancer's nodes) current as requests start and finish, and calls ``choose(i)`` for
+        the i-th request of the batch in arrival order. ``hashes`` are the batch's request keys
+        hashed with :func:`hash_keys` (needed when ``uses_key``). State-free strategies decide
+        the whole batch at once and ignore ``load``; load-aware ones read ``load.inflight`` and
+        ``load.score`` at each call.
         """
         self._require_nodes()
+        if not isinstance(load, Load) or len(load.inflight) != len(self._names):
+            raise TypeError(f"load must be a Load over this balancer's {len(self._names)} nodes")
+        if self.uses_key and hashes is None:
+            raise ValueError(f"{self.label} dispatches on a request key: pass hashes=hash_keys(keys)")
+        return self._make_chooser(hashes, size, load)
+
+    def _make_chooser(self, hashes: np.ndarray | None, n: int, load: "Load") -> Chooser:
         return self._assign(hashes, n).tolist().__getitem__
+
+
+class Load:
+    """The live load of a balancer's nodes, as load-aware strategies read it (kept current by the dispatcher).
+
+    ``inflight[j]``: requests on node j (its position in ``balancer.nodes``) not yet finished.
+    ``score[j]``: ``(inflight[j] + 1) / weight[j]``, the load node j would carry per unit of
+    capacity if it took the next request (Envoy's least-request rule). Call ``started(j)``
+    when node j accepts a request and ``finished(j)`` when it completes one; the cluster
+    engine updates the two lists inline, with the same arithmetic, for speed.
+    """
+
+    __slots__ = ("inflight", "score", "inv_weight")
+
+    def __init__(self, weights: Sequence[float], inflight: Sequence[int] | None = None) -> None:
+        self.inv_weight = [1.0 / float(w) for w in weights]
+        self.inflight = [0] * len(self.inv_weight) if inflight is None else [int(c) for c in inflight]
+        if len(self.inflight) != len(self.inv_weight):
+            raise ValueError(f"inflight has {len(self.inflight)} entries, expected one per node ({len(self.inv_weight)})")
+        self.score = [(c + 1) * w for c, w in zip(self.inflight, self.inv_weight)]
+
+    def started(self, j: int) -> None:
+        """Node j accepted a request."""
+        c = self.inflight[j] + 1
+        self.inflight[j] = c
+        self.score[j] = (c + 1) * self.inv_weight[j]
+
+    def finished(self, j: int) -> None:
+        """Node j completed a request."""
+        c = self.inflight[j] - 1
+        self.inflight[j] = c
+        self.score[j] = (c + 1) * self.inv_weight[j]
 
 
 # --------------------------------------------------------------------------- turn-taking
@@ -294,8 +360,8 @@ class LeastConnections(Balancer):
         order = list(range(start, len(score))) + list(range(start))
         return next(j for j in order if score[j] == best)
 
-    def _chooser(self, hashes, n, inflight, score):
-        self._require_nodes()
+    def _make_chooser(self, hashes, n, load):
+        score = load.score
         n_nodes = len(self._names)
         offset = self._turn
 
@@ -319,9 +385,7 @@ class PowerOfTwoChoices(Balancer):
     stateful = True
 
     def __init__(self, nodes=(), *, hashed: bool = False, seed: int = 0) -> None:
-        if not isinstance(hashed, bool):
-            raise TypeError(f"hashed must be True or False, got {hashed!r}")
-        self.hashed = hashed
+        self.hashed = check_bool(hashed, "hashed")
         self.uses_key = hashed
         if hashed:
             self.label = "two choices (hashed key)"
@@ -353,8 +417,8 @@ class PowerOfTwoChoices(Balancer):
         w = self._weights
         return a if (inflight[a] + 1) / w[a] <= (inflight[b] + 1) / w[b] else b
 
-    def _chooser(self, hashes, n, inflight, score):
-        self._require_nodes()
+    def _make_chooser(self, hashes, n, load):
+        score = load.score
         first, second = (c.tolist() for c in self._candidates(hashes, n))
 
         def choose(i: int) -> int:
@@ -378,7 +442,11 @@ class ModuloHash(Balancer):
 
 
 class ConsistentHashRing(Balancer):
-    """Consistent hashing (一致性哈希) on a ring with ``vnodes`` virtual nodes per unit of weight.
+    """Consistent hashing (一致性哈希) on a ring with ``vnodes`` virtual nodes for a node of average weight.
+
+    Weights are relative: a node gets ``vnodes x weight / mean weight`` points (at least one),
+    so {"a": 1e6} builds 160 points, not 1.6e8.
+
 
     Each node is hashed to many points on a 64-bit ring; a key belongs to the first point at
     or after its own hash, wrapping round. Adding a node takes over only the arcs in front of
@@ -389,14 +457,12 @@ class ConsistentHashRing(Balancer):
     uses_key = True
 
     def __init__(self, nodes=(), *, vnodes: int = 160, seed: int = 0) -> None:
-        if isinstance(vnodes, bool) or not isinstance(vnodes, (int, np.integer)) or vnodes < 1:
-            raise ValueError(f"vnodes must be a positive int (points per unit of weight), got {vnodes!r}")
-        self.vnodes = int(vnodes)
+        self.vnodes = check_int(vnodes, "vnodes", low=1)
         self._point_cache: dict[tuple[str, int], np.ndarray] = {}
         super().__init__(nodes, seed=seed)
 
-    def _node_points(self, name: str, weight: float) -> np.ndarray:
-        count = max(1, round(self.vnodes * weight))
+    def _node_points(self, name: str, weight: float, mean_weight: float) -> np.ndarray:
+        count = max(1, round(self.vnodes * weight / mean_weight))
         cached = self._point_cache.get((name, count))
         if cached is None:
             # the node's name seeds a stream of positions: deterministic, and one hash per node
@@ -409,7 +475,11 @@ class ConsistentHashRing(Balancer):
             self.points = np.zeros(0, dtype=np.uint64)
             self.owners = np.zeros(0, dtype=np.int64)
             return
-        parts = [self._node_points(n, w) for n, w in zip(self._names, self._weights)]
+        mean_weight = sum(self._weights) / len(self._weights)
+        # ~vnodes points per node: 8-byte points and owners, twice over while sorting
+        check_memory(32.0 * self.vnodes * len(self._names) + 32.0 * len(self._names),
+                     f"a ring of {len(self._names)} nodes x vnodes={self.vnodes}")
+        parts = [self._node_points(n, w, mean_weight) for n, w in zip(self._names, self._weights)]
         points = np.concatenate(parts)
         owners = np.repeat(np.arange(len(parts)), [p.size for p in parts])
         order = np.argsort(points, kind="stable")
@@ -457,8 +527,7 @@ class JumpHash(Balancer):
 
 def jump_hash(hashes: np.ndarray, n_buckets: int) -> np.ndarray:
     """Vectorised jump consistent hash of uint64 keys into ``n_buckets`` buckets (Lamping & Veach, Fig. 1)."""
-    if isinstance(n_buckets, bool) or not isinstance(n_buckets, (int, np.integer)) or n_buckets < 1:
-        raise ValueError(f"n_buckets must be a positive int, got {n_buckets!r}")
+    n_buckets = check_int(n_buckets, "n_buckets", low=1)
     key = np.asarray(hashes, dtype=np.uint64).copy()
     b = np.full(key.size, -1, dtype=np.int64)
     j = np.zeros(key.size, dtype=np.int64)
@@ -531,9 +600,12 @@ class MaglevHash(Balancer):
     weighted = False
 
     def __init__(self, nodes=(), *, table_size: int = 65537, seed: int = 0) -> None:
-        if isinstance(table_size, bool) or not isinstance(table_size, (int, np.integer)) or not _is_prime(int(table_size)):
-            raise ValueError(f"table_size must be a prime number (e.g. 65537), got {table_size!r}")
-        self.table_size = int(table_size)
+        table_size = check_int(table_size, "table_size", low=2)
+        # the table is built as a Python list (8-byte slots plus int objects) and then a numpy array
+        check_memory(48.0 * table_size, f"a Maglev table of table_size={table_size} slots")
+        if not _is_prime(table_size):
+            raise ValueError(f"table_size must be a prime number (e.g. 65537), got {table_size}")
+        self.table_size = table_size
         super().__init__(nodes, seed=seed)
 
     def _rebuild(self) -> None:
@@ -577,9 +649,7 @@ class BoundedLoadHash(ConsistentHashRing):
     stateful = True
 
     def __init__(self, nodes=(), *, epsilon: float = 0.25, vnodes: int = 160, seed: int = 0) -> None:
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not (math.isfinite(epsilon) and epsilon > 0):
-            raise ValueError(f"epsilon must be a positive number (0.25 allows 25% above average), got {epsilon!r}")
-        self.epsilon = float(epsilon)
+        self.epsilon = check_number(epsilon, "epsilon", low=0, include_low=False)
         super().__init__(nodes, vnodes=vnodes, seed=seed)
 
     def _walk(self, start: int, inflight: list[int], owners: list[int]) -> int:
@@ -601,8 +671,8 @@ class BoundedLoadHash(ConsistentHashRing):
         start = int(self._ring_index(np.array([h], dtype=np.uint64))[0])
         return self._walk(start, inflight, self.owners.tolist())
 
-    def _chooser(self, hashes, n, inflight, score):
-        self._require_nodes()
+    def _make_chooser(self, hashes, n, load):
+        inflight = load.inflight
         starts = self._ring_index(hashes).tolist()
         owners = self.owners.tolist()
         caps_w = [(1.0 + self.epsilon) * w / sum(self._weights) for w in self._weights]
@@ -639,8 +709,7 @@ STRATEGIES: dict[str, type[Balancer]] = {
 
 def make_balancer(kind: str, nodes, **options) -> Balancer:
     """Build a strategy by name (see ``STRATEGIES``) over ``nodes`` (names, {name: weight} or simulator Nodes)."""
-    if kind not in STRATEGIES:
-        raise ValueError(f"unknown strategy {kind!r}; expected one of {sorted(STRATEGIES)}")
+    check_choice(kind, "kind", sorted(STRATEGIES))
     return STRATEGIES[kind](nodes, **options)
 
 
@@ -685,9 +754,7 @@ def load_shares(balancer: Balancer, keys: Sequence | np.ndarray | None = None, *
 
 
 def _check_count(name: str, n: object) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"{name} must be a positive int, got {n!r}")
-    return int(n)
+    return check_int(n, name, low=1)
 
 
 def modulo_moved_theory(n_before: int, n_after: int) -> float:
@@ -714,3 +781,58 @@ def ring_share_cv(vnodes: int | np.ndarray, n_nodes: int | None = None) -> np.nd
         # N*V points uniform on the circle: a node's V arcs sum to a Beta(V, (N-1)V) share
         out = np.sqrt((n - 1) / (n * v + 1))
     return float(out) if out.ndim == 0 else out
+
+
+# --------------------------------------------------------------------------- experiments as tables
+
+def keys_moved_table(node_counts: Sequence[int], kinds: Sequence[str], keys: Sequence | np.ndarray, *,
+                     seeds: int = 1, ring_seeds: int | None = None,
+                     options: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+    """Share of ``keys`` that move when node N joins and when the last node leaves, against theory.
+
+    One row per N and strategy: ``grow``/``shrink`` (mean over seeds), their standard
+    deviation over seeds, and the theory (modulo: 1 - min/lcm; the others: the minimum,
+    |change| / larger count). ``ring_seeds`` independently seeded rings are averaged (a ring's
+    share depends on where its points fall); other strategies use ``seeds`` seeds.
+    """
+    counts = [check_int(n, "node_counts", low=2) for n in node_counts]
+    if not counts:
+        raise ValueError("node_counts is empty: give at least one cluster size >= 2")
+    if isinstance(kinds, str) or not len(kinds):
+        raise ValueError(f"kinds must be a non-empty list of strategy names, got {kinds!r}")
+    for kind in kinds:
+        check_choice(kind, "kinds", sorted(STRATEGIES))
+    seeds = check_int(seeds, "seeds", low=1)
+    ring_seeds = seeds if ring_seeds is None else check_int(ring_seeds, "ring_seeds", low=1)
+    options = options or {}
+    rows = []
+    for n in counts:
+        for kind in kinds:
+            runs = range(ring_seeds if kind == "ring" else seeds)
+            measured = np.array([keys_moved_on_resize(kind, n, keys, seed=s, **options.get(kind, {})) for s in runs])
+            theory = modulo_moved_theory if kind == "modulo" else consistent_moved_theory
+            rows.append({"N": n, "strategy": kind, "grow": measured[:, 0].mean(), "grow_sd": measured[:, 0].std(),
+                         "grow_theory": theory(n, n + 1), "shrink": measured[:, 1].mean(),
+                         "shrink_sd": measured[:, 1].std(), "shrink_theory": theory(n, n - 1)})
+    return pd.DataFrame(rows)
+
+
+def ring_spread_table(vnode_counts: Sequence[int], n_nodes: int, *, seeds: int = 20) -> pd.DataFrame:
+    """How evenly a ring shares the hash space, by virtual nodes per server: measured CV against theory.
+
+    One row per V (index): ``cv`` of the node shares over ``seeds`` rings, ``busiest_vs_mean``
+    (the busiest node's share over the mean, averaged over rings), the rule of thumb 1/sqrt(V)
+    and the exact sqrt((N-1)/(N V + 1)).
+    """
+    n_nodes = check_int(n_nodes, "n_nodes", low=2)
+    seeds = check_int(seeds, "seeds", low=1)
+    vs = [check_int(v, "vnode_counts", low=1) for v in vnode_counts]
+    if not vs:
+        raise ValueError("vnode_counts is empty: give at least one number of virtual nodes")
+    names = [f"node-{i}" for i in range(n_nodes)]
+    rows = []
+    for v in vs:
+        shares = np.array([list(ConsistentHashRing(names, vnodes=v, seed=s).shares().values()) for s in range(seeds)])
+        rows.append({"V": v, "cv": shares.std() / shares.mean(), "busiest_vs_mean": (shares.max(axis=1) * n_nodes).mean(),
+                     "rule_1_over_sqrt_V": ring_share_cv(v), "exact": ring_share_cv(v, n_nodes)})
+    return pd.DataFrame(rows).set_index("V")

@@ -1,8 +1,11 @@
-"""Chapter 02 exercises: load balancing (smooth weighted round robin, ring lookup, keys moved, queueing)."""
+"""Chapter 02 exercises: smooth weighted round robin, ring lookup, and three measurements (resize cost, queueing, cache memory)."""
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 
+import functools
+
+from .. import balancing
 from .core import Case, FunctionQuestion, MultipartQuestion, ThoughtQuestion, ValueQuestion, questions
 
 # --------------------------------------------------------------------------- q1
@@ -49,11 +52,14 @@ q1 = FunctionQuestion(
     _smooth_wrr,
     [([5, 1, 1], 7), ([5, 1, 1], 14), ([1, 1], 4), ([3, 2], 10), ([2, 3, 4], 18), ([1], 3)],
     hints=[
+        "Keep one list `current` for the whole run and update it in place at every request: every node gains, "
+        "only the chosen one pays.",
+        "Over any sum(weights) consecutive requests each node is chosen exactly weight times: check that on your output.",
         "Loop n times. Inside: one loop adding weights, then `best = max(range(len(weights)), key=lambda j: current[j])` "
         "(Python's max keeps the first of equal values), then `current[best] -= sum(weights)`.",
-        "Over any sum(weights) consecutive requests each node is chosen exactly weight times: check that on your output.",
     ],
     wrong_answers=[_blocky_wrr, _never_pays_back],
+    explanation="Paying back the total weight spreads a heavy node's turns out instead of bunching them: nginx's rule.",
 )
 
 # --------------------------------------------------------------------------- q2
@@ -98,77 +104,84 @@ q2 = FunctionQuestion(
         ([3, 8, 40, 41, 90], ["x", "y", "x", "z", "y"], 0),
     ],
     hints=[
-        "`i = bisect_left(points, h)` is the index of the first point >= h; it equals len(points) when h is past the last one.",
-        "Wrap with `i % len(points)`.",
+        "Which index does `bisect_left` return for an `h` larger than every point, and is that a valid index?",
+        "`i = bisect_left(points, h)` is the index of the first point >= h; wrap it with `i % len(points)`.",
     ],
     wrong_answers=[_ring_no_wrap, _ring_bisect_right, _ring_predecessor],
+    explanation="A binary search over sorted points is how ketama and nginx find a key's server in O(log n).",
 )
 
-# --------------------------------------------------------------------------- q3
+# --------------------------------------------------------------------------- shared scenarios
+
+#: The chapter's users: Zipf-like activity, visits of ~6 requests 15 s apart, 20 ms of work per request.
+POPULATION = dict(n_users=100_000, user_skew=0.9, user_offset=20, session_requests=6, think_time=15, mean_work=0.02)
 
 
-def _modulo_moved(n):
-    return n / (n + 1)
+@functools.lru_cache(maxsize=None)
+def _resize_ratio(n_nodes: int, event: str) -> float:
+    """Extra feature-store fetches of modulo hashing over the ring's, when a node joins or fails."""
+    requests = balancing.poisson_traffic(175, 360, seed=2024, **POPULATION)
+    cluster = balancing.make_cluster([1.0] * n_nodes, workers=2)
+    _, costs = balancing.resize_experiment(requests, cluster, ["modulo", "ring"], at=180)
+    extra = costs.set_index(["strategy", "event"])["extra_fetches"]
+    return float(extra["modulo", event] / extra["ring", event])
 
 
-def _consistent_moved_grow(n):
-    return 1 / (n + 1)
+@functools.lru_cache(maxsize=None)
+def _queue_wait_ms() -> float:
+    requests = balancing.poisson_traffic(80, 2000, seed=2024, mean_work=0.01)
+    result = balancing.simulate(requests, [balancing.Node("solo")], balancing.make_balancer("round_robin", ["solo"]),
+                                cache_ttl=0, miss_penalty=0)
+    return result.summary()["mean_wait_ms"]
 
 
-def _consistent_moved_shrink(n):
-    return 1 / n
+@functools.lru_cache(maxsize=None)
+def _memory_ratio(n_nodes: int) -> float:
+    requests = balancing.poisson_traffic(350, 360, seed=2024, **POPULATION)
+    table = balancing.cache_entries_for_hit_ratio(requests.user, [f"node-{i}" for i in range(n_nodes)],
+                                                  ["round_robin", "ring"], [0.5]).set_index("strategy")
+    return float(table.loc["round_robin", "entries_per_node"] / table.loc["ring", "entries_per_node"])
 
 
-q3 = MultipartQuestion(
+# --------------------------------------------------------------------------- q3: what a resize costs
+
+q3 = ValueQuestion(
     """
-    **Expected share of keys that move** when the number of nodes changes; keys hash uniformly.
-    Each part is a function of the current number of nodes `n`.
-    (a) `modulo_grow(n)`: modulo hashing, `n` -> `n + 1` nodes (a key stays only if hash mod n equals hash mod (n+1)).
-    (b) `consistent_grow(n)`: consistent hashing, `n` -> `n + 1` nodes (the new node takes its share).
-    (c) `consistent_shrink(n)`: consistent hashing, `n` -> `n - 1` nodes (one node fails).
+    **Measure what a resize costs on a smaller cluster.** Run the chapter's resize experiment on
+    4 nodes instead of 8, at half the rate so each node is as busy:
+    `resize_experiment(poisson_traffic(175, 360, seed=2024, **POPULATION), make_cluster([1.0] * 4, workers=2),
+    ["modulo", "ring"], at=180)`. When a node **joins**, how many times more extra feature-store
+    fetches does modulo hashing cause than the ring (modulo's `extra_fetches` divided by the
+    ring's), to 1 decimal?
     """,
-    {
-        "a": FunctionQuestion(
-            "modulo hashing, n -> n + 1 nodes",
-            _modulo_moved,
-            [(2,), (3,), (10,), (100,)],
-            hints=["Among any n(n+1) consecutive hash values, exactly n keep their bucket (those below n): the others move."],
-            wrong_answers=[_consistent_moved_grow, lambda n: 1 / n],
-        ),
-        "b": FunctionQuestion(
-            "consistent hashing, n -> n + 1 nodes",
-            _consistent_moved_grow,
-            [(2,), (3,), (10,), (100,)],
-            hints=["Only keys that now belong to the new node move; on average it owns 1/(n+1) of the ring."],
-            wrong_answers=[_modulo_moved, _consistent_moved_shrink],
-        ),
-        "c": FunctionQuestion(
-            "consistent hashing, n -> n - 1 nodes",
-            _consistent_moved_shrink,
-            [(2,), (3,), (10,), (100,)],
-            hints=["Only the failed node's keys move, and it owned 1/n of the ring."],
-            wrong_answers=[lambda n: 1 / (n - 1), _modulo_moved],
-        ),
-    },
+    lambda: _resize_ratio(4, "join"),
+    decimals=1,
+    hints=[
+        "The cost table has one row per strategy and event; divide two values of its `extra_fetches` column.",
+        "Theory says modulo moves N/(N+1) of the keys and the ring 1/(N+1): the ratio should be near N, but measure it.",
+    ],
+    wrong_answers=[lambda: 1 / _resize_ratio(4, "join"), lambda: _resize_ratio(4, "fail")],
+    explanation="Modulo moves N/(N+1) of the keys, the ring 1/(N+1): the ratio of cold-cache fetches grows with N.",
 )
 
-# --------------------------------------------------------------------------- q4
+# --------------------------------------------------------------------------- q4: queueing check
 
 q4 = ValueQuestion(
     """
-    **Queueing check.** One node serves requests one at a time, with exponential service of
-    mean 10 ms (mu = 100 per second); requests arrive as a Poisson stream of lambda = 80 per
-    second. What is the mean time a request **waits in the queue** before service starts, in
-    seconds? (This is the closed form the simulator is tested against.)
+    **Check the simulator against M/M/1.** One node (speed 1, one worker), Poisson arrivals at 80
+    per second, exponential work of mean 10 ms, cache off:
+    `simulate(poisson_traffic(80, 2000, seed=2024, mean_work=0.01), [Node("solo")], make_balancer("round_robin", ["solo"]), cache_ttl=0, miss_penalty=0)`.
+    What mean wait in the queue does it measure (the summary's `mean_wait_ms`), in milliseconds
+    to 1 decimal? Compare it with the M/M/1 value from section 1.
     """,
-    lambda: (80 / 100) / (100 - 80),
-    hints=["M/M/1: rho = lambda / mu; mean wait in queue W_q = rho / (mu - lambda)."],
-    wrong_answers=[0.05, 0.8, 0.01],
-    explanations={
-        0.05: "That is 1 / (mu - lambda), the mean time in the system: queueing plus the 10 ms of service.",
-        0.8: "That is rho, the utilisation; the wait also depends on how fast the backlog drains (mu - lambda).",
-        0.01: "That is the mean service time, not the wait.",
-    },
+    _queue_wait_ms,
+    decimals=1,
+    hints=[
+        "Run the call and read one key of `result.summary()`.",
+        "The wait excludes the service itself; `mean_ms` includes it.",
+    ],
+    wrong_answers=[40.0, lambda: _queue_wait_ms() / 1000, lambda: _queue_wait_ms() + 10.0],
+    explanation="A finite run scatters around W_q = rho / (mu - lambda) = 40 ms: the simulator agrees with theory within sampling noise.",
 )
 
 # --------------------------------------------------------------------------- q5
@@ -176,8 +189,9 @@ q4 = ValueQuestion(
 q5 = ThoughtQuestion(
     """
     Your autoscaler adds a node when utilisation exceeds 60% and removes one below 55%, with a
-    2-second cool-down, and the dashboard shows nodes being added and removed every few
-    minutes. Why does this happen, which two settings stop it, and what does each cost?
+    short cool-down (6 minutes of the day, as in section 5), and the dashboard shows nodes
+    being added and removed all day. Why does this happen, which two settings stop it, and
+    what does each cost?
     """,
     """
     Adding a node drops utilisation by about 1/N, which can push it straight under the lower
@@ -188,6 +202,26 @@ q5 = ThoughtQuestion(
     next one. The cost of both is slower reaction: more node-hours spent after a peak, and, if
     the scale-out cool-down is long, more SLO violations when a burst comes.
     """,
+)
+
+# --------------------------------------------------------------------------- q6: cache memory per node
+
+q6 = ValueQuestion(
+    """
+    **How much memory does affinity save?** With the section-2 traffic
+    (`poisson_traffic(350, 360, seed=2024, **POPULATION)`) on **4** nodes instead of 8, run
+    `cache_entries_for_hit_ratio(requests.user, [f"node-{i}" for i in range(4)], ["round_robin", "ring"], [0.5])`.
+    How many times more entries per node does round robin need than the ring to reach a hit
+    ratio of 0.5 (round robin's `entries_per_node` divided by the ring's), to 1 decimal?
+    """,
+    lambda: _memory_ratio(4),
+    decimals=1,
+    hints=[
+        "One row per strategy: divide the two `entries_per_node` values.",
+        "Under round robin every node sees every user, so each node's cache must hold far more of them.",
+    ],
+    wrong_answers=[lambda: 1 / _memory_ratio(4), 4.0],
+    explanation="Hashing gives each node 1/N of the users, so each cache needs far fewer entries: the lesson's reason to hash.",
 )
 
 QUESTIONS = questions(globals())

@@ -1,13 +1,14 @@
-"""Chapter 03 exercises: an LRU cache by hand, a cache key for a cold user, stack distances, Che's characteristic time."""
+"""Chapter 03 exercises: an LRU cache and a cold user's key by hand, Che's characteristic time, and four measurements."""
 from __future__ import annotations
 
-import math
+import functools
 from collections import OrderedDict
+from collections.abc import Hashable
 
 import numpy as np
 
-from .. import caching
-from .core import Case, FunctionQuestion, ThoughtQuestion, ValueQuestion, questions
+from .. import caching, traffic
+from .core import INCORRECT, CheckResult, FunctionQuestion, ThoughtQuestion, ValueQuestion, is_placeholder, questions
 
 
 # --------------------------------------------------------------------------- q1: LRU with OrderedDict
@@ -68,6 +69,7 @@ q1 = FunctionQuestion(
     hints=["A hit must also make the key the most recently used, or you have built FIFO.",
            "Evict before inserting when `len(cache) >= size`; `popitem(last=False)` pops the least recent."],
     wrong_answers=[_fifo_hits, _evict_newest_hits],
+    explanation="Refreshing recency on a hit is all that separates LRU from FIFO; cachetools.LRUCache does the same.",
 )
 
 
@@ -87,40 +89,92 @@ _COLD = [_request(90001, "east", "ios", 21, 1), _request(90002, "east", "ios", 1
          _request(90003, "west", "web", 8, 2), _request(90004, "overseas", "tv", 2, 1),
          _request(90005, "south", "android", 13, 3, "cellular", 44), _request(90006, "central", "web", 0, 1)]
 
-q2 = FunctionQuestion(
+class _KeyQuestion(FunctionQuestion):
+    """A function question whose answer must be a hashable key (a tuple, not a list)."""
+
+    def check(self, answer=FunctionQuestion.check.__defaults__[0]):
+        if callable(answer) and not is_placeholder(answer):
+            try:
+                got = answer(dict(_COLD[0]))
+            except Exception:  # reported by the generic check below
+                got = None
+            if got is not None and not is_placeholder(got) and not isinstance(got, Hashable):
+                return CheckResult(INCORRECT, f"a cache key must be hashable to index a dict; your function returned "
+                                              f"a {type(got).__name__}: return a tuple.")
+        return super().check(answer)
+
+
+q2 = _KeyQuestion(
     """Design the cache key of a new user's request (冷启动用户). The request is a dict with `user` (a
     fresh id), `region`, `platform`, `hour` (0-23), `minute`, `page`, `network` and `geo_cell`. New users
     have no history, so every new user of the same segment should share one cached list per page.
-    Write `cold_user_key(request)` returning the tuple `(region, platform, daypart, page)`, where the
-    daypart is night (hours 0-5), morning (6-11), afternoon (12-17) or evening (18-23);
-    `caching.daypart(hour)` computes it.""",
+    Write `cold_user_key(request)` returning the **tuple** `(region, platform, daypart, page)`, in that
+    order, where the daypart is night (hours 0-5), morning (6-11), afternoon (12-17) or evening (18-23);
+    `caching.daypart(hour)` computes it. A list is not a valid key: a cache key must be hashable.""",
     reference=_cold_user_key,
     cases=[(r,) for r in _COLD],
-    hints=["Leave out everything that differs between two new users of the same segment: user id, "
-           "minute, network, location cell.",
+    hints=["Leave out everything that differs between two new users of the same segment.",
            "The hour is too fine: 21:00 and 19:00 are both 'evening' and must share a key."],
     wrong_answers=[
         lambda request: (request["user"], request["page"]),
         lambda request: (request["region"], request["platform"], request["hour"], request["page"]),
         lambda request: (request["region"], request["platform"], caching.daypart(request["hour"])),
+        lambda request: [request["region"], request["platform"], caching.daypart(request["hour"]), request["page"]],
     ],
+    explanation="Everything that varies between users of one segment is left out, so they all share one entry.",
 )
 
 
-# --------------------------------------------------------------------------- q3: stack distances
+# --------------------------------------------------------------------------- shared scenarios
+
+@functools.lru_cache(maxsize=None)
+def _lru_at(alpha: float, size: int) -> float:
+    keys = traffic.zipf_trace(100_000, 10_000, alpha, seed=2024)
+    return float(caching.lru_hit_ratio_curve(keys, [size], warmup=20_000)[0])
+
+
+@functools.lru_cache(maxsize=None)
+def _trace(**settings):
+    from ..datasets import load_movielens
+    return caching.generate_trace(load_movielens().users, n_sessions=20_000, seed=2024, **settings)
+
+
+LIST_DESIGN = "segment (new) + user list"
+TTLS = (60, 120, 300, 600, 900, 1200, 1800)
+
+
+@functools.lru_cache(maxsize=None)
+def _ttl_for_budget(refresh: float, budget: float) -> float:
+    sweep = caching.ttl_sweep(_trace(), [LIST_DESIGN], TTLS, refresh_interval=refresh)
+    return caching.longest_ttl_within(sweep, LIST_DESIGN, budget)
+
+
+@functools.lru_cache(maxsize=None)
+def _smallest_capacity(within: float) -> int:
+    table = caching.capacity_table(_trace(), LIST_DESIGN, 600, [25, 50, 75, 100, 150])
+    best = table["hit ratio"].max()
+    return int(table.loc[table["hit ratio"] >= best - within, "capacity"].min())
+
+
+@functools.lru_cache(maxsize=None)
+def _ignores_click(click_rate: float) -> float:
+    out = caching.list_staleness(_trace(), LIST_DESIGN, 600, click_rate=click_rate)
+    return out[f"ignores >= 1 click (click rate {click_rate:g})"]
+
+
+# --------------------------------------------------------------------------- q3: a steeper popularity
 
 q3 = ValueQuestion(
-    """Stack distances by hand. The trace is `a b a c b a d a`. A request's LRU stack distance is the
-    number of distinct keys requested since the previous request for its key, itself included (a first
-    request has distance infinity). An LRU cache of C entries hits exactly the requests with distance
-    at most C. How many hits does an LRU cache of **3** entries get on this trace?""",
-    expected=lambda: int(caching.lru_hit_counts(list("abacbada"), [3])[0]),
-    hints=["The distances are inf, inf, 2, inf, 3, 3, inf, 2.",
-           "Count the distances that are <= 3, not < 3."],
-    wrong_answers=[2, 8],
-    explanations={2: "That counts distances < 3, or the hits of a cache of 2. A key at distance exactly C "
-                     "is the C-th most recent and still in a cache of C entries.",
-                  8: "First requests (distance infinity) are always misses: no cache has seen the key yet."},
+    """**A steeper popularity.** Section 1 measured LRU on Zipf traffic with alpha = 0.8. Rerun it with
+    alpha = 1.0: `keys = zipf_trace(100_000, 10_000, 1.0, seed=2024)`, then
+    `caching.lru_hit_ratio_curve(keys, [200], warmup=20_000)`. What hit ratio does an LRU cache of
+    200 entries reach, to 3 decimals?""",
+    expected=lambda: _lru_at(1.0, 200),
+    decimals=3,
+    hints=["Change only alpha; keep the seed, the sizes and the warm-up.",
+           "A larger alpha puts more of the traffic on the head: expect a higher hit ratio than at 0.8."],
+    wrong_answers=[lambda: _lru_at(0.8, 200), lambda: 100 * _lru_at(1.0, 200)],
+    explanation="The steeper the popularity, the more of the traffic a small cache of the head catches.",
 )
 
 
@@ -163,12 +217,13 @@ q4 = FunctionQuestion(
     Write `characteristic_time(q, cache_size)` returning T_C (C is smaller than the number of keys).
     Any root finder will do: bisection, or `scipy.optimize.brentq`.""",
     reference=_characteristic_time,
-    cases=[(caching.zipf_popularity(100, 0.8), 10), (caching.zipf_popularity(1000, 1.0), 50),
-           (np.full(10, 0.1), 5), (caching.zipf_popularity(500, 0.6), 1)],
+    cases=[(traffic.zipf_probabilities(100, 0.8), 10), (traffic.zipf_probabilities(1000, 1.0), 50),
+           (np.full(10, 0.1), 5), (traffic.zipf_probabilities(500, 0.6), 1)],
     rtol=1e-5,
     hints=["The left side grows with T from 0 to the number of keys: bracket the root, then bisect.",
-           f"For 10 equally likely keys and C = 5: 10 (1 - exp(-T/10)) = 5, so T = 10 ln 2 = {10 * math.log(2):.4f}."],
+           "Check yourself on 10 equally likely keys and C = 5: solve 10 (1 - exp(-T/10)) = 5 by hand."],
     wrong_answers=[_t_equals_c, _uncached_equation],
+    explanation="T_C turns LRU into a TTL cache in request time: each key is cached with probability 1 - exp(-q_i T_C).",
 )
 
 
@@ -184,6 +239,50 @@ q5 = ThoughtQuestion(
     reloads) does not change with the size of the platform. A small platform therefore gets less from
     shared keys: it must rely on what each user repeats, which is why the per-user part (sessions served
     from one cached list) decides whether it reaches 90%.""",
+)
+
+# --------------------------------------------------------------------------- q6: a TTL for a staleness budget
+
+q6 = ValueQuestion(
+    """**Choose a TTL for a staleness budget.** On the default trace
+    (`trace = generate_trace(users, n_sessions=20_000, seed=2024)`) the model is now refreshed every
+    **30 minutes** instead of hourly. Using `caching.ttl_sweep(trace, ["segment (new) + user list"],
+    [60, 120, 300, 600, 900, 1200, 1800], refresh_interval=1800)`, what is the longest of these TTLs, in
+    seconds, whose stale share stays within 5% of requests?""",
+    expected=lambda: _ttl_for_budget(1800.0, 0.05),
+    hints=["Run the sweep and keep the rows whose stale share is at most 0.05.",
+           "`caching.longest_ttl_within(sweep, design, 0.05)` does the last step; a faster refresh allows a shorter TTL."],
+    wrong_answers=[lambda: _ttl_for_budget(3600.0, 0.05), 600],
+    explanation="Staleness grows with TTL / refresh interval: halve the refresh interval and the TTL must shrink too.",
+)
+
+# --------------------------------------------------------------------------- q7: capacity
+
+q7 = ValueQuestion(
+    """**Capacity that binds.** For the list design with a 10-minute TTL on the same default trace,
+    `caching.capacity_table(trace, "segment (new) + user list", 600, [25, 50, 75, 100, 150])` gives
+    the hit ratio of a TTL cache with LRU eviction at each capacity. What is the smallest capacity
+    (entries) of the table whose hit ratio is within 0.01 of the best one?""",
+    expected=lambda: _smallest_capacity(0.01),
+    hints=["Compare each row's hit ratio with the table's maximum.",
+           "The last row is the unbounded cache: its capacity is the peak number of live entries."],
+    wrong_answers=[25, 150],
+    explanation="Below the peak of live entries, eviction starts to throw away lists that would have hit.",
+)
+
+# --------------------------------------------------------------------------- q8: what the list ignores
+
+q8 = ValueQuestion(
+    """**What a cached list ignores.** If a user clicks on 20% of the pages they are shown (instead of
+    the chapter's 10%), what share of returning users' requests is served a list that ignores at least
+    one of their clicks? Use `caching.list_staleness(trace, "segment (new) + user list", 600,
+    click_rate=0.2)` on the default trace and answer to 3 decimals.""",
+    expected=lambda: _ignores_click(0.2),
+    decimals=3,
+    hints=["Read the entry of the result that names the click rate.",
+           "More clicks per page: more of them fall between the list's computation and its use."],
+    wrong_answers=[lambda: _ignores_click(0.1), lambda: 100 * _ignores_click(0.2)],
+    explanation="A list cached for a session cannot react to what the user does in it: the price of the hit ratio.",
 )
 
 QUESTIONS = questions(globals())

@@ -1,6 +1,11 @@
-"""Seeded request streams for a recommendation serving cluster: who asks, when, and for how much work.
+"""Synthetic traffic, one home for chapters 02 and 03 (and later ones): popularity, the day, sessions.
 
-A request has an arrival time, a user id, an item id (the item the page is about) and an
+* **Popularity.** :func:`zipf_probabilities` (Zipf, or Zipf-Mandelbrot with an offset) and
+  :func:`zipf_trace`, independent requests drawn from it (the independent reference model).
+* **The day.** ``DIURNAL_PROFILE``: the relative request rate by hour; :func:`diurnal_rate`
+  interpolates it, :func:`hourly_shares` turns it into each hour's share of the day's sessions.
+* **Sessions.** :func:`expand_sessions`: a visit of several requests, think times apart.
+* **Request streams for a serving cluster** (chapter 02). A request has an arrival time, a user id, an item id (the item the page is about) and an
 amount of work in seconds at speed 1. Users and items are drawn with a Zipf-like skew
 (Zipf-Mandelbrot: P(rank r) proportional to 1 / (r + q)^s), so a few users are very active and
 most are not; optional hot keys (a heavy user, a viral item) take a fixed share of traffic.
@@ -14,12 +19,37 @@ from typing import Sequence
 
 import numpy as np
 
+from .checks import check_int, check_memory, check_number, check_seed
+from .seeding import DEFAULT_SEED
+
+__all__ = [
+    "DIURNAL_PROFILE", "HOURLY_SESSION_SHARE", "Population", "Requests", "diurnal_rate", "diurnal_traffic",
+    "expand_sessions", "hourly_shares", "poisson_traffic", "zipf_probabilities", "zipf_trace",
+]
+
 #: Relative request rate by hour of day (0-23): a night trough, a lunch bump and an evening peak,
 #: the usual shape of consumer traffic. Interpolated linearly between hours.
 DIURNAL_PROFILE = (
     0.34, 0.24, 0.18, 0.15, 0.15, 0.18, 0.27, 0.40, 0.52, 0.60, 0.65, 0.72,
     0.80, 0.76, 0.68, 0.66, 0.68, 0.74, 0.84, 0.94, 1.00, 0.97, 0.80, 0.55,
 )
+
+
+
+def hourly_shares(profile: Sequence[float] = DIURNAL_PROFILE) -> np.ndarray:
+    """Each hour's share of the day's traffic under a profile interpolated as :func:`diurnal_rate` does.
+
+    The rate is linear between the hourly values, so an hour carries the mean of its two ends.
+    """
+    prof = np.asarray(profile, dtype=float)
+    if prof.ndim != 1 or prof.size < 2 or np.any(prof < 0) or not np.all(np.isfinite(prof)) or prof.max() <= 0:
+        raise ValueError("profile must list at least two finite, non-negative relative rates")
+    mean = (prof + np.roll(prof, -1)) / 2
+    return mean / mean.sum()
+
+
+#: Share of a day's sessions that start in each hour (0 = midnight to 1 am), from ``DIURNAL_PROFILE``.
+HOURLY_SESSION_SHARE = hourly_shares()
 
 
 @dataclass(frozen=True)
@@ -70,31 +100,34 @@ class Requests:
 # --------------------------------------------------------------------------- validation
 
 def _positive(name: str, value: object, *, integer: bool = False, allow_zero: bool = False) -> float:
-    ok_types = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, ok_types):
-        raise TypeError(f"{name} must be {'an int' if integer else 'a number'}, got {type(value).__name__}")
-    v = float(value)
-    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'non-negative' if allow_zero else 'positive'} and finite, got {value!r}")
-    return v
+    """A finite number > 0 (>= 0 with ``allow_zero``), through the shared checks."""
+    if integer:
+        return float(check_int(value, name, low=0, include_low=allow_zero))
+    return check_number(value, name, low=0, include_low=allow_zero)
 
 
 def _share(name: str, value: object) -> float:
-    v = _positive(name, value, allow_zero=True)
-    if v >= 1:
-        raise ValueError(f"{name} is a share of all requests and must be in [0, 1), got {value!r}")
-    return v
+    return check_number(value, name, low=0, high=1, include_high=False)
 
 
 # --------------------------------------------------------------------------- popularity
 
 def zipf_probabilities(n: int, s: float = 1.0, q: float = 0.0) -> np.ndarray:
     """P(rank r) proportional to 1 / (r + q)^s for ranks 1..n (Zipf when q = 0, Zipf-Mandelbrot otherwise)."""
-    n = int(_positive("n", n, integer=True))
-    _positive("s", s, allow_zero=True)
-    _positive("q", q, allow_zero=True)
-    p = (np.arange(1, n + 1) + q) ** -float(s)
+    n = check_int(n, "n", low=1)
+    s = check_number(s, "s", low=0)
+    q = check_number(q, "q", low=0)
+    check_memory(16.0 * n, f"zipf_probabilities over n={n} ranks")
+    p = (np.arange(1, n + 1) + q) ** -s
     return p / p.sum()
+
+
+def zipf_trace(n_requests: int, n_items: int, alpha: float, *, seed: int = DEFAULT_SEED) -> np.ndarray:
+    """Independent requests (the independent reference model) for keys 0..n_items-1, key i with Zipf rank i+1."""
+    n_requests = check_int(n_requests, "n_requests", low=1)
+    q = zipf_probabilities(n_items, alpha)
+    rng = np.random.default_rng(check_seed(seed))
+    return rng.choice(len(q), size=n_requests, p=q).astype(np.int64)
 
 
 def _draw_ids(rng: np.random.Generator, size: int, n: int, s: float, q: float, hot_share: float) -> np.ndarray:
@@ -146,18 +179,29 @@ class Population:
             raise ValueError("a hot key needs at least two ids (one hot, the rest ordinary)")
 
 
+def expand_sessions(rng: np.random.Generator, n_sessions: int, mean_requests: float,
+                    think_time: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Expand sessions into requests: (session of each request, its step 0, 1, ..., seconds since the session began).
+
+    A session makes 1 + Geometric requests, ``mean_requests`` on average, ``think_time``
+    seconds apart on average (exponential); the first request opens the session at 0 s.
+    Requests come out grouped by session, in order within each. Draws the lengths, then the gaps.
+    """
+    length = rng.geometric(1.0 / mean_requests, n_sessions)
+    session = np.repeat(np.arange(n_sessions), length)
+    first = np.cumsum(length) - length              # position of each session's first request
+    step = np.arange(session.size) - first[session]
+    gaps = rng.exponential(think_time, session.size)
+    gaps[first] = 0.0                               # the first request opens the session
+    elapsed = np.cumsum(gaps)
+    return session, step, elapsed - elapsed[first][session]
+
+
 def _stream(rng: np.random.Generator, starts: np.ndarray, duration: float, pop: Population, meta: dict) -> Requests:
     """Requests from session start times: each session is one user's visit of several requests."""
     users = _draw_ids(rng, starts.size, pop.n_users, pop.user_skew, pop.user_offset, 0.0)
     if pop.session_requests > 1:
-        # a visit of L requests (geometric, mean session_requests), think_time apart on average
-        length = rng.geometric(1.0 / pop.session_requests, starts.size)
-        owner = np.repeat(np.arange(starts.size), length)
-        first = np.cumsum(length) - length          # position of each visit's first request
-        gaps = rng.exponential(pop.think_time, owner.size)
-        gaps[first] = 0.0                           # the first request opens the visit
-        elapsed = np.cumsum(gaps)
-        offset = elapsed - np.repeat(elapsed[first], length)
+        owner, _, offset = expand_sessions(rng, starts.size, pop.session_requests, pop.think_time)
         times = starts[owner] + offset
         inside = (times >= 0) & (times < duration)  # only the requests inside the window
         order = np.argsort(times[inside], kind="stable")
@@ -173,7 +217,7 @@ def _stream(rng: np.random.Generator, starts: np.ndarray, duration: float, pop: 
     return Requests(times, users.astype(np.int64), item, work, float(duration), meta)
 
 
-def poisson_traffic(rate: float, duration: float, *, seed: int = 0, **population) -> Requests:
+def poisson_traffic(rate: float, duration: float, *, seed: int = DEFAULT_SEED, **population) -> Requests:
     """Poisson arrivals at ``rate`` req/s for ``duration`` s, from a :class:`Population` (keyword arguments).
 
     ``session_requests > 1`` groups requests into visits: visits start as a Poisson stream and
@@ -197,9 +241,7 @@ def _lead_time(pop: Population) -> float:
 
 
 def _seed(seed: object) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    return int(seed)
+    return check_seed(seed)
 
 
 def diurnal_rate(t: np.ndarray | float, peak_rate: float, day_length: float = 86_400.0,
@@ -209,7 +251,11 @@ def diurnal_rate(t: np.ndarray | float, peak_rate: float, day_length: float = 86
 
     ``bursts``: (start s, length s, extra) triples; during a burst the rate is multiplied by 1 + extra.
     """
+    peak_rate = check_number(peak_rate, "peak_rate", low=0)
+    day_length = check_number(day_length, "day_length", low=0, include_low=False)
     t = np.asarray(t, dtype=float)
+    if not np.all(np.isfinite(t)):
+        raise ValueError("t must hold finite times in seconds, got NaN or infinity")
     prof = np.asarray(profile, dtype=float)
     if prof.ndim != 1 or prof.size < 2 or np.any(prof < 0) or prof.max() <= 0:
         raise ValueError("profile must list at least two non-negative relative rates, one per equal slice of the day")
@@ -217,6 +263,7 @@ def diurnal_rate(t: np.ndarray | float, peak_rate: float, day_length: float = 86
     x = (t % day_length) / day_length * prof.size
     rate = peak_rate / prof.max() * np.interp(x, np.arange(slots.size), slots)
     for start, length, extra in bursts:
+        check_number(extra, "burst extra", low=-1)
         rate = rate * np.where((t >= start) & (t < start + length), 1.0 + extra, 1.0)
     return rate
 
@@ -228,7 +275,7 @@ def diurnal_traffic(
     bursts: int = 3,
     burst_length: float = 12.0,
     burst_extra: float = 0.4,
-    seed: int = 0,
+    seed: int = DEFAULT_SEED,
     **population,
 ) -> Requests:
     """One day of traffic following ``DIURNAL_PROFILE`` (peak ``peak_rate`` req/s) with random bursts.
