@@ -36,9 +36,9 @@ __all__ = [
     "WEIGHTINGS", "PROFILE_WEIGHTS", "ACTIVITY_EDGES", "GENRE_PREFIX",
     "normalise_tags", "TagHierarchy", "TagCatalogue", "tag_catalogue", "catalogue_from", "multi_hot",
     "item_vectors", "idf_table", "user_profiles", "cosine_scores", "TagMatcher", "fit_matcher", "recall",
-    "TagExperiment", "prepare_experiment", "per_user_metrics", "evaluate", "compare_vectorisers",
+    "TagExperiment", "prepare_experiment", "per_user_metrics", "evaluate", "standard_variants", "compare_vectorisers",
     "decay_sweep", "blend_sweep", "paired_difference", "select_and_test", "match_kinds",
-    "hits_by_rarity", "profile_table", "explain_match", "tags_profile",
+    "hits_by_rarity", "example_movies", "profile_table", "explain_match", "tags_profile",
 ]
 
 #: Tag weightings: "multi-hot" (1 where a tag is present) and "tf-idf" (scikit-learn's smooth IDF).
@@ -568,6 +568,7 @@ class TagExperiment:
     users: np.ndarray
     activity: pd.Series
     k: int
+    _runs: dict = field(default_factory=dict, repr=False)
 
 
 def _bucket_labels(edges: Sequence[int]) -> list[str]:
@@ -660,11 +661,23 @@ def _bucket_order(experiment: TagExperiment) -> list[str]:
 
 
 def _run(experiment: TagExperiment, *, blend: float = 0.0, **settings: Any) -> pd.DataFrame:
-    matcher = fit_matcher(experiment.catalogue, experiment.train, user_ids=experiment.users, **settings)
-    return matcher.recall(experiment.users, experiment.k, blend=blend, on_empty="skip")
+    """The top K of every experiment user for one setting (kept, so a setting runs once per experiment)."""
+    full = dict(weighting="tf-idf", decay=0.0, relevance=False, profile_weights="equal")
+    unknown = set(settings) - set(full)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {sorted(unknown)}; expected some of {sorted(full)} and blend")
+    full.update(settings)
+    key = tuple(sorted(full.items())) + (("blend", float(blend)),)
+    if key not in experiment._runs:
+        matcher = fit_matcher(experiment.catalogue, experiment.train, user_ids=experiment.users, **full)
+        experiment._runs[key] = matcher.recall(experiment.users, experiment.k, blend=blend, on_empty="skip")
+    return experiment._runs[key]
 
 
-def _variants(decay: float, blend: float) -> dict[str, dict]:
+def standard_variants(decay: float = 0.5, blend: float = 0.5) -> dict[str, dict]:
+    """The chapter's variants by name: each vectoriser, with and without the hierarchy, relevance, the blend, popularity."""
+    decay = check_fraction(decay, "decay")
+    blend = check_fraction(blend, "blend")
     return {
         "multi-hot": dict(weighting="multi-hot"),
         "tf-idf": dict(weighting="tf-idf"),
@@ -676,17 +689,18 @@ def _variants(decay: float, blend: float) -> dict[str, dict]:
     }
 
 
-def compare_vectorisers(experiment: TagExperiment, *, decay: float = 0.5, blend: float = 0.5,
+def compare_vectorisers(experiment: TagExperiment, variants: dict[str, dict] | None = None, *,
                         per_user: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
-    """Every variant and the popularity baseline, overall and per activity bucket: one tidy table.
+    """Each variant (name -> settings of fit_matcher, plus ``blend``), overall and per activity bucket: one tidy table.
 
-    With ``per_user`` also returns each user's metrics per variant (long: variant, userId, metrics),
-    for paired comparisons.
+    ``variants`` defaults to :func:`standard_variants`. With ``per_user`` also returns each user's
+    metrics per variant (long: userId, metrics, variant), for paired comparisons.
     """
-    decay = check_fraction(decay, "decay")
-    blend = check_fraction(blend, "blend")
+    variants = standard_variants() if variants is None else variants
+    if not isinstance(variants, dict) or not variants:
+        raise TypeError("variants must be a non-empty dict of name -> settings, e.g. {'tf-idf': {'weighting': 'tf-idf'}}")
     tables, users = [], []
-    for label, settings in _variants(decay, blend).items():
+    for label, settings in variants.items():
         recs = _run(experiment, **settings)
         tables.append(evaluate(recs, experiment, label=label))
         if per_user:
@@ -767,23 +781,31 @@ def select_and_test(per_user: pd.DataFrame, activity: pd.Series, *, by: str = "d
     return pd.DataFrame(rows)
 
 
-def match_kinds(experiment: TagExperiment, decay: float, *, weighting: str = "tf-idf") -> pd.DataFrame:
-    """Split recommendations at ``decay`` into matches through a shared tag and ancestor-only matches.
+def match_kinds(experiment: TagExperiment, decay: float, *, weighting: str = "tf-idf",
+                threshold: float = 0.5) -> pd.DataFrame:
+    """Split the top K at ``decay`` by where the cosine came from: the movie's own tags or its ancestors.
 
-    An ancestor-only match shares no tag as applied with the user's profile: it was found through a
-    parent, root or genre alone (an over-general match). Returns per kind the share of
-    recommendations and their precision (share that are held-out positives).
+    A recommendation is "through ancestors" when more than ``threshold`` of its cosine comes from
+    columns the movie has only as an ancestor (a parent, root or genre switched on by expansion):
+    an over-general match. Returns per kind the number and share of recommendations and their
+    precision (share that are held-out positives).
     """
     decay = check_fraction(decay, "decay")
+    threshold = check_fraction(threshold, "threshold")
     recs = _run(experiment, weighting=weighting, decay=decay)
-    leaf = fit_matcher(experiment.catalogue, experiment.train, user_ids=experiment.users, weighting=weighting,
-                       decay=0.0)
-    u = pd.Index(leaf.user_ids).get_indexer(recs["userId"])
+    matcher = fit_matcher(experiment.catalogue, experiment.train, user_ids=experiment.users, weighting=weighting,
+                          decay=decay)
+    u = pd.Index(matcher.user_ids).get_indexer(recs["userId"])
     i = pd.Index(experiment.catalogue.item_ids).get_indexer(recs["movieId"])
-    shared = np.asarray(leaf.profiles[u].multiply(leaf.vectors[i]).sum(axis=1)).ravel() > 0
+    contrib = sparse.csr_matrix(matcher.vectors[i].multiply(matcher.profiles[u]))
+    own = _distance_matrices(experiment.catalogue, relevance=False)[0][i] > 0
+    from_own = np.asarray(contrib.multiply(own).sum(axis=1)).ravel()
+    total = np.asarray(contrib.sum(axis=1)).ravel()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ancestor_share = np.where(total > 0, 1 - from_own / total, 0.0)
     hit = recs.merge(experiment.truth.assign(hit=True), on=["userId", "movieId"], how="left")["hit"]
-    hit = hit.fillna(False).astype(bool).to_numpy()
-    kinds = np.where(shared, "shares a tag", "ancestor only")
+    hit = hit.astype("boolean").fillna(False).to_numpy(dtype=bool)
+    kinds = np.where(ancestor_share > threshold, "through ancestors", "through own tags")
     table = pd.DataFrame({"match": kinds, "hit": hit}).groupby("match").agg(
         recommendations=("hit", "size"), precision=("hit", "mean")).reset_index()
     table["share"] = table["recommendations"] / table["recommendations"].sum()
@@ -809,13 +831,33 @@ def hits_by_rarity(experiment: TagExperiment, decays: Sequence[float], *, weight
     for d in decays:
         recs = _run(experiment, weighting=weighting, decay=check_fraction(d, "decays"))
         found = truth.merge(recs[["userId", "movieId"]].assign(found=True), on=["userId", "movieId"], how="left")
-        found["found"] = found["found"].fillna(False).astype(bool)
+        found["found"] = found["found"].astype("boolean").fillna(False).astype(bool)
         share = found.groupby("group")["found"].agg(["size", "mean"]).reset_index()
         rows.append(share.rename(columns={"size": "held-out positives", "mean": "found"}).assign(decay=d))
     table = pd.concat(rows, ignore_index=True)
     order = {name: i for i, name in enumerate(labels + ["no tags"])}
     table = table.sort_values(["decay", "group"], key=lambda s: s.map(order) if s.name == "group" else s)
     return table[["decay", "group", "held-out positives", "found"]].reset_index(drop=True)
+
+
+def example_movies(catalogue: TagCatalogue) -> list[int]:
+    """Three movies to vectorise by hand: two that share a parent but no tag as applied, and one from elsewhere.
+
+    The first such pair in movieId order, then the first movie sharing no ancestor with either.
+    Without a hierarchy, the level above (genres) plays the parent's part.
+    """
+    pairs = catalogue.pairs
+    own = pairs[pairs["distance"] == 0].groupby("movieId")["tag"].agg(frozenset)
+    up = pairs[pairs["distance"] >= 1].groupby("movieId")["tag"].agg(frozenset)
+    ids = [m for m in catalogue.item_ids if m in own.index and m in up.index]
+    for a_pos, a in enumerate(ids[:200]):
+        for b in ids[a_pos + 1:a_pos + 400]:
+            if own[a] & own[b] or not (up[a] & up[b]):
+                continue
+            for c in ids:
+                if c not in (a, b) and not (up[c] & (up[a] | up[b])) and not (own[c] & (own[a] | own[b])):
+                    return [int(a), int(b), int(c)]
+    raise ValueError("no two movies share a parent without sharing a tag; pick three movies by hand")
 
 
 # ---------------------------------------------------------------------------

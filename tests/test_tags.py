@@ -228,6 +228,11 @@ def test_empty_profiles_raise_or_are_skipped():
         tags.profile_table(matcher, 30)
 
 
+def test_example_movies_share_a_parent_but_no_tag():
+    a, b, c = tags.example_movies(catalogue())
+    assert (a, b) == (1, 2) and c == 4
+
+
 def test_blend_one_is_the_popularity_order():
     ratings = pd.concat([RATINGS, pd.DataFrame({"userId": [40, 41, 42], "movieId": [3, 3, 2],
                                                 "rating": [5.0, 5.0, 5.0], "timestamp": [1, 1, 1]})])
@@ -320,7 +325,7 @@ def test_real_movielens_shape_falls_back_to_free_text_and_genres(tmp_path):
     recs = tags.recall(ml, [1, 2, 3], k=5, weighting="tf-idf", decay=0.5)
     assert list(recs.columns) == ["userId", "movieId", "score"] and len(recs) > 0
     exp = tags.prepare_experiment(ml, k=5, activity_edges=(8,))
-    table = tags.compare_vectorisers(exp, decay=0.5)
+    table = tags.compare_vectorisers(exp, tags.standard_variants(decay=0.5))
     assert set(table["activity"]) <= {"all", "1-8", ">8"}
     assert table["recall@5"].between(0, 1).all()
 
