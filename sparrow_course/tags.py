@@ -417,7 +417,8 @@ def cosine_scores(profiles: sparse.spmatrix, vectors: sparse.spmatrix) -> np.nda
     else:
         scores = (profiles @ vectors.T).toarray()
     # 12 decimals: equal vectors score exactly equal whatever the summation order, so ties break by item order
-    return np.round(np.asarray(scores), 12)
+    scores = np.asarray(scores)
+    return np.round(scores, 12, out=scores)
 
 
 @dataclass(frozen=True, eq=False)
@@ -491,7 +492,10 @@ def _top_k(user_ids: np.ndarray, item_ids: np.ndarray, scores: np.ndarray, k: in
     above = scores > kth
     tied = (scores == kth) & np.isfinite(scores)
     need = k_eff - above.sum(axis=1, keepdims=True)
-    keep = above | (tied & (np.cumsum(tied, axis=1) <= need))
+    keep = above | tied
+    crowded = np.flatnonzero(tied.sum(axis=1) > need.ravel())  # rows with more ties than places left
+    if crowded.size:
+        keep[crowded] = above[crowded] | (tied[crowded] & (np.cumsum(tied[crowded], axis=1) <= need[crowded]))
     frames = [metrics.top_k_frame(user_ids[:0], item_ids, scores[:0], k)]
     for start in range(0, len(user_ids), rows):
         cols = np.flatnonzero(keep[start:start + rows].any(axis=0))
@@ -569,6 +573,15 @@ class TagExperiment:
     activity: pd.Series
     k: int
     _runs: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def buckets(self) -> list[str]:
+        """The activity buckets present, from the fewest training ratings to the most."""
+        return _bucket_order(self)
+
+    def recommend(self, *, blend: float = 0.0, **settings: Any) -> pd.DataFrame:
+        """The top K of every experiment user for one setting of :func:`fit_matcher` (run once, then kept)."""
+        return _run(self, blend=blend, **settings)
 
 
 def _bucket_labels(edges: Sequence[int]) -> list[str]:
