@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib
+import importlib.metadata
 import os
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,12 @@ class Finding:
 
 
 def _version(module: str) -> Finding:
+    if module == "tensorflow":  # importing it here would print its CUDA probing; check_tensorflow runs it apart
+        try:
+            return Finding(module, True, importlib.metadata.version("tensorflow"))
+        except importlib.metadata.PackageNotFoundError:
+            return Finding(module, False, "is not installed",
+                           "run `python3 tasks.py setup` (or `pip install -e .[dev]`) in the course folder")
     try:
         mod = importlib.import_module(module)
     except Exception as exc:  # a broken install can raise anything at import
@@ -43,20 +51,34 @@ def check_kernel(name: str = "sparrow-course") -> Finding:
                    f"python -m ipykernel install --sys-prefix --name {name} (tasks.py setup does this)")
 
 
-def check_tensorflow() -> Finding:
-    """Does TensorFlow import and compute on the CPU?"""
-    try:
-        from .seeding import import_tensorflow
+_TF_PROBE = """
+from sparrow_course.seeding import import_tensorflow
+tf = import_tensorflow()
+with tf.device("/CPU:0"):
+    value = float(tf.reduce_sum(tf.ones((2, 2))).numpy())
+print(tf.__version__, value)
+"""
 
-        tf = import_tensorflow()
-        with tf.device("/CPU:0"):
-            value = float(tf.reduce_sum(tf.ones((2, 2))).numpy())
-    except Exception as exc:
-        return Finding("tensorflow", False, f"cannot run on the CPU ({type(exc).__name__}: {exc})",
-                       "reinstall it: pip install --force-reinstall 'tensorflow>=2.16'")
-    if value != 4.0:
+
+def check_tensorflow(timeout: float = 300.0) -> Finding:
+    """Does TensorFlow import and compute on the CPU? Run in a child process, whose C++ log lines
+    (CUDA and XLA probing, printed before any log level applies) are captured, not shown."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="-1")
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    fix = "reinstall it: pip install --force-reinstall 'tensorflow>=2.16'"
+    try:
+        done = subprocess.run([sys.executable, "-c", _TF_PROBE], capture_output=True, text=True, env=env,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return Finding("tensorflow", False, f"did not answer within {timeout:.0f} s", fix)
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        return Finding("tensorflow", False, f"cannot run on the CPU ({lines[-1] if lines else 'no message'})", fix)
+    version, value = done.stdout.split()[-2:]
+    if float(value) != 4.0:
         return Finding("tensorflow", False, f"2x2 ones summed to {value}, expected 4.0", "reinstall TensorFlow")
-    return Finding("tensorflow", True, f"{tf.__version__} computes on the CPU")
+    return Finding("tensorflow", True, f"{version} computes on the CPU")
 
 
 def check_data(folder: Path = DATA_DIR) -> Finding:
@@ -83,9 +105,6 @@ def check_data(folder: Path = DATA_DIR) -> Finding:
 
 def doctor() -> int:
     """Print a report of the set-up; return the number of problems found."""
-    # The course runs TensorFlow on the CPU; without these it logs GPU probing noise to stderr.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
     findings = [_version(m) for m in KEY_PACKAGES]
     findings += [check_kernel(), check_tensorflow(), check_data()]
     print(f"python {sys.version.split()[0]}")
@@ -106,11 +125,21 @@ def data_info(path: str | None) -> int:
     return 0
 
 
-def data_download(dest: str) -> int:
+def data_download(dest: str, url: str | None = None, sha256: str | None = None) -> int:
     from . import datasets
 
-    folder = datasets.download_movielens(Path(dest))
-    print(f"MovieLens ml-latest-small is in {folder}; load it with load_movielens('{folder}')")
+    kwargs = {}
+    if url is not None:
+        kwargs["url"] = url
+    if sha256 is not None:
+        kwargs["sha256"] = sha256
+    folder = datasets.download_movielens(dest, **kwargs)
+    home = datasets.data_home()
+    try:
+        short = folder.relative_to(home)  # what load_movielens finds from any working folder
+    except ValueError:
+        short = folder
+    print(f"MovieLens is in {folder}; load it with load_movielens('{short}')")
     return 0
 
 
@@ -136,14 +165,23 @@ def notebooks_run(names: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="sparrow-course", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"sparrow-course {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("doctor", help="check versions, the kernel, TensorFlow on the CPU and the bundled data")
     data = sub.add_parser("data", help="the dataset").add_subparsers(dest="action", required=True)
     info = data.add_parser("info", help="print the data card's statistics")
     info.add_argument("path", nargs="?", default=None, help="a MovieLens folder (default: the bundled SparrowLens)")
-    dl = data.add_parser("download", help="download real MovieLens ml-latest-small (checksum verified, cached)")
-    dl.add_argument("--dest", default="movielens", help="folder to extract into (default: ./movielens)")
+    dl = data.add_parser("download", help="download real MovieLens ml-latest-small (checksum verified, cached)",
+                         description="A relative --dest is placed in the data home: $SPARROW_COURSE_DATA, or "
+                                     "~/sparrow_course_data when unset; load_movielens looks there too.")
+    dl.add_argument("--dest", default="movielens",
+                    help="folder to extract into; relative to the data home unless absolute (default: movielens)")
+    dl.add_argument("--url", default=None, help="a mirror, a file:// URL or a local path of the zip "
+                                                "(default: the GroupLens ml-latest-small.zip)")
+    dl.add_argument("--sha256", default=None, help="expected SHA-256 of the zip (default: ml-latest-small's)")
     nbs = sub.add_parser("notebooks", help="the notebooks").add_subparsers(dest="action", required=True)
     run = nbs.add_parser("run", help="re-execute notebooks in place with the course kernel")
     run.add_argument("names", nargs="*", help="notebook names or prefixes, e.g. 02 (default: all)")
@@ -152,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "doctor":
             return 1 if doctor() else 0
         if args.command == "data":
-            return data_info(args.path) if args.action == "info" else data_download(args.dest)
+            if args.action == "info":
+                return data_info(args.path)
+            return data_download(args.dest, args.url, args.sha256)
         return notebooks_run(args.names)
     except (ValueError, FileNotFoundError, OSError) as exc:
         print(f"sparrow-course: {exc}", file=sys.stderr)

@@ -13,7 +13,9 @@ pandas traceback.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import math
 import os
 import re
@@ -30,23 +32,34 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from .checks import check_frame
+
 __all__ = [
     "ML_LATEST_SMALL_SHA256",
     "ML_LATEST_SMALL_URL",
+    "POSITIVE_THRESHOLD",
     "RATING_VALUES",
-    "DataError",
-    "MovieLens",
+    "DATA_HOME_ENV",
+    "ID_MAX",
+    "TIMESTAMP_RANGE",
     "bundled_data_path",
+    "data_home",
+    "DataError",
     "describe",
     "describe_movie_tags",
     "download_movielens",
     "format_description",
+    "genre_drift",
+    "genre_lift",
     "genre_matrix",
     "load_movielens",
+    "MovieLens",
     "positive",
     "release_year",
+    "require_frame",
     "tag_rank_frequency",
     "time_split",
+    "user_time_split",
 ]
 
 ML_LATEST_SMALL_URL = "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
@@ -61,8 +74,8 @@ NO_GENRES = "(no genres listed)"  # how MovieLens marks a film without genres
 # Column kinds per file: "id"/"int" -> int64, "rating" -> float64 on the half-star scale, "str" -> text.
 _SCHEMAS: dict[str, dict[str, str]] = {
     "movies.csv": {"movieId": "id", "title": "str", "genres": "str"},
-    "ratings.csv": {"userId": "id", "movieId": "id", "rating": "rating", "timestamp": "int"},
-    "tags.csv": {"userId": "id", "movieId": "id", "tag": "str", "timestamp": "int"},
+    "ratings.csv": {"userId": "id", "movieId": "id", "rating": "rating", "timestamp": "timestamp"},
+    "tags.csv": {"userId": "id", "movieId": "id", "tag": "str", "timestamp": "timestamp"},
     "users.csv": {"userId": "id"},
     "tag_hierarchy.csv": {"tag": "str", "parent": "str", "root": "str"},
     "movie_tags.csv": {"movieId": "id", "tag": "str", "relevance": "relevance"},
@@ -71,7 +84,15 @@ _SCHEMAS: dict[str, dict[str, str]] = {
     "genome-tags.csv": {"tagId": "id", "tag": "str"},
 }
 # Known optional columns that are numbers, wherever they appear.
-_OPTIONAL_INT_COLUMNS = {"signup_timestamp"}
+_OPTIONAL_INT_COLUMNS = {"signup_timestamp": "timestamp"}
+
+#: Ids are non-negative integers that fit in int64.
+ID_MAX = 2**63 - 1
+#: Plausible Unix timestamps (seconds, UTC): from 1970-01-01 up to, not including, 2100-01-01.
+TIMESTAMP_RANGE = (0, 4_102_444_800)
+
+#: Environment variable naming the folder where downloaded datasets live (see ``data_home``).
+DATA_HOME_ENV = "SPARROW_COURSE_DATA"
 
 # Which chapters need the extra SparrowLens files (for clear errors on real MovieLens).
 _NEEDS_USERS = "chapter 03 (caching new users by their registration features) and chapter 04 (user cold start)"
@@ -159,7 +180,7 @@ def load_movielens(path: str | os.PathLike[str] | None = None, *, name: str | No
     else:
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-        folder = _find_csv_folder(Path(path))
+        folder = _find_csv_folder(_locate(path))
         default_name = folder.name
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
@@ -174,6 +195,9 @@ def load_movielens(path: str | os.PathLike[str] | None = None, *, name: str | No
         tags = pd.DataFrame({"userId": pd.Series(dtype=np.int64), "movieId": pd.Series(dtype=np.int64),
                              "tag": pd.Series(dtype=str), "timestamp": pd.Series(dtype=np.int64)})
 
+    for frame, file, what in ((movies, "movies.csv", "movies"), (ratings, "ratings.csv", "ratings")):
+        if frame is not None and frame.empty:
+            raise DataError(f"{file} has no {what} (only a header line); expected at least one row")
     _check_unique(movies, ["movieId"], "movies.csv")
     _check_unique(ratings, ["userId", "movieId"], "ratings.csv")
     _check_known(ratings, "movieId", movies, "ratings.csv", "movies.csv")
@@ -216,10 +240,39 @@ def _read_movie_tags(folder: Path) -> pd.DataFrame | None:
                               kind="stable").reset_index(drop=True)
 
 
+def data_home(path: str | os.PathLike[str] | None = None) -> Path:
+    """Return the folder where downloaded datasets live, as scikit-learn's ``get_data_home``.
+
+    ``path`` if given, else the environment variable ``SPARROW_COURSE_DATA``, else
+    ``~/sparrow_course_data``; ``~`` is expanded. A relative dataset path that does not exist
+    in the working folder is looked up here, so ``load_movielens("movielens/ml-latest-small")``
+    works from a notebook after ``sparrow-course data download --dest movielens``.
+    """
+    if path is None:
+        path = os.environ.get(DATA_HOME_ENV) or os.path.join("~", "sparrow_course_data")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    return Path(path).expanduser()
+
+
+def _locate(path: str | os.PathLike[str]) -> Path:
+    """Return ``path`` with ``~`` expanded; a relative path missing here is looked up in the data home."""
+    given = Path(path).expanduser()
+    if given.exists() or given.is_absolute():
+        return given
+    home = data_home() / given
+    if home.exists():
+        return home
+    raise DataError(f"folder '{path}' does not exist: not in the working folder ({given.resolve()}) nor in the "
+                    f"data home ({home}; set {DATA_HOME_ENV} to move it); expected a folder with movies.csv and "
+                    "ratings.csv, e.g. one made by `sparrow-course data download`")
+
+
 def _find_csv_folder(path: Path) -> Path:
     """Return the folder holding movies.csv: ``path`` itself or its single subfolder that has one."""
     if not path.exists():
-        raise DataError(f"folder '{path.name}' does not exist; expected a folder with movies.csv and ratings.csv")
+        raise DataError(f"folder '{path}' does not exist (resolved: {path.resolve()}); expected a folder with "
+                        "movies.csv and ratings.csv")
     if path.is_file():
         hint = " (unzip it first, or use download_movielens)" if path.suffix == ".zip" else ""
         raise DataError(f"'{path.name}' is a file; expected a folder with movies.csv and ratings.csv{hint}")
@@ -228,12 +281,16 @@ def _find_csv_folder(path: Path) -> Path:
     inner = sorted(p for p in path.iterdir() if p.is_dir() and (p / "movies.csv").is_file())
     if len(inner) == 1:  # e.g. the folder a MovieLens zip was unpacked into
         return inner[0]
+    if len(inner) > 1:
+        names = " and ".join(f"'{p.name}'" for p in inner)
+        raise DataError(f"folder '{path.name}' holds several MovieLens folders ({names}); pass the one you mean, "
+                        f"e.g. load_movielens('{path / inner[0].name}')")
     raise DataError(f"movies.csv is missing from folder '{path.name}': expected MovieLens files movies.csv and "
                     "ratings.csv (tags.csv, users.csv, tag_hierarchy.csv, movie_tags.csv optional)")
 
 
 def _read_table(folder: Path, file: str, *, optional: bool = False) -> pd.DataFrame | None:
-    """Read one CSV as text, check its columns, and convert them to their types with line-exact errors."""
+    """Read one CSV as text, check its shape, and convert its columns to their types with line-exact errors."""
     path = folder / file
     schema = _SCHEMAS[file]
     if not path.is_file():
@@ -241,25 +298,84 @@ def _read_table(folder: Path, file: str, *, optional: bool = False) -> pd.DataFr
             return None
         raise DataError(f"{file} is missing from folder '{folder.name}'; expected a MovieLens file with "
                         f"columns {','.join(schema)}")
+    data = path.read_bytes()
     try:
-        # All text first: converting ourselves lets us name the offending line.
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False,
-                          encoding="utf-8")
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{file} is empty; expected a header line with columns {','.join(schema)}") from None
-    except pd.errors.ParserError as exc:
-        raise DataError(f"{file} is not valid CSV: {_first_line(exc)}") from None
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DataError(f"{file} is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors add
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():  # trailing blank lines (common after hand editing) are fine
+        lines.pop()
+    if not lines:
+        raise DataError(f"{file} is empty; expected a header line with columns {','.join(schema)}")
+    del text  # keep one copy of a large file in memory, not three
+    body = "\n".join(lines)
+    _check_lines(body, lines, file)
+    header = next(csv.reader([lines[0]]))
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name in seen:
+            raise DataError(f"{file}: column '{name}' appears twice in the header (columns {seen[name]} and "
+                            f"{position}); expected each of {','.join(schema)} once")
+        seen[name] = position
+    _check_field_counts(body, lines, len(header), file)
+    try:
+        # All text first: converting ourselves lets us name the offending line.
+        raw = pd.read_csv(io.StringIO(body + "\n"), dtype=str, keep_default_na=False,
+                          na_filter=False, skip_blank_lines=False)
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{file} is not valid CSV: {_first_line(exc)}") from None
     missing = [c for c in schema if c not in raw.columns]
     if missing:
         raise DataError(f"{file}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
                         f"(found: {', '.join(map(str, raw.columns))}); expected columns {','.join(schema)}")
     out = {}
     for column in raw.columns:
-        kind = schema.get(column, "int" if column in _OPTIONAL_INT_COLUMNS else "str")
+        kind = schema.get(column, _OPTIONAL_INT_COLUMNS.get(column, "str"))
         out[column] = _convert(raw[column], kind, file, column)
     return pd.DataFrame(out, index=pd.RangeIndex(len(raw)))
+
+
+def _check_lines(body: str, lines: list[str], file: str) -> None:
+    """Raise DataError naming a blank line inside the file or a line whose double quotes do not balance."""
+    blank = re.search(r"(?m)^[ \t]*$", body)
+    if blank:
+        number = body.count("\n", 0, blank.start()) + 1
+        raise DataError(f"{file} line {number} is blank; expected a row of comma-separated values (only "
+                        "blank lines at the end of the file are allowed)")
+    if '"' not in body:
+        return
+    for number, line in enumerate(lines, start=1):
+        if '"' in line and line.count('"') % 2:
+            start = line.index('"')
+            raise DataError(f"{file} line {number}: the double quotes do not balance (a quote opens at character "
+                            f"{start + 1} and never closes on this line): {_clip(line)}; expected a field in quotes "
+                            'as "like, this" with a quote inside written twice ("")')
+
+
+def _check_field_counts(body: str, lines: list[str], n_fields: int, file: str) -> None:
+    """Raise DataError at the first row whose number of fields differs from the header's.
+
+    pandas would otherwise take one extra field for an index and shift every column silently.
+    """
+    if '"' in body:  # quoted commas: count with the csv module
+        counts = np.array([len(row) for row in csv.reader(lines)])
+    else:  # commas per line, vectorised over the bytes
+        data = np.frombuffer(body.encode("utf-8") + b"\n", dtype=np.uint8)
+        commas = np.concatenate([[0], np.cumsum(data == ord(","))])
+        ends = np.flatnonzero(data == ord("\n"))
+        counts = np.diff(np.concatenate([[0], commas[ends]])) + 1
+    off = np.flatnonzero(counts != n_fields)
+    if len(off):
+        number = int(off[0]) + 1
+        raise DataError(f"{file} line {number} has {int(counts[off[0]])} fields; the header has {n_fields}, "
+                        f"and every row must have as many: {_clip(lines[off[0]])}")
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    """Return ``text`` quoted, cut to ``limit`` characters."""
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -276,40 +392,70 @@ def _convert(column: pd.Series, kind: str, file: str, name: str) -> pd.Series:
     """Convert a text column to its kind, raising DataError at the first bad value."""
     if kind == "str":
         return column.astype(str)
-    text = column.str.strip()
-    values = pd.to_numeric(text, errors="coerce")
+    if kind in ("id", "int", "timestamp"):
+        return _convert_integers(column, kind, file, name)
+    values = pd.to_numeric(column, errors="coerce")  # surrounding spaces are allowed
     bad = values.isna().to_numpy()
-    if kind in ("id", "int"):
-        as_float = values.to_numpy(dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            bad = bad | ~np.isfinite(as_float) | (as_float % 1 != 0)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{file} line {_line(row)}: {name} {column.iloc[row]!r} is not an integer")
-        if kind == "id" and (values < 0).any():
-            row = int(np.flatnonzero((values < 0).to_numpy())[0])
-            raise DataError(f"{file} line {_line(row)}: {name} {column.iloc[row]!r} is negative; expected an id >= 0")
-        return values.astype(np.int64)
     if kind == "relevance":
         as_float = values.to_numpy(dtype=np.float64)
         off = bad | ~((as_float >= 0.0) & (as_float <= 1.0))
         if off.any():
             row = int(np.flatnonzero(off)[0])
-            raise DataError(f"{file} line {_line(row)}: {name} {column.iloc[row]!r} is not a relevance; "
+            raise DataError(f"{file} line {_line(row)}: {name} {_clip(column.iloc[row])} is not a relevance; "
                             "expected a number from 0 to 1")
         return pd.Series(as_float, index=column.index, name=column.name)
     # kind == "rating"
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{file} line {_line(row)}: {name} {column.iloc[row]!r} is not a number; "
+        raise DataError(f"{file} line {_line(row)}: {name} {_clip(column.iloc[row])} is not a number; "
                         "expected 0.5 to 5.0 in half stars")
     as_float = values.to_numpy(dtype=np.float64)
     off = ~((as_float >= 0.5) & (as_float <= 5.0) & (as_float * 2 == np.round(as_float * 2)))
     if off.any():
         row = int(np.flatnonzero(off)[0])
-        raise DataError(f"{file} line {_line(row)}: {name} {column.iloc[row]!r} is off the scale; "
+        raise DataError(f"{file} line {_line(row)}: {name} {_clip(column.iloc[row])} is off the scale; "
                         "expected 0.5 to 5.0 in steps of 0.5")
     return pd.Series(as_float, index=column.index, name=column.name)
+
+
+_INTEGER_TEXT = re.compile(r"[+-]?\d+(?:\.0*)?")
+
+
+def _convert_integers(column: pd.Series, kind: str, file: str, name: str) -> pd.Series:
+    """Convert integer text exactly (no float rounding, no int64 wrap-around) and check its range."""
+    low, high = ((0, ID_MAX + 1) if kind == "id" else TIMESTAMP_RANGE if kind == "timestamp"
+                 else (-ID_MAX - 1, ID_MAX + 1))
+    values = pd.to_numeric(column, errors="coerce")  # surrounding spaces are allowed
+    if values.dtype == np.int64:  # the common case: every value parsed exactly as an int64
+        array = values.to_numpy()
+        out = (array < low) | (array >= high)
+        if not out.any():
+            return pd.Series(array, index=column.index, name=column.name)
+        rows: Sequence[int] = [int(np.flatnonzero(out)[0])]
+        numbers = [int(array[rows[0]])]
+    else:  # floats, huge values or text: check each value exactly, as Python ints of any size
+        text = column.str.strip()
+        shape_ok = text.str.fullmatch(_INTEGER_TEXT).to_numpy(dtype=bool)
+        if not shape_ok.all():
+            row = int(np.flatnonzero(~shape_ok)[0])
+            raise DataError(f"{file} line {_line(row)}: {name} {_clip(column.iloc[row])} is not an integer")
+        numbers = [int(d) for d in text.str.replace(r"\.0*$", "", regex=True)]
+        rows = range(len(numbers))
+    for row, value in zip(rows, numbers):
+        if low <= value < high:
+            continue
+        shown = _clip(column.iloc[row])
+        if kind == "id":
+            what = "negative" if value < 0 else "too large"
+            raise DataError(f"{file} line {_line(row)}: {name} {shown} is {what}; expected an id from 0 to 2**63 - 1")
+        if kind == "timestamp":
+            hint = ""
+            if TIMESTAMP_RANGE[0] <= value // 1000 < TIMESTAMP_RANGE[1]:
+                hint = " It may be in milliseconds: divide by 1000."
+            raise DataError(f"{file} line {_line(row)}: {name} {shown} is not a plausible Unix timestamp; expected "
+                            f"seconds since 1970-01-01 UTC, before 2100-01-01 ({TIMESTAMP_RANGE[1]}).{hint}")
+        raise DataError(f"{file} line {_line(row)}: {name} {shown} does not fit in a 64-bit integer")
+    return pd.Series(np.array(numbers, dtype=np.int64), index=column.index, name=column.name)
 
 
 def _check_unique(frame: pd.DataFrame, keys: list[str], file: str) -> None:
@@ -341,15 +487,8 @@ def _check_known(frame: pd.DataFrame, key: str, reference: pd.DataFrame, file: s
 
 
 def require_frame(frame: Any, columns: Sequence[str], what: str, *, allow_empty: bool = True) -> pd.DataFrame:
-    """Raise TypeError/ValueError unless ``frame`` is a DataFrame with ``columns`` (and rows, unless allowed empty)."""
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} lacks column(s) {missing}; expected at least {list(columns)}")
-    if not allow_empty and frame.empty:
-        raise ValueError(f"{what} is empty; expected at least one row")
-    return frame
+    """Raise TypeError/ValueError unless ``frame`` is a DataFrame with ``columns``: ``checks.check_frame``."""
+    return check_frame(frame, columns, what, allow_empty=allow_empty)
 
 
 def genre_matrix(movies: pd.DataFrame) -> pd.DataFrame:
@@ -397,6 +536,9 @@ def time_split(ratings: pd.DataFrame, test_fraction: float = 0.2) -> tuple[pd.Da
         raise TypeError(f"test_fraction must be a number, got {type(test_fraction).__name__}")
     if not 0.0 < float(test_fraction) < 1.0:
         raise ValueError(f"test_fraction must be strictly between 0 and 1, got {test_fraction}")
+    if not pd.api.types.is_numeric_dtype(ratings["timestamp"]) or pd.api.types.is_bool_dtype(ratings["timestamp"]):
+        raise TypeError(f"ratings['timestamp'] must be numeric (seconds since 1970), got dtype "
+                        f"{ratings['timestamp'].dtype}; text timestamps would be ordered as strings")
     ts = ratings["timestamp"].to_numpy()
     if len(ts) < 2:
         raise ValueError(f"need at least 2 ratings to split, got {len(ts)}")
@@ -443,8 +585,15 @@ def genre_drift(ratings: pd.DataFrame, movies: pd.DataFrame, *, min_ratings: int
     require_frame(ratings, ["userId", "movieId", "timestamp"], "ratings")
     if isinstance(min_ratings, bool) or not isinstance(min_ratings, (int, np.integer)) or min_ratings < 2:
         raise ValueError(f"min_ratings must be an integer of at least 2, got {min_ratings!r}")
+    if isinstance(edge, bool) or not isinstance(edge, (int, float, np.integer, np.floating)):
+        raise TypeError(f"edge must be a number, got {type(edge).__name__}")
     if not 0 < edge <= 0.5:
         raise ValueError(f"edge must be a fraction in (0, 0.5], got {edge!r}")
+    if min_ratings * edge < 1:
+        # fewer would leave a user's last `edge` of ratings empty, and their similarity NaN
+        raise ValueError(f"min_ratings * edge must be at least 1 so that each edge of a history holds a rating, "
+                         f"got min_ratings={min_ratings} and edge={edge}; raise min_ratings to "
+                         f"{math.ceil(1 / edge)} or more")
     genres = genre_matrix(movies)
     active = ratings[ratings.groupby("userId")["movieId"].transform("size") >= min_ratings]
     active = active.sort_values(["userId", "timestamp"], kind="stable")
@@ -469,6 +618,35 @@ def genre_drift(ratings: pd.DataFrame, movies: pd.DataFrame, *, min_ratings: int
                         "interleaved": cosine(profiles(odd), profiles(~odd))})
     out.index.name = "userId"
     return out
+
+
+def genre_lift(ratings: pd.DataFrame, movies: pd.DataFrame, users: pd.DataFrame, feature: str = "age_group", *,
+               min_share: float = 0.01) -> pd.DataFrame:
+    """Return each genre's lift in each group of users: its share of the group's ratings over its share of all.
+
+    Rows are the values of the users' ``feature`` ("Under 18" first, then sorted), columns the genres
+    holding at least ``min_share`` of all ratings; 1 means no difference from users overall. A
+    movie with several genres counts once in each.
+    """
+    require_frame(ratings, ["userId", "movieId"], "ratings")
+    require_frame(users, ["userId", feature], "users")
+    from .checks import check_fraction
+
+    check_fraction(min_share, "min_share")
+    genres = genre_matrix(movies)
+    rated = ratings[["userId", "movieId"]].merge(users[["userId", feature]], on="userId")
+    if rated.empty:
+        raise ValueError("no rating has a user in users; expected users.csv to cover the raters")
+    rows = genres.reindex(rated["movieId"]).fillna(0).set_axis(rated.index)
+    overall = rows.mean()
+    common = overall[overall >= min_share].index
+    if len(common) == 0:
+        raise ValueError(f"no genre holds min_share={min_share} of the ratings; lower it")
+    lift = rows[common].groupby(rated[feature].to_numpy()).mean() / overall[common]
+    order = sorted(lift.index, key=lambda v: (str(v) != "Under 18", str(v)))
+    lift = lift.loc[order]
+    lift.index.name, lift.columns.name = feature, "genre"
+    return lift
 
 
 # ---------------------------------------------------------------------------
@@ -709,22 +887,34 @@ def _default_cache_dir() -> Path:
     return Path(base) / "sparrow-course"
 
 
-def download_movielens(dest: str | os.PathLike[str], *, url: str = ML_LATEST_SMALL_URL,
+def download_movielens(dest: str | os.PathLike[str] = "movielens", *, url: str = ML_LATEST_SMALL_URL,
                        sha256: str | None = ML_LATEST_SMALL_SHA256,
                        cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Download a MovieLens zip (cached, SHA-256 checked), unpack it into ``dest``; return the CSV folder.
 
-    The archive is kept in ``cache_dir`` (default ``~/.cache/sparrow-course``) so a
-    second call does not download again. With ``sha256=None`` nothing unverified is
-    used: the file is fetched, its digest reported in the error, and discarded.
+    A relative ``dest`` is placed in the data home (``data_home()``: $SPARROW_COURSE_DATA or
+    ``~/sparrow_course_data``), where ``load_movielens`` also looks, so
+    ``load_movielens("movielens/ml-latest-small")`` finds it from any working folder; an
+    absolute ``dest`` is used as is. ``url`` may be a mirror, a ``file://`` URL or a local
+    path to a copy of the zip. The archive is kept in ``cache_dir`` (default
+    ``~/.cache/sparrow-course``) so a second call does not download again. With ``sha256=None``
+    nothing unverified is used: the file is fetched, its digest reported in the error, and discarded.
     """
     if not isinstance(url, str) or not url:
         raise TypeError(f"url must be a non-empty str, got {url!r}")
+    if not isinstance(dest, (str, os.PathLike)):
+        raise TypeError(f"dest must be a str or os.PathLike, got {type(dest).__name__}")
+    if "://" not in url and Path(url).expanduser().is_file():  # a local copy of the archive
+        url = Path(url).expanduser().resolve().as_uri()
     if sha256 is not None:
         if not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
             raise ValueError(f"sha256 must be 64 hex digits or None, got {sha256!r}")
         sha256 = sha256.lower()
-    dest = Path(dest)
+    dest = Path(dest).expanduser()
+    if not dest.is_absolute():
+        dest = data_home() / dest
+    if dest.exists() and not dest.is_dir():
+        raise DataError(f"destination '{dest}' is a file; expected a folder to unpack into (new or empty)")
     archive_name = Path(urllib.parse.urlparse(url).path).name or "movielens.zip"
     if not archive_name.endswith(".zip"):
         raise ValueError(f"url must point to a .zip archive, got one ending in '{archive_name}'")
@@ -778,7 +968,8 @@ def _fetch(url: str, archive: Path, sha256: str | None) -> None:
                             f"{got}; if you trust this file, call again with sha256='{got}'.")
         if got != sha256:
             raise DataError(f"checksum mismatch for {archive.name}: expected SHA-256 {sha256}, got {got}; the "
-                            "download was discarded (a changed or corrupted file on the server, or a wrong url).")
+                            "download was discarded (a changed or corrupted file on the server, or a wrong url; "
+                            "for another archive you trust, pass its SHA-256 as sha256= or --sha256).")
         os.replace(tmp, archive)
     finally:
         if os.path.exists(tmp):

@@ -2,9 +2,10 @@
 
 Real MovieLens publishes no registration features, no tag hierarchy and, of
 course, no ground truth. SparrowLens keeps the ml-latest-small file layout
-(``movies.csv``, ``ratings.csv``, ``tags.csv``) and adds ``users.csv`` and
-``tag_hierarchy.csv``, generated from a small, documented model so that every
-chapter can compare what it learns against what was planted:
+(``movies.csv``, ``ratings.csv``, ``tags.csv``) and adds ``users.csv``,
+``tag_hierarchy.csv`` and ``movie_tags.csv`` (second edition: catalogue tags of every
+movie with a relevance, as MovieLens's tag genome), generated from a small, documented
+model so that every chapter can compare what it learns against what was planted:
 
 * items: latent factors built from their genres, sub-genre (parent tag) and
   themes (leaf tags), a long-tailed popularity and a bias;
@@ -14,6 +15,10 @@ chapter can compare what it learns against what was planted:
   replacement (Gumbel-top-k) by popularity, affinity and recency;
 * ratings: ``mu + b_u + b_i + z_u(t) . v_i + noise``, rounded to half stars,
   with whole stars more common than half stars.
+* catalogue tags: leaves of a wide hierarchy (15 per sub-genre), parent and root
+  names and generic descriptors, chosen with Zipf-like priors and a noisy score
+  ``v_i . w_t`` on each tag's direction; drawn from a stream of their own, so the
+  first edition's ratings, users and movies are unchanged byte for byte.
 
 ``generate()`` returns a :class:`SparrowLens` with the frames and the planted
 truth (:class:`SparrowLensTruth`); ``SparrowLens.write`` writes the CSV files
@@ -58,8 +63,11 @@ __all__ = [
     "SparrowLensTruth",
     "TAG_TREE",
     "card_statistics_markdown",
+    "EXTRA_LEAVES",
+    "GENERIC_TAGS",
     "generate",
     "main",
+    "tag_signal_cosine",
     "update_card",
 ]
 
@@ -569,17 +577,17 @@ def _positions(sorted_ids: np.ndarray, ids: Sequence[int] | np.ndarray, what: st
 def generate(seed: int = DEFAULT_SEED, *, n_movies: int = 3000, n_users: int = 6000,
              n_factors: int = 16, mean_ratings_per_user: float = 42.0) -> SparrowLens:
     """Generate SparrowLens deterministically from ``seed`` (the bundled copy uses the defaults)."""
-    for name, value in (("seed", seed), ("n_movies", n_movies), ("n_users", n_users), ("n_factors", n_factors)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
+    from .checks import check_int, check_number, check_seed
+
+    seed = check_seed(seed)
+    for name, value in (("n_movies", n_movies), ("n_users", n_users), ("n_factors", n_factors)):
+        check_int(value, name)
     if n_movies < 300:
         raise ValueError(f"n_movies must be at least 300 so every user can rate 10 released films, got {n_movies}")
     if n_users < 20:
         raise ValueError(f"n_users must be at least 20, got {n_users}")
-    if not 2 <= n_factors <= 256:
-        raise ValueError(f"n_factors must be in 2..256, got {n_factors}")
+    check_int(n_factors, "n_factors", low=2, high=256)
+    check_number(mean_ratings_per_user, "mean_ratings_per_user")
     if not 12.0 <= float(mean_ratings_per_user) <= n_movies / 10:
         raise ValueError(f"mean_ratings_per_user must be between 12 and n_movies/10 = {n_movies / 10:g}, got "
                          f"{mean_ratings_per_user}; lower it or raise n_movies")
@@ -1294,13 +1302,20 @@ def _catalogue_card_lines(c: dict[str, Any], dataset: SparrowLens) -> list[str]:
              f"10th percentile {float(dataset.movie_tags['relevance'].quantile(0.1)):.3f};",
              "- signal (planted truth): median cosine between a movie's factor v_i and the relevance-weighted "
              "sum of its tags' directions w_t: "
-             + ", ".join(f"{kind} tags {_tag_signal_cosine(truth, kind):.3f}" for kind in ("leaf", "generic"))
+             + ", ".join(f"{kind} tags {tag_signal_cosine(truth, kind):.3f}" for kind in ("leaf", "generic"))
              + " (generic tags carry less)."]
     return lines
 
 
-def _tag_signal_cosine(truth: SparrowLensTruth, kind: str) -> float:
-    """Median over movies with such tags of cos(v_i, sum_t r_it w_t), tags of one kind only."""
+def tag_signal_cosine(truth: SparrowLensTruth, kind: str) -> float:
+    """Return how much a movie's tags of one kind say about its planted factor.
+
+    The median, over movies with tags of ``kind`` ("leaf", "parent", "root" or "generic"), of
+    cos(v_i, sum_t r_it w_t): the factor against the relevance-weighted sum of the tags' directions.
+    """
+    from .checks import check_choice
+
+    check_choice(kind, "kind", ("leaf", "parent", "root", "generic"))
     cols = np.array([k == kind for k in truth.catalogue_tag_kind])
     est = truth.item_catalogue_relevance[:, cols] @ truth.catalogue_tag_vectors[cols]
     norm = np.linalg.norm(est, axis=1)

@@ -148,7 +148,9 @@ def test_missing_bundled_data_explains_where_it_is_expected(tmp_path, monkeypatc
      r"^tags\.csv line 3: movieId 11 is not in movies\.csv"),
     (lambda d: write_folder(d, tag_hierarchy_csv="tag,parent,root\nheist,crime,dark\nheist,caper,fun\n"),
      r"^tag_hierarchy\.csv line 3: duplicate tag heist \(first on line 2\)"),
-    (lambda d: write_folder(d, ratings_csv=RATINGS + "4,1,3.0,1500000000,extra\n"), r"^ratings\.csv is not valid CSV"),
+    (lambda d: write_folder(d, ratings_csv=RATINGS + "4,1,3.0,1500000000,extra\n"), r"^ratings\.csv line 8 has 5 fields; the header has 4"),
+    (lambda d: write_folder(d, tag_hierarchy_csv="tag,parent\npixar,animation,family\n"),
+     r"^tag_hierarchy\.csv line 2 has 3 fields; the header has 2"),
     (lambda d: write_folder(d, movies_csv=""), r"^movies\.csv is empty"),
 ])
 def test_bad_files_raise_data_error_naming_file_and_line(tmp_path, make, message):
@@ -443,3 +445,233 @@ def test_tag_statistics_on_a_small_catalogue(tmp_path):
     assert stats["coverage"] == 1.0 and stats["top10_share"] == 1.0
     with pytest.raises(ValueError, match="min_relevance"):
         ds.describe_movie_tags(ml, min_relevance=2)
+
+
+# --- hostile-but-fair input (issue: bad input gets a clear error, never a silent wrong answer) ---
+
+MOVIE_TAGS_SMALL = "movieId,tag,relevance\n1,pixar,0.95\n2,funny,0.5\n10,heist,1.0\n"
+
+
+@pytest.mark.parametrize("files, message", [
+    # integers that would wrap around in int64, and timestamps no clock produced
+    ({"ratings_csv": RATINGS.replace("3,2,2.0", "18446744073709551615,2,2.0")},
+     r"^ratings\.csv line 6: userId '18446744073709551615' is too large; expected an id from 0 to 2\*\*63 - 1"),
+    ({"ratings_csv": RATINGS.replace("1,2,3.5", "1,99999999999999999999999,3.5")},
+     r"^ratings\.csv line 3: movieId '99999999999999999999999' is too large"),
+    ({"ratings_csv": RATINGS.replace("964981247", "100000000000000000000")},
+     r"^ratings\.csv line 3: timestamp '100000000000000000000' is not a plausible Unix timestamp; expected seconds"),
+    ({"ratings_csv": RATINGS.replace("964981247", "964981247000")},
+     r"^ratings\.csv line 3: timestamp '964981247000' is not a plausible .* It may be in milliseconds"),
+    ({"ratings_csv": RATINGS.replace("964981247", "-5")}, r"^ratings\.csv line 3: timestamp '-5' is not a plausible"),
+    ({"ratings_csv": RATINGS.replace("964981247", "1e20")}, r"^ratings\.csv line 3: timestamp '1e20' is not an integer"),
+    ({"tags_csv": TAGS.replace("1445714994", "1445714994123")}, r"^tags\.csv line 2: timestamp .* milliseconds"),
+    ({"users_csv": USERS.replace("964980000", "964980000000")},
+     r"^users\.csv line 2: signup_timestamp '964980000000' is not a plausible .* milliseconds"),
+    ({"ratings_csv": RATINGS.replace("3,10,4.5", "3,-10,4.5")}, r"^ratings\.csv line 7: movieId '-10' is negative"),
+    ({"ratings_csv": RATINGS.replace("1,1,4.0", "1,1,nan")}, r"^ratings\.csv line 2: rating 'nan' is not a number"),
+    ({"ratings_csv": RATINGS.replace("1,1,4.0", "1,1,inf")}, r"^ratings\.csv line 2: rating 'inf' is off the scale"),
+    # the header
+    ({"ratings_csv": RATINGS.replace("userId,movieId,rating,timestamp", "userId,movieId,rating,rating,timestamp")},
+     r"^ratings\.csv: column 'rating' appears twice in the header \(columns 3 and 4\)"),
+    ({"ratings_csv": "userId,movieId,rating,timestamp\n"}, r"^ratings\.csv has no ratings \(only a header line\)"),
+    ({"ratings_csv": "userId,movieId,rating,timestamp\n\n\n"}, r"^ratings\.csv has no ratings"),
+    ({"movies_csv": "movieId,title,genres\n"}, r"^movies\.csv has no movies"),
+    ({"ratings_csv": "\n\n"}, r"^ratings\.csv is empty"),
+    # lines
+    ({"ratings_csv": RATINGS.replace("2,1,5.0,1445714835\n", "2,1,5.0,1445714835\n\n")},
+     r"^ratings\.csv line 5 is blank; expected a row .*only blank lines at the end"),
+    ({"ratings_csv": RATINGS.replace("2,1,5.0,1445714835\n", "2,1,5.0,1445714835\n   \n")}, r"line 5 is blank"),
+    ({"movies_csv": MOVIES.replace('"American President, The (1995)"', '"American President, The (1995)')},
+     r"^movies\.csv line 3: the double quotes do not balance \(a quote opens at character 3"),
+    ({"tags_csv": TAGS.replace("pixar", 'pix"ar')}, r"^tags\.csv line 2: the double quotes do not balance"),
+    ({}, None),  # movies.csv in Latin-1: see the test body
+    # catalogue tags
+    ({"movie_tags_csv": MOVIE_TAGS_SMALL.replace("0.95", "95")}, r"^movie_tags\.csv line 2: relevance '95' is not"),
+    ({"movie_tags_csv": MOVIE_TAGS_SMALL.replace("1,pixar", "18446744073709551616,pixar")},
+     r"^movie_tags\.csv line 2: movieId '18446744073709551616' is too large"),
+])
+def test_bad_input_table(tmp_path, files, message):
+    if message is None:  # a file that is not UTF-8 (written as bytes: Latin-1)
+        folder = write_folder(tmp_path / "ml")
+        (folder / "movies.csv").write_bytes(MOVIES.replace("Heat", "H\xe9at").encode("latin-1"))
+        message = r"^movies\.csv is not UTF-8 text"
+    else:
+        folder = write_folder(tmp_path / "ml", **files)
+    with pytest.raises(DataError, match=message) as info:
+        load_movielens(folder)
+    assert len(str(info.value)) < 400  # says what is wrong, not a page of text
+
+
+def test_trailing_blank_lines_crlf_and_bom_are_accepted(tmp_path):
+    ml = load_movielens(write_folder(tmp_path / "a", ratings_csv=RATINGS + "\n", tags_csv=TAGS + "\n\n  \n"))
+    assert len(ml.ratings) == 6 and len(ml.tags) == 2
+    crlf = RATINGS.replace("\n", "\r\n")
+    ml = load_movielens(write_folder(tmp_path / "b", ratings_csv="\ufeff" + crlf))
+    assert ml.ratings["timestamp"].tolist()[:2] == [964982703, 964981247]
+
+
+def test_largest_int64_id_loads_exactly(tmp_path):
+    big = 2**63 - 1
+    ml = load_movielens(write_folder(tmp_path / "ml", ratings_csv=RATINGS.replace("3,2,2.0", f"{big},2,2.0")))
+    assert ml.ratings["userId"].max() == big and ml.ratings["userId"].dtype == np.int64
+
+
+def test_missing_folder_is_shown_as_given_and_resolved(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(ds.DATA_HOME_ENV, str(tmp_path / "home"))
+    with pytest.raises(DataError, match=r"folder 'nowhere/ml' does not exist: not in the working folder \(") as info:
+        load_movielens("nowhere/ml")
+    assert str(tmp_path / "nowhere" / "ml") in str(info.value)  # resolved
+    assert str(tmp_path / "home" / "nowhere" / "ml") in str(info.value) and ds.DATA_HOME_ENV in str(info.value)
+
+
+def test_tilde_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    write_folder(tmp_path / "mydata")
+    assert len(load_movielens("~/mydata").ratings) == 6
+
+
+def test_two_candidate_subfolders_are_both_named(tmp_path):
+    write_folder(tmp_path / "outer" / "ml-a")
+    write_folder(tmp_path / "outer" / "ml-b")
+    with pytest.raises(DataError, match=r"several MovieLens folders \('ml-a' and 'ml-b'\)"):
+        load_movielens(tmp_path / "outer")
+
+
+def test_data_home_from_environment_and_default(tmp_path, monkeypatch):
+    monkeypatch.setenv(ds.DATA_HOME_ENV, str(tmp_path / "home"))
+    assert ds.data_home() == tmp_path / "home"
+    monkeypatch.delenv(ds.DATA_HOME_ENV)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert ds.data_home() == tmp_path / "sparrow_course_data"
+    assert ds.data_home("~/x") == tmp_path / "x"
+    with pytest.raises(TypeError, match="path must be"):
+        ds.data_home(3)  # type: ignore[arg-type]
+
+
+def test_download_into_the_data_home_is_found_from_any_folder(tmp_path, monkeypatch, fake_ml_zip):
+    # The README's example, as typed: `data download --dest movielens`, then, from a notebook in
+    # another working folder, load_movielens("movielens/ml-latest-small").
+    src, digest = fake_ml_zip
+    monkeypatch.setenv(ds.DATA_HOME_ENV, str(tmp_path / "home"))
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    folder = ds.download_movielens("movielens", url=str(src), sha256=digest, cache_dir=tmp_path / "cache")
+    assert folder == tmp_path / "home" / "movielens" / "ml-latest-small"
+    assert len(load_movielens("movielens/ml-latest-small").ratings) == 6
+
+
+def test_download_to_a_file_destination_is_a_clear_error(tmp_path, fake_ml_zip):
+    src, digest = fake_ml_zip
+    (tmp_path / "taken").write_text("a file\n")
+    with pytest.raises(DataError, match=r"destination '.*taken' is a file; expected a folder") as info:
+        ds.download_movielens(tmp_path / "taken", url=src.as_uri(), sha256=digest, cache_dir=tmp_path / "cache")
+    assert ".tmp" not in str(info.value)
+    assert (tmp_path / "taken").read_text() == "a file\n"
+
+
+def test_time_split_refuses_text_timestamps():
+    ratings = pd.DataFrame({"userId": [1, 1, 1], "movieId": [1, 2, 3], "timestamp": ["9", "10", "11"]})
+    with pytest.raises(TypeError, match=r"ratings\['timestamp'\] must be numeric"):
+        ds.time_split(ratings)
+
+
+def test_genre_drift_refuses_edges_that_would_be_empty(tmp_path):
+    ml = load_movielens(write_folder(tmp_path / "ml"))
+    with pytest.raises(ValueError, match=r"min_ratings \* edge must be at least 1.*min_ratings=2 and edge=0\.2"):
+        ds.genre_drift(ml.ratings, ml.movies, min_ratings=2, edge=0.2)
+    drift = ds.genre_drift(ml.ratings, ml.movies, min_ratings=2, edge=0.5)
+    assert drift["early_late"].notna().all()
+
+
+# --- loader fuzz test: each corruption loads with validated values or raises DataError -------------
+
+FUZZ_FILES = {"movies.csv": MOVIES, "ratings.csv": RATINGS, "tags.csv": TAGS, "users.csv": USERS,
+              "movie_tags.csv": MOVIE_TAGS_SMALL,
+              "tag_hierarchy.csv": "tag,parent,root\npixar,animation,family\nheist,caper,crime\n"}
+GARBAGE = ["", " ", '"', '""', "nan", "inf", "-1", "1e400", "18446744073709551615", "9" * 30, "0x10", "3.7",
+           "é", "\t", "NULL", "4.0.1", ",", "1,2", "-0", "+3"]
+
+
+def _corrupt(rng: np.random.Generator, text: str) -> str:
+    """Apply one random corruption to a CSV text."""
+    lines = text.split("\n")
+    body = [i for i in range(len(lines)) if lines[i]]
+    i = int(rng.choice(body))
+    fields = lines[i].split(",")
+    j = int(rng.integers(len(fields)))
+    op = int(rng.integers(10))
+    if op == 0:
+        del fields[j]
+    elif op == 1:
+        fields.insert(j, fields[j])
+    elif op == 2 and len(fields) > 1:
+        k = int(rng.integers(len(fields)))
+        fields[j], fields[k] = fields[k], fields[j]
+    elif op == 3:
+        fields[j] = fields[j][: int(rng.integers(len(fields[j]) + 1))] + '"' + fields[j][int(rng.integers(len(fields[j]) + 1)):]
+    elif op == 4:
+        lines.insert(i, "")
+    elif op == 5:
+        lines.insert(i, lines[i])  # a duplicated row
+    elif op == 6:
+        return text[: int(rng.integers(len(text)))]  # truncated
+    else:
+        fields[j] = str(rng.choice(GARBAGE))
+    lines[i] = ",".join(fields)
+    return "\n".join(lines)
+
+
+def _assert_valid(ml) -> None:
+    """Every value the loader accepted is inside its documented range."""
+    for frame in (ml.movies, ml.ratings, ml.tags, ml.users, ml.movie_tags):
+        if frame is None:
+            continue
+        for column in ("userId", "movieId"):
+            if column in frame:
+                assert frame[column].dtype == np.int64 and (frame[column] >= 0).all()
+        for column in ("timestamp", "signup_timestamp"):
+            if column in frame:
+                assert frame[column].dtype == np.int64
+                assert frame[column].between(ds.TIMESTAMP_RANGE[0], ds.TIMESTAMP_RANGE[1] - 1).all()
+    assert ml.ratings["rating"].isin(ds.RATING_VALUES).all()
+    assert not ml.ratings.duplicated(["userId", "movieId"]).any() and ml.movies["movieId"].is_unique
+    assert ml.ratings["movieId"].isin(ml.movies["movieId"]).all()
+    if ml.movie_tags is not None:
+        assert ml.movie_tags["relevance"].between(0, 1).all()
+        assert not ml.movie_tags.duplicated(["movieId", "tag"]).any()
+
+
+def test_loader_fuzz(tmp_path):
+    rng = np.random.default_rng(12345)
+    outcomes = {"loaded": 0, "refused": 0}
+    for case in range(300):
+        folder = tmp_path / f"case{case}"
+        folder.mkdir()
+        victim = str(rng.choice(sorted(FUZZ_FILES)))
+        for name, text in FUZZ_FILES.items():
+            (folder / name).write_text(_corrupt(rng, text) if name == victim else text, encoding="utf-8")
+        if rng.random() < 0.1:  # now and then, an encoding the loader does not read
+            (folder / victim).write_bytes((folder / victim).read_text(encoding="utf-8").encode("utf-16"))
+        try:
+            ml = load_movielens(folder)
+        except DataError as exc:
+            assert str(exc) and victim.split(".")[0] in str(exc) or "folder" in str(exc), (case, victim, str(exc))
+            outcomes["refused"] += 1
+            continue
+        _assert_valid(ml)
+        outcomes["loaded"] += 1
+    assert outcomes["refused"] > 100 and outcomes["loaded"] > 20  # the fuzzing hits both sides
+
+
+def test_genre_lift_by_registration_feature(tmp_path):
+    ml = load_movielens(write_folder(tmp_path / "ml", users_csv=USERS))
+    lift = ds.genre_lift(ml.ratings, ml.movies, ml.users, "gender", min_share=0.0)
+    # Women (user 1) rated movies 1 and 2; of the 6 ratings' genre rows, Comedy is on 4 (movies 1, 2, 2, 1).
+    overall_comedy = 4 / 6
+    assert lift.loc["F", "Comedy"] == pytest.approx((2 / 2) / overall_comedy)
+    assert lift.index.tolist() == ["F", "M"] and lift.index.name == "gender"
+    with pytest.raises(ValueError, match="lacks column"):
+        ds.genre_lift(ml.ratings, ml.movies, ml.users, "height")
+    with pytest.raises(ValueError, match="min_share"):
+        ds.genre_lift(ml.ratings, ml.movies, ml.users, min_share=1.5)

@@ -89,7 +89,7 @@ def test_main_regenerates_into_a_folder(tmp_path, monkeypatch, capsys):
 
 
 def test_generate_validates_its_arguments():
-    with pytest.raises(TypeError, match="seed must be an int"):
+    with pytest.raises(TypeError, match="seed must be an integer"):
         sl.generate("1")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="n_movies must be at least"):
         sl.generate(1, n_movies=10)
@@ -301,7 +301,7 @@ def test_siblings_rarely_share_a_leaf(catalogue, dataset):
 
 def test_catalogue_tags_carry_noisy_signal_about_item_factors(dataset):
     t = dataset.truth
-    leaf, generic = sl._tag_signal_cosine(t, "leaf"), sl._tag_signal_cosine(t, "generic")
+    leaf, generic = sl.tag_signal_cosine(t, "leaf"), sl.tag_signal_cosine(t, "generic")
     assert leaf > generic > 0.2  # real signal, weaker for generic tags
     assert leaf < 0.95  # but noisy: the tags do not determine the factor
     # Movies sharing a leaf are closer in factor space than random pairs of one sub-genre.
@@ -365,3 +365,9 @@ def test_truth_lookups_and_taste_over_time(dataset):
     np.testing.assert_allclose(t.user_factors_at(ids, t.user_window[:5, 0]), t.user_factors_early[:5])
     np.testing.assert_allclose(t.user_factors_at(ids, t.user_window[:5, 1]), t.user_factors_late[:5])
     assert re.fullmatch(r"\d+\.\d+", f"{t.global_mean}")
+
+
+def test_tag_signal_cosine_validates_the_kind(dataset):
+    with pytest.raises(ValueError, match="kind"):
+        sl.tag_signal_cosine(dataset.truth, "leaves")
+    assert -1 <= sl.tag_signal_cosine(dataset.truth, "parent") <= 1
