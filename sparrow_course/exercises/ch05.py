@@ -246,6 +246,7 @@ jumps and recall should rise with decay, until genres, coarse and few, swamp the
 drifts towards a genre-popularity list. Unlike the planted SparrowLens tree, there is no parent between
 a tag and its genre, so the sweep measures "tags plus genres", not a hierarchy.""",
     hints=["Run `tags.catalogue_from(ml).levels` in your head for a dataset without tag_hierarchy.csv."],
+    explanation="What a level above buys depends on what the data has below it: few tags make any level above matter more.",
 )
 
 
