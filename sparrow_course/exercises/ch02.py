@@ -202,6 +202,9 @@ q5 = ThoughtQuestion(
     next one. The cost of both is slower reaction: more node-hours spent after a peak, and, if
     the scale-out cool-down is long, more SLO violations when a burst comes.
     """,
+    hints=["Work out what one added node does to the utilisation of the others, and compare that step "
+           "with the gap between the two thresholds."],
+    explanation="Flapping is a control-loop problem: hysteresis and cool-downs trade reaction speed for stability.",
 )
 
 # --------------------------------------------------------------------------- q6: cache memory per node

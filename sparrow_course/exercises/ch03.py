@@ -239,6 +239,9 @@ q5 = ThoughtQuestion(
     reloads) does not change with the size of the platform. A small platform therefore gets less from
     shared keys: it must rely on what each user repeats, which is why the per-user part (sessions served
     from one cached list) decides whether it reaches 90%.""",
+    hints=["Ask how many different users' requests can land on one segment key, and on one per-user key, "
+           "while an entry lives."],
+    explanation="Shared keys gain from traffic volume; per-user keys only from what each user repeats.",
 )
 
 # --------------------------------------------------------------------------- q6: a TTL for a staleness budget
