@@ -9,7 +9,7 @@ values that make it run in well under a minute.
 from __future__ import annotations
 
 SMOKE_PARAMETERS: dict[str, dict] = {
-    "00_welcome_and_data": {"SEED": 7},
+    "00_welcome_and_data": {"MIN_RELEVANCE": 0.5},
     "01_network_depth": {
         "USERS": 300,
         "DEPTHS": [0, 1, 2],
@@ -29,5 +29,17 @@ SMOKE_PARAMETERS: dict[str, dict] = {
         "N_KEYS": 2_000,
         "N_REQUESTS": 20_000,
         "N_SESSIONS": 3_000,
+    },
+    "05_tag_matching": {
+        "K": 10,
+        "MAX_USERS": 500,
+        "DECAYS": (0.0, 1.0),
+        "BLENDS": (0.0, 0.5),
+        "N_BOOT": 50,
+    },
+    "08_scaling_out_with_spark": {
+        "MAX_ITER": 1,
+        "LSH_QUERIES": 30,
+        "SCALE_FACTORS": (2,),
     },
 }
