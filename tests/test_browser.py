@@ -1,7 +1,9 @@
 """Every notebook, run through JupyterLab's own UI in headless Chromium, as a learner runs it.
 
 Starts JupyterLab on a free loopback port with a token, on a copy of the notebooks (so the UI's
-saves never touch the committed ones); for each notebook clears the outputs, runs all cells
+saves never touch the committed ones) whose `parameters` cells carry the smoke run's small values
+(tests/smoke_parameters.py: nbval already runs every notebook at its defaults, so the browser pass
+checks the UI at a fraction of the cost); for each notebook clears the outputs, runs all cells
 from the Run menu, waits until every code cell has an execution count and the kernel is idle,
 then asserts: no cell shows an error or stderr, every figure rendered (at least as many images
 as the committed notebook stores, each with pixels, none wider than its output area). A
@@ -27,6 +29,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from smoke_parameters import SMOKE_PARAMETERS
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -59,6 +62,18 @@ LAB_SETTINGS = {
 }
 
 
+def _inject_small_parameters(path: Path, overrides: dict) -> None:
+    """Append the smoke values after the parameters cell's defaults, as the smoke run does."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if "parameters" in cell.metadata.get("tags", []) and overrides:
+            cell.source += "\n\n# small values for the browser test\n" + "\n".join(
+                f"{k} = {v!r}" for k, v in overrides.items())
+    nbformat.write(nb, path)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -71,6 +86,8 @@ def lab(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
     folder = tmp / "notebooks"
     shutil.copytree(ROOT / "notebooks", folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+        _inject_small_parameters(path, SMOKE_PARAMETERS.get(path.stem, {}))
     settings = tmp / "settings"
     for name, value in LAB_SETTINGS.items():
         path = settings / name
