@@ -127,13 +127,23 @@ def test_node2vec_return_rate_rises_as_p_falls():
     # theory at a node of degree 2 (no triangles): back with weight 1/p against 1 forward,
     # 1/2 at p = 1 and 4/5 at p = 1/4; degree-3 nodes give 1/3 and 2/3
     assert 0.33 < rates[1] < 0.5 and 0.66 < rates[2] < 0.8
-    # q > 1 keeps walks local: more steps to neighbours of the previous node than with q < 1
-    def local(q):
-        w = E.random_walks(g, n_walks=4000, length=5, q=q, seed=2)
-        nbrs = {(a, b) for s in seqs for a, b in [s]}
-        hits = [(w[i, t - 2], w[i, t]) in nbrs for i in range(len(w)) for t in range(2, 5) if w[i, t] != w[i, t - 2]]
-        return np.mean(hits)
-    assert local(4.0) > local(0.25)
+
+
+def test_node2vec_q_above_one_keeps_walks_local():
+    # ring of 8 with edges i - i+1 and i - i+2 (both directions): triangles, so a step can stay
+    # next to the previous node (weight 1) or move away (weight 1/q)
+    seqs = [[i, (i + d) % 8] for i in range(8) for d in (1, 2)]
+    seqs += [s[::-1] for s in seqs]
+    g = E.transition_graph(seqs)
+    nbrs = {(a, b) for a, b in seqs}
+
+    def local_share(q):
+        w = E.random_walks(g, n_walks=3000, length=5, q=q, seed=2)
+        prev, nxt = w[:, :-2].ravel(), w[:, 2:].ravel()
+        moved = prev != nxt
+        return np.mean([(a, b) in nbrs for a, b in zip(prev[moved], nxt[moved])])
+
+    assert local_share(4.0) > local_share(1.0) + 0.1 > local_share(0.25) + 0.2
 
 
 def test_walk_argument_errors():
