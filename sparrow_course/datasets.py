@@ -38,12 +38,14 @@ __all__ = [
     "MovieLens",
     "bundled_data_path",
     "describe",
+    "describe_movie_tags",
     "download_movielens",
     "format_description",
     "genre_matrix",
     "load_movielens",
     "positive",
     "release_year",
+    "tag_rank_frequency",
     "time_split",
 ]
 
@@ -63,6 +65,10 @@ _SCHEMAS: dict[str, dict[str, str]] = {
     "tags.csv": {"userId": "id", "movieId": "id", "tag": "str", "timestamp": "int"},
     "users.csv": {"userId": "id"},
     "tag_hierarchy.csv": {"tag": "str", "parent": "str", "root": "str"},
+    "movie_tags.csv": {"movieId": "id", "tag": "str", "relevance": "relevance"},
+    # Real ml-25m's tag genome, read into the movie_tags shape.
+    "genome-scores.csv": {"movieId": "id", "tagId": "id", "relevance": "relevance"},
+    "genome-tags.csv": {"tagId": "id", "tag": "str"},
 }
 # Known optional columns that are numbers, wherever they appear.
 _OPTIONAL_INT_COLUMNS = {"signup_timestamp"}
@@ -80,8 +86,11 @@ class DataError(ValueError):
 class MovieLens:
     """MovieLens-format tables with typed columns (ids and timestamps int64, rating float64).
 
-    ``users`` and ``tag_hierarchy`` are None when the folder has no users.csv or
-    tag_hierarchy.csv, as in real MovieLens; ``tags`` is empty when there is no tags.csv.
+    ``users``, ``tag_hierarchy`` and ``movie_tags`` are None when the folder has no
+    users.csv, tag_hierarchy.csv or movie_tags.csv, as in real ml-latest-small; ``tags``
+    is empty when there is no tags.csv. ``movie_tags`` (movieId, tag, relevance in [0, 1])
+    is the catalogue's tags of every movie; for real ml-25m it is read from the tag
+    genome (genome-scores.csv + genome-tags.csv), which scores every tag on every movie.
     """
 
     name: str
@@ -90,6 +99,7 @@ class MovieLens:
     tags: pd.DataFrame
     users: pd.DataFrame | None = None
     tag_hierarchy: pd.DataFrame | None = None
+    movie_tags: pd.DataFrame | None = None
 
     def require_users(self) -> pd.DataFrame:
         """Return ``users``, or raise a ValueError explaining that real MovieLens has no users.csv."""
@@ -108,8 +118,18 @@ class MovieLens:
                 f"hierarchy. It is needed by {_NEEDS_HIERARCHY}; use the bundled SparrowLens data there.")
         return self.tag_hierarchy
 
+    def require_movie_tags(self) -> pd.DataFrame:
+        """Return ``movie_tags``, or raise a ValueError naming what to load instead."""
+        if self.movie_tags is None:
+            raise ValueError(
+                f"dataset '{self.name}' has no catalogue tags (movie_tags.csv, or ml-25m's genome-scores.csv with "
+                f"genome-tags.csv): ml-latest-small has only users' free-text tags. They are needed by "
+                f"{_NEEDS_HIERARCHY}; use the bundled SparrowLens data or real ml-25m there.")
+        return self.movie_tags
+
     def __repr__(self) -> str:
-        extra = "".join(f", {k}={'yes' if getattr(self, k) is not None else 'no'}" for k in ("users", "tag_hierarchy"))
+        extra = "".join(f", {k}={'yes' if getattr(self, k) is not None else 'no'}" for k in ("users", "tag_hierarchy",
+                                                                                          "movie_tags"))
         return (f"MovieLens(name={self.name!r}, movies={len(self.movies):,}, ratings={len(self.ratings):,}, "
                 f"tags={len(self.tags):,}{extra})")
 
@@ -149,6 +169,7 @@ def load_movielens(path: str | os.PathLike[str] | None = None, *, name: str | No
     tags = _read_table(folder, "tags.csv", optional=True)
     users = _read_table(folder, "users.csv", optional=True)
     hierarchy = _read_table(folder, "tag_hierarchy.csv", optional=True)
+    movie_tags = _read_movie_tags(folder)
     if tags is None:
         tags = pd.DataFrame({"userId": pd.Series(dtype=np.int64), "movieId": pd.Series(dtype=np.int64),
                              "tag": pd.Series(dtype=str), "timestamp": pd.Series(dtype=np.int64)})
@@ -162,8 +183,37 @@ def load_movielens(path: str | os.PathLike[str] | None = None, *, name: str | No
         _check_known(ratings, "userId", users, "ratings.csv", "users.csv")
     if hierarchy is not None:
         _check_unique(hierarchy, ["tag"], "tag_hierarchy.csv")
+    if movie_tags is not None:
+        source = "movie_tags.csv" if "tagId" not in movie_tags.columns else "genome-scores.csv"
+        _check_known(movie_tags, "movieId", movies, source, "movies.csv")
+        movie_tags = movie_tags[["movieId", "tag", "relevance"]]
     return MovieLens(name=name or default_name, movies=movies, ratings=ratings, tags=tags, users=users,
-                     tag_hierarchy=hierarchy)
+                     tag_hierarchy=hierarchy, movie_tags=movie_tags)
+
+
+def _read_movie_tags(folder: Path) -> pd.DataFrame | None:
+    """Read movie_tags.csv, or ml-25m's genome-scores.csv + genome-tags.csv, into (movieId, tag, relevance)."""
+    own = _read_table(folder, "movie_tags.csv", optional=True)
+    if own is not None:
+        _check_unique(own, ["movieId", "tag"], "movie_tags.csv")
+        return own
+    if not (folder / "genome-scores.csv").is_file():
+        return None
+    names = _read_table(folder, "genome-tags.csv", optional=True)
+    if names is None:
+        raise DataError("genome-scores.csv needs genome-tags.csv beside it (the names of its tagIds); "
+                        f"it is missing from folder '{folder.name}'")
+    _check_unique(names, ["tagId"], "genome-tags.csv")
+    _check_unique(names, ["tag"], "genome-tags.csv")
+    scores = _read_table(folder, "genome-scores.csv")
+    if scores is None:  # only if the file vanished since the check above
+        return None
+    _check_unique(scores, ["movieId", "tagId"], "genome-scores.csv")
+    _check_known(scores, "tagId", names, "genome-scores.csv", "genome-tags.csv")
+    tag = names.set_index("tagId")["tag"]
+    scores = scores.assign(tag=tag.reindex(scores["tagId"]).to_numpy())
+    return scores.sort_values(["movieId", "relevance", "tag"], ascending=[True, False, True],
+                              kind="stable").reset_index(drop=True)
 
 
 def _find_csv_folder(path: Path) -> Path:
@@ -179,7 +229,7 @@ def _find_csv_folder(path: Path) -> Path:
     if len(inner) == 1:  # e.g. the folder a MovieLens zip was unpacked into
         return inner[0]
     raise DataError(f"movies.csv is missing from folder '{path.name}': expected MovieLens files movies.csv and "
-                    "ratings.csv (tags.csv, users.csv, tag_hierarchy.csv optional)")
+                    "ratings.csv (tags.csv, users.csv, tag_hierarchy.csv, movie_tags.csv optional)")
 
 
 def _read_table(folder: Path, file: str, *, optional: bool = False) -> pd.DataFrame | None:
@@ -240,6 +290,14 @@ def _convert(column: pd.Series, kind: str, file: str, name: str) -> pd.Series:
             row = int(np.flatnonzero((values < 0).to_numpy())[0])
             raise DataError(f"{file} line {_line(row)}: {name} {column.iloc[row]!r} is negative; expected an id >= 0")
         return values.astype(np.int64)
+    if kind == "relevance":
+        as_float = values.to_numpy(dtype=np.float64)
+        off = bad | ~((as_float >= 0.0) & (as_float <= 1.0))
+        if off.any():
+            row = int(np.flatnonzero(off)[0])
+            raise DataError(f"{file} line {_line(row)}: {name} {column.iloc[row]!r} is not a relevance; "
+                            "expected a number from 0 to 1")
+        return pd.Series(as_float, index=column.index, name=column.name)
     # kind == "rating"
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -474,6 +532,7 @@ def describe(ml: MovieLens) -> dict[str, Any]:
         "n_registered_users": None if ml.users is None else len(ml.users),
         "user_features": None,
         "tag_hierarchy": None,
+        "movie_tags": None,
     }
     if ml.users is not None:
         features = [c for c in ml.users.columns if c != "userId" and not c.endswith("timestamp")]
@@ -483,7 +542,95 @@ def describe(ml: MovieLens) -> dict[str, Any]:
         h = ml.tag_hierarchy
         stats["tag_hierarchy"] = {"roots": int(h["root"].nunique()), "parents": int(h["parent"].nunique()),
                                   "leaves": int(h["tag"].nunique())}
+    if ml.movie_tags is not None:
+        stats["movie_tags"] = describe_movie_tags(ml)
     return stats
+
+
+def tag_rank_frequency(ml: MovieLens, *, min_relevance: float = 0.0) -> pd.DataFrame:
+    """Return catalogue tags by how many movies carry them: rank, tag, kind, movies, share of movies.
+
+    ``kind`` is "leaf", "parent" or "root" (from the tag hierarchy, when there is one) or
+    "generic"; only rows with relevance >= ``min_relevance`` count (the genome scores every tag
+    on every movie: pass a threshold such as 0.5 there).
+    """
+    tags = _catalogue_rows(ml, min_relevance)
+    counts = tags["tag"].value_counts()
+    frame = pd.DataFrame({"tag": counts.index.astype(str), "movies": counts.to_numpy(dtype=np.int64)})
+    frame = frame.sort_values(["movies", "tag"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    frame.insert(0, "rank", np.arange(1, len(frame) + 1))
+    frame.insert(2, "kind", _tag_kinds(frame["tag"], ml.tag_hierarchy))
+    frame["share_of_movies"] = frame["movies"] / max(len(ml.movies), 1)
+    return frame
+
+
+def _catalogue_rows(ml: MovieLens, min_relevance: float) -> pd.DataFrame:
+    """Return ml.movie_tags rows with relevance >= min_relevance (validated arguments)."""
+    if not isinstance(ml, MovieLens):
+        raise TypeError(f"ml must be a MovieLens (from load_movielens), got {type(ml).__name__}")
+    from .checks import check_fraction
+
+    check_fraction(min_relevance, "min_relevance")
+    tags = ml.require_movie_tags()
+    return tags.loc[tags["relevance"] >= min_relevance] if min_relevance > 0 else tags
+
+
+def _tag_kinds(tags: pd.Series, hierarchy: pd.DataFrame | None) -> np.ndarray:
+    """Return "leaf", "parent", "root" or "generic" for each tag name."""
+    kind = np.full(len(tags), "generic", dtype=object)
+    if hierarchy is not None:
+        for level, column in (("root", "root"), ("parent", "parent"), ("leaf", "tag")):
+            kind[tags.isin(hierarchy[column]).to_numpy()] = level
+    return kind
+
+
+def describe_movie_tags(ml: MovieLens, *, min_relevance: float = 0.0) -> dict[str, Any]:
+    """Return the shape of the catalogue tags: frequencies (top-10 share, Gini, Zipf slope), tags per
+    movie, coverage, assignments by kind and the sibling leaf overlap (with a tag hierarchy).
+
+    ``sibling_leaf_overlap``: for each parent of the hierarchy, take the movies that carry at least
+    one of its leaves; of all pairs of such movies (pooled over parents), the share that have a
+    leaf of that parent in common. None without a hierarchy.
+    """
+    tags = _catalogue_rows(ml, min_relevance)
+    n_movies = len(ml.movies)
+    freq = tag_rank_frequency(ml, min_relevance=min_relevance)
+    counts = freq["movies"].to_numpy(dtype=np.float64)
+    per_movie = tags.groupby("movieId").size().reindex(ml.movies["movieId"], fill_value=0).to_numpy()
+    slope = float("nan")
+    if len(counts) >= 2:
+        slope = float(np.polyfit(np.log(freq["rank"].to_numpy(dtype=np.float64)), np.log(counts), 1)[0])
+    stats: dict[str, Any] = {
+        "rows": int(len(tags)),
+        "distinct_tags": int(len(freq)),
+        "coverage": float((per_movie > 0).mean()) if n_movies else 0.0,
+        "tags_per_movie": _quantiles(per_movie),
+        "top10_share": float(counts[:10].sum() / counts.sum()) if counts.sum() else 0.0,
+        "gini": _gini(counts),
+        "zipf_slope": slope,
+        "most_common": [(str(t), int(m)) for t, m in zip(freq["tag"][:10], freq["movies"][:10])],
+        "rows_by_kind": {k: int(v) for k, v in freq.groupby("kind")["movies"].sum().items()},
+        "sibling_leaf_overlap": None,
+    }
+    if ml.tag_hierarchy is not None:
+        stats["sibling_leaf_overlap"] = _sibling_leaf_overlap(tags, ml.tag_hierarchy)
+    return stats
+
+
+def _sibling_leaf_overlap(tags: pd.DataFrame, hierarchy: pd.DataFrame) -> float:
+    """Return the share of same-parent movie pairs that share a leaf of that parent (NaN if no pairs)."""
+    leaves = tags[["movieId", "tag"]].merge(hierarchy[["tag", "parent"]], on="tag")
+    pairs = shared = 0.0
+    for _, group in leaves.groupby("parent", sort=True):
+        movie_codes, movies = pd.factorize(group["movieId"])
+        tag_codes, tag_names = pd.factorize(group["tag"])
+        incidence = np.zeros((len(movies), len(tag_names)), dtype=np.float32)
+        incidence[movie_codes, tag_codes] = 1.0
+        common = (incidence @ incidence.T) > 0
+        m = len(movies)
+        pairs += m * (m - 1) / 2
+        shared += (common.sum() - m) / 2
+    return float(shared / pairs) if pairs else float("nan")
 
 
 def _quantiles(values: np.ndarray) -> dict[str, float]:
@@ -537,6 +684,11 @@ def format_description(stats: dict[str, Any]) -> str:
     if s.get("tag_hierarchy"):
         h = s["tag_hierarchy"]
         out.append(f"  tag hierarchy: {h['roots']} roots, {h['parents']} parents, {h['leaves']} leaf tags")
+    if s.get("movie_tags"):
+        c = s["movie_tags"]
+        out.append(f"  catalogue tags: {c['rows']:,} rows, {c['distinct_tags']:,} distinct tags on {c['coverage']:.1%} "
+                   f"of movies, {c['tags_per_movie']['mean']:.1f} per movie; top 10 tags hold {c['top10_share']:.1%}, "
+                   f"Gini {c['gini']:.3f}")
     if s.get("user_features"):
         out.append(f"  users.csv: {s['n_registered_users']:,} users")
         for feature, counts in s["user_features"].items():

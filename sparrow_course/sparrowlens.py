@@ -151,6 +151,93 @@ TAG_TREE: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     },
 }
 
+#: Second edition: more leaves per parent, so that two films of one sub-genre often share
+#: no leaf. The first five leaves of each parent (TAG_TREE) are the "core" leaves the item
+#: factors were built from; these ten per parent widen the catalogue's hierarchy. The full
+#: hierarchy (tag_hierarchy.csv) is TAG_TREE's leaves plus these.
+EXTRA_LEAVES: dict[str, tuple[str, ...]] = {
+    "martial arts": ("wuxia", "shaolin", "samurai", "ninja", "dojo", "training montage", "bodyguard",
+                     "street fighting", "karate", "fight choreography"),
+    "war epic": ("d-day", "trench warfare", "prisoner of war", "field medic", "air combat", "naval battle",
+                 "military occupation", "war crimes", "sniper", "pacific war"),
+    "survival": ("plane crash", "desert island", "avalanche", "cannibalism", "starvation", "lost at sea",
+                 "arctic expedition", "jungle", "trapped in a cave", "rescue mission"),
+    "superhero": ("cape", "multiverse", "sidekick", "alien hero", "mutants", "vigilante", "supervillain",
+                  "heroic sacrifice", "power armor", "reboot"),
+    "western frontier": ("sheriff", "bounty hunter", "cattle drive", "saloon", "train robbery",
+                         "native americans", "homesteaders", "duel at dawn", "frontier town", "spaghetti western"),
+    "romantic comedy": ("fake dating", "bridesmaid", "holiday romance", "office romance", "second chances",
+                        "enemies to lovers", "road trip romance", "matchmaker", "marriage proposal", "blind date"),
+    "satire": ("election", "advertising", "celebrity culture", "bureaucracy", "absurdism", "parody",
+               "religious satire", "social satire", "class satire", "military satire"),
+    "family fun": ("dogs", "cats", "babysitter", "family vacation", "lost pet", "school play", "treasure map",
+                   "puppets", "robot friend", "grandparents"),
+    "coming of age": ("prom", "graduation", "first job", "bullying", "college", "teen road trip",
+                      "teen rebellion", "adolescence", "skateboarding", "loss of innocence"),
+    "musical stage": ("tap dance", "opera", "show tunes", "ballet", "cabaret", "talent show", "choir",
+                      "hip hop", "backstage", "jukebox musical"),
+    "biopic": ("painter", "politician", "civil rights", "entrepreneur", "explorer", "composer", "movie star",
+               "chess prodigy", "astronaut", "poet"),
+    "courtroom": ("death penalty", "defense attorney", "prosecutor", "key witness", "cross-examination",
+                  "supreme court", "public defender", "closing argument", "appeal", "sentencing"),
+    "family drama": ("adoption", "alcoholism", "terminal illness", "sibling rivalry", "family reunion",
+                     "mother-daughter relationship", "dysfunctional family", "family farm", "immigration",
+                     "caregiving"),
+    "sports drama": ("basketball", "american football", "soccer", "car racing", "olympics", "wrestling",
+                     "ice hockey", "team spirit", "championship", "rookie"),
+    "documentary": ("ocean life", "war footage", "music documentary", "true crime", "food", "election campaign",
+                    "science", "space exploration", "sports documentary", "environment"),
+    "space opera": ("starfighter", "space station", "interstellar war", "wormhole", "space pirates",
+                    "robot companion", "colony ship", "desert planet", "space marines", "hyperdrive"),
+    "dystopia": ("mind control", "propaganda", "class divide", "police state", "climate collapse",
+                 "genetic engineering", "cloning", "false utopia", "resource scarcity", "forced conformity"),
+    "time travel": ("changing the past", "butterfly effect", "grandfather paradox", "time portal", "future war",
+                    "dinosaurs", "causal loop", "time police", "aging backwards", "parallel timeline"),
+    "fairy tale": ("wicked stepmother", "talking objects", "true love's kiss", "fairy godmother", "giants",
+                   "evil queen", "mermaid", "frog prince", "three wishes", "trolls"),
+    "cyberpunk": ("cyborgs", "neon city", "body implants", "netrunner", "memory implants",
+                  "digital consciousness", "robot uprising", "drones", "data heist", "transhumanism"),
+    "detective": ("cold case", "locked room mystery", "forensics", "missing person", "amateur sleuth",
+                  "detective duo", "red herring", "small town murder", "interrogation", "hidden clues"),
+    "film noir": ("voice-over narration", "crooked cop", "nightclub singer", "blackmail", "fall guy",
+                  "insurance fraud", "low-key lighting", "cynical hero", "stolen diamonds", "doomed romance"),
+    "gangster": ("crime family", "bootlegging", "prohibition", "money laundering", "turf war", "rise and fall",
+                 "street gang", "informant", "yakuza", "triads"),
+    "heist": ("casino", "inside man", "art theft", "crew assembly", "vault", "diamond heist", "heist gone wrong",
+              "train heist", "museum", "disguise"),
+    "espionage": ("double agent", "mi6", "kgb", "defector", "spy gadgets", "code breaking", "sleeper cell",
+                  "nuclear threat", "safe house", "mole hunt"),
+    "supernatural": ("poltergeist", "exorcism", "seance", "spirits", "afterlife", "psychic", "ouija board",
+                     "cursed object", "ghost child", "reincarnation"),
+    "slasher": ("halloween night", "killer on the loose", "body count", "teen victims", "hockey mask", "chainsaw",
+                "prank gone wrong", "escaped maniac", "urban legend", "sequel bait"),
+    "creature feature": ("giant monster", "mutant insects", "alien creature", "dinosaur attack", "sea monster",
+                         "killer animals", "swamp creature", "infestation", "mad scientist", "kaiju"),
+    "psychological": ("gaslighting", "hallucinations", "insomnia", "stalker", "mental illness", "doppelganger",
+                      "isolation", "trauma", "dream logic", "manipulation"),
+    "folk horror": ("harvest festival", "witch trial", "ancient ritual", "wicker effigy", "local legend",
+                    "forest spirits", "folklore", "commune", "midsummer", "standing stones"),
+}
+
+#: Generic descriptor tags, outside the hierarchy: (tag, anchor). The anchor is the
+#: direction of latent space the tag leans toward (a genre's vector, "vintage" for old
+#: films, None for a direction of its own); listed from most to least common, and the
+#: catalogue gives the tag of rank r to about GENERIC_TOP_SHARE * r**-GENERIC_ZIPF_EXPONENT
+#: of the films, as MovieLens users apply "atmospheric" far more than "witch trial".
+GENERIC_TAGS: tuple[tuple[str, str | None], ...] = (
+    ("atmospheric", None), ("funny", "Comedy"), ("classic", "vintage"), ("based on a book", None),
+    ("twist ending", "Thriller"), ("visually appealing", "IMAX"), ("thought-provoking", "Drama"),
+    ("dark", "Crime"), ("great soundtrack", "Musical"), ("quirky", "Comedy"), ("violent", "Action"),
+    ("feel-good", "Children"), ("slow", "Drama"), ("cult film", "vintage"), ("predictable", None),
+    ("suspenseful", "Thriller"), ("sad", "Drama"), ("romantic", "Romance"), ("scary", "Horror"),
+    ("beautiful cinematography", None), ("stylized", None), ("nonlinear", "Mystery"), ("overrated", None),
+    ("witty", "Comedy"), ("philosophical", "Sci-Fi"), ("epic", "Adventure"), ("surreal", "Fantasy"),
+    ("heartwarming", "Children"), ("clever", None), ("disturbing", "Horror"), ("intense", "Thriller"),
+    ("franchise", "Action"), ("remake", None), ("ensemble cast", None), ("cheesy", "Horror"),
+    ("oscar winner", "vintage"), ("bleak", "War"), ("good dialogue", "Drama"), ("musical numbers", "Musical"),
+    ("black and white cinematography", "Film-Noir"),
+)
+
 #: Age groups as in MovieLens-1M's users.dat.
 AGE_GROUPS: tuple[str, ...] = ("Under 18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+")
 _AGE_WEIGHTS = (0.04, 0.18, 0.35, 0.20, 0.09, 0.08, 0.06)
@@ -234,7 +321,8 @@ DATA_END = 1_537_833_600  # 2018-09-25 (exclusive)
 _DAY = 86_400
 
 #: The files ``write`` produces, in the order they appear in SHA256SUMS.
-FILE_NAMES: tuple[str, ...] = ("movies.csv", "ratings.csv", "tags.csv", "users.csv", "tag_hierarchy.csv")
+FILE_NAMES: tuple[str, ...] = ("movies.csv", "ratings.csv", "tags.csv", "users.csv", "tag_hierarchy.csv",
+                               "movie_tags.csv")
 
 # Model constants (documented in data/README.md; exposed in truth.params).
 _PARAMS: dict[str, float] = {
@@ -253,7 +341,26 @@ _PARAMS: dict[str, float] = {
     "drift_max": 1.0,                 # largest share of the late taste that comes from the drift segment
     "half_star_beta": 0.5,            # users' half-star habit ~ Beta(a, a)
     "tagger_share": 0.06,
-    "true_tag_share": 0.8,            # share of tag applications that are true leaf tags
+    "true_tag_share": 0.8,            # share of user tag applications that are one of the movie's catalogue tags
+    "sibling_tag_share": 0.12,        # ... a leaf of the movie's main sub-genre (any of its 15)
+    # Catalogue tags (movie_tags.csv, second edition), drawn from their own random stream:
+    "leaf_zipf_exponent": 0.6,        # a parent's leaves have prior weight rank**-exponent (rank 1..15)
+    "leaf_signal": 1.2,               # beta of the leaf score on the standardised v_i . w_t
+    "leaf_draws": 4,                  # leaves per movie: 1 + Binomial(leaf_draws, leaf_draw_p)
+    "leaf_draw_p": 0.35,
+    "second_parent_weight": 0.5,      # prior factor for leaves of the movie's second sub-genre
+    "off_theme_weight": 0.005,        # prior factor for leaves of any other sub-genre
+    "parent_tag_share": 0.6,          # chance the main sub-genre's name is itself a tag of the movie
+    "second_parent_tag_share": 0.35,  # ... the second sub-genre's name
+    "root_tag_share": 0.3,            # ... the main root's name
+    "generic_top_share": 0.35,        # share of movies carrying the most common generic tag
+    "generic_zipf_exponent": 0.9,     # the generic tag of rank r is on top_share * r**-exponent of movies
+    "generic_signal": 0.8,            # beta of the generic score (weaker than leaves: 1.2)
+    "generic_anchor_weight": 0.6,     # w_g = 0.6 unit(anchor) + 0.8 noise
+    "relevance_noise_sd": 0.5,
+    "relevance_offset_parent": 1.5,   # c in relevance = sigmoid(c + z + noise), per kind of tag
+    "relevance_offset_leaf": 1.0,
+    "relevance_offset_generic": 0.5,
 }
 
 
@@ -298,6 +405,16 @@ class SparrowLensTruth:
         tag_parent: (n_tags,) parent index of each leaf; parent_root: (n_parents,).
         segment_feature_effects: {segment: {feature value: logit effect}}, plus the
             segment's "(intercept)"; user_segment_proba is their softmax.
+        catalogue_tag_names: the catalogue vocabulary of movie_tags.csv: every leaf
+            of the (wide) hierarchy, then the parents, the roots and the generic tags.
+        catalogue_tag_kind: "leaf", "parent", "root" or "generic" per catalogue tag.
+        catalogue_tag_vectors: (n_catalogue_tags, k) the direction w_t each tag's
+            score reads from the item factors (the core leaves', parents' and roots'
+            own vectors; new leaves near their parent; generic tags near their anchor).
+        catalogue_tag_signal: (n_catalogue_tags,) beta_t, how strongly the tag follows
+            v_i . w_t (0 for parent and root tags, which follow the planted sub-genre).
+        item_catalogue_relevance: (n_movies, n_catalogue_tags) relevance in (0, 1] of
+            each tag the catalogue gives a movie, 0 where it gives none: movie_tags.csv.
         params: the model constants (global_mean, noise_sd, ...).
     """
 
@@ -333,6 +450,11 @@ class SparrowLensTruth:
     tag_parent: np.ndarray
     parent_root: np.ndarray
     segment_feature_effects: dict[str, dict[str, float]]
+    catalogue_tag_names: tuple[str, ...]
+    catalogue_tag_kind: tuple[str, ...]
+    catalogue_tag_vectors: np.ndarray
+    catalogue_tag_signal: np.ndarray
+    item_catalogue_relevance: np.ndarray
     params: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -386,17 +508,19 @@ class SparrowLens:
     tags: pd.DataFrame
     users: pd.DataFrame
     tag_hierarchy: pd.DataFrame
+    movie_tags: pd.DataFrame
     truth: SparrowLensTruth
     seed: int
 
     def frames(self) -> dict[str, pd.DataFrame]:
-        """Return the five tables keyed by their file name."""
+        """Return the six tables keyed by their file name."""
         return {
             "movies.csv": self.movies,
             "ratings.csv": self.ratings,
             "tags.csv": self.tags,
             "users.csv": self.users,
             "tag_hierarchy.csv": self.tag_hierarchy,
+            "movie_tags.csv": self.movie_tags,
         }
 
     def as_movielens(self) -> MovieLens:
@@ -405,7 +529,7 @@ class SparrowLens:
 
         return MovieLens(name="SparrowLens", movies=self.movies.copy(), ratings=self.ratings.copy(),
                          tags=self.tags.copy(), users=self.users.copy(),
-                         tag_hierarchy=self.tag_hierarchy.copy())
+                         tag_hierarchy=self.tag_hierarchy.copy(), movie_tags=self.movie_tags.copy())
 
     def csv_bytes(self) -> dict[str, bytes]:
         """Return the exact bytes of every CSV file (UTF-8, ``\\n`` line endings)."""
@@ -461,8 +585,10 @@ def generate(seed: int = DEFAULT_SEED, *, n_movies: int = 3000, n_users: int = 6
                          f"{mean_ratings_per_user}; lower it or raise n_movies")
     p = dict(_PARAMS)
     # Independent streams per stage, so changing one stage leaves the others' draws alone.
-    rng_vec, rng_mov, rng_usr, rng_exp, rng_rat, rng_tag = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(6))
+    # The second edition's catalogue tags draw from a seventh stream: SeedSequence's children
+    # are keyed by their index, so the first six (and every file they make) are unchanged.
+    rng_vec, rng_mov, rng_usr, rng_exp, rng_rat, rng_tag, rng_cat = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(7))
 
     vocab = _vocabulary()
     vectors = _draw_vectors(rng_vec, vocab, n_factors)
@@ -470,7 +596,8 @@ def generate(seed: int = DEFAULT_SEED, *, n_movies: int = 3000, n_users: int = 6
     users = _draw_users(rng_usr, vocab, vectors, n_users, n_factors, mean_ratings_per_user, n_movies, p)
     pairs = _draw_exposure(rng_exp, items, users, p)
     ratings = _draw_ratings(rng_rat, items, users, pairs, p)
-    tags = _draw_tags(rng_tag, vocab, items, users, ratings, p)
+    catalogue = _draw_catalogue(rng_cat, vocab, vectors, items, p)
+    tags = _draw_tags(rng_tag, vocab, items, users, ratings, catalogue, p)
 
     truth = SparrowLensTruth(
         movie_ids=items["movie_ids"], user_ids=users["user_ids"],
@@ -485,17 +612,24 @@ def generate(seed: int = DEFAULT_SEED, *, n_movies: int = 3000, n_users: int = 6
         segment_names=SEGMENT_NAMES, genre_vectors=vectors["genre"], tag_vectors=vectors["tag"],
         parent_vectors=vectors["parent"], root_vectors=vectors["root"], segment_factors=users["segment_factors"],
         tag_parent=vocab["tag_parent"], parent_root=vocab["parent_root"],
-        segment_feature_effects=users["effects"], params=p,
+        segment_feature_effects=users["effects"],
+        catalogue_tag_names=catalogue["names"], catalogue_tag_kind=catalogue["kind"],
+        catalogue_tag_vectors=catalogue["vectors"], catalogue_tag_signal=catalogue["signal"],
+        item_catalogue_relevance=catalogue["relevance"], params=p,
     )
     for arr in vars(truth).values():  # the truth is read-only: notebooks compare against it
         if isinstance(arr, np.ndarray):
             arr.setflags(write=False)
     return SparrowLens(movies=items["frame"], ratings=ratings["frame"], tags=tags, users=users["frame"],
-                       tag_hierarchy=vocab["frame"], truth=truth, seed=int(seed))
+                       tag_hierarchy=vocab["frame"], movie_tags=catalogue["frame"], truth=truth, seed=int(seed))
 
 
 def _vocabulary() -> dict[str, Any]:
-    """Flatten TAG_TREE into name tuples, index maps and the tag_hierarchy frame."""
+    """Flatten TAG_TREE (+ EXTRA_LEAVES) into name tuples, index maps and the tag_hierarchy frame.
+
+    ``tags``/``tag_parent`` are the 150 core leaves the item factors are built from (first
+    edition, unchanged); ``leaves``/``leaf_parent`` the wide hierarchy: core then extra leaves.
+    """
     roots, parents, tags, tag_parent, parent_root, parent_genres = [], [], [], [], [], []
     for r, (root, subtree) in enumerate(TAG_TREE.items()):
         roots.append(root)
@@ -506,15 +640,24 @@ def _vocabulary() -> dict[str, Any]:
                 tags.append(leaf)
                 tag_parent.append(len(parents))
             parents.append(parent)
-    if len(set(tags)) != len(tags) or len(set(parents)) != len(parents):
-        raise AssertionError("TAG_TREE must use every tag and parent name once")
+    if set(EXTRA_LEAVES) != set(parents):
+        raise AssertionError("EXTRA_LEAVES must widen every parent of TAG_TREE")
+    leaves, leaf_parent = list(tags), list(tag_parent)
+    for q, parent in enumerate(parents):
+        leaves += EXTRA_LEAVES[parent]
+        leaf_parent += [q] * len(EXTRA_LEAVES[parent])
+    generics = [g for g, _ in GENERIC_TAGS]
+    names = leaves + parents + roots + generics
+    if len(set(names)) != len(names):
+        raise AssertionError("every leaf, parent, root and generic tag name must be used once")
     frame = pd.DataFrame({
-        "tag": tags,
-        "parent": [parents[i] for i in tag_parent],
-        "root": [roots[parent_root[i]] for i in tag_parent],
+        "tag": leaves,
+        "parent": [parents[i] for i in leaf_parent],
+        "root": [roots[parent_root[i]] for i in leaf_parent],
     }).sort_values(["root", "parent", "tag"], kind="stable").reset_index(drop=True)
     return {"roots": tuple(roots), "parents": tuple(parents), "tags": tuple(tags),
             "tag_parent": np.array(tag_parent, dtype=np.int64), "parent_root": np.array(parent_root, dtype=np.int64),
+            "leaves": tuple(leaves), "leaf_parent": np.array(leaf_parent, dtype=np.int64),
             "parent_genres": parent_genres, "frame": frame}
 
 
@@ -846,9 +989,111 @@ def _draw_ratings(rng: np.random.Generator, items: dict[str, Any], users: dict[s
     return {"frame": frame}
 
 
+def _draw_catalogue(rng: np.random.Generator, vocab: dict[str, Any], vec: dict[str, np.ndarray],
+                    items: dict[str, Any], p: dict[str, float]) -> dict[str, Any]:
+    """Draw the catalogue tags of every movie (movie_tags.csv): leaves, parents, roots, generic tags.
+
+    Every tag t has a direction w_t; its standardised score z_it = (v_i . w_t - mean) / sd over
+    movies carries the planted signal. Leaves: 1 + Binomial(4, 0.35) per movie by Gumbel-top-k on
+    log(prior_t * place_t) + beta_leaf z_it (prior: Zipf within the parent; place: 1 for the main
+    sub-genre, 0.5 for the second, 0.005 elsewhere). Parent and root names: by chance, as an
+    editor would add them. Generic tags: the tag of rank r on round(n * 0.35 * r**-0.9) movies,
+    those with the largest beta_generic z_ig + N(0, 1). Relevance: sigmoid(c_kind + z_it + 0.5 N(0, 1)).
+    """
+    n, k = items["factors"].shape
+    factors = items["factors"]
+    parent, second = items["parent"], items["parent2"]
+    n_parents, n_roots = len(vocab["parents"]), len(vocab["roots"])
+    leaf_parent = vocab["leaf_parent"]
+    n_core, n_leaves = len(vocab["tags"]), len(vocab["leaves"])
+
+    def unit_noise(m: int) -> np.ndarray:
+        return rng.standard_normal((m, k)) / np.sqrt(k)
+
+    # Directions: core leaves, parents and roots keep their planted vectors; new leaves sit near
+    # their parent by the same law as the core ones; generic tags lean toward their anchor.
+    extra = 0.75 * vec["parent"][leaf_parent[n_core:]] + 0.65 * unit_noise(n_leaves - n_core)
+    leaf_w = np.vstack([vec["tag"], extra])
+    anchors = []
+    for _, anchor in GENERIC_TAGS:
+        a = (vec["vintage"] if anchor == "vintage" else vec["genre"][GENRES.index(anchor)] if anchor
+             else np.zeros(k))
+        anchors.append(a / np.linalg.norm(a) if anchor else a)
+    generic_noise = unit_noise(len(GENERIC_TAGS))
+    generic_w = np.array(anchors) * p["generic_anchor_weight"] + 0.8 * generic_noise
+    w = np.vstack([leaf_w, vec["parent"], vec["root"], generic_w])
+
+    def standardised(v: np.ndarray) -> np.ndarray:
+        s = factors @ v.T
+        return (s - s.mean(axis=0)) / s.std(axis=0)
+
+    # Leaves: Gumbel-top-k, k = 1 + Binomial(4, 0.35), among all leaves with prior x place weights.
+    z_leaf = standardised(leaf_w)
+    per_parent = np.bincount(leaf_parent, minlength=n_parents)
+    rank = np.empty(n_leaves, dtype=np.int64)  # each leaf's popularity rank inside its parent (1 = most common)
+    for q in range(n_parents):
+        members = np.flatnonzero(leaf_parent == q)
+        rank[members] = rng.permutation(per_parent[q]) + 1
+    prior = rank.astype(np.float64) ** -p["leaf_zipf_exponent"]
+    place = np.full((n, n_leaves), p["off_theme_weight"])
+    place[leaf_parent[None, :] == parent[:, None]] = 1.0
+    has_second = (second >= 0)[:, None] & (leaf_parent[None, :] == second[:, None])
+    place[has_second] = np.maximum(place[has_second], p["second_parent_weight"])
+    score = np.log(prior)[None, :] + np.log(place) + p["leaf_signal"] * z_leaf + rng.gumbel(size=(n, n_leaves))
+    n_pick = 1 + rng.binomial(int(p["leaf_draws"]), p["leaf_draw_p"], size=n)
+    order = np.argsort(-score, axis=1, kind="stable")
+    leaf_on = np.zeros((n, n_leaves), dtype=bool)
+    rows = np.repeat(np.arange(n), n_pick)
+    keep = np.arange(n_leaves)[None, :] < n_pick[:, None]
+    leaf_on[rows, order[keep]] = True
+
+    # Parent and root names, added by chance as an editor would.
+    parent_on = np.zeros((n, n_parents), dtype=bool)
+    parent_on[np.arange(n), parent] = rng.random(n) < p["parent_tag_share"]
+    with_second = (second >= 0) & (rng.random(n) < p["second_parent_tag_share"])
+    parent_on[np.flatnonzero(with_second), second[with_second]] = True
+    root_on = np.zeros((n, n_roots), dtype=bool)
+    root_on[np.arange(n), vocab["parent_root"][parent]] = rng.random(n) < p["root_tag_share"]
+    z_parent, z_root = standardised(vec["parent"]), standardised(vec["root"])
+
+    # Generic tags: Zipf counts; the films whose noisy score is largest get them.
+    z_generic = standardised(generic_w)
+    g_rank = np.arange(1, len(GENERIC_TAGS) + 1)
+    g_count = np.maximum(1, np.round(n * p["generic_top_share"] * g_rank ** -p["generic_zipf_exponent"])).astype(int)
+    g_latent = p["generic_signal"] * z_generic + rng.standard_normal(z_generic.shape)
+    generic_on = np.zeros(z_generic.shape, dtype=bool)
+    for g, count in enumerate(g_count):
+        generic_on[np.argsort(-g_latent[:, g], kind="stable")[:count], g] = True
+
+    on = np.hstack([leaf_on, parent_on, root_on, generic_on])
+    z = np.hstack([z_leaf, z_parent, z_root, z_generic])
+    kinds = (("leaf",) * n_leaves + ("parent",) * n_parents + ("root",) * n_roots
+             + ("generic",) * len(GENERIC_TAGS))
+    offset = np.array([p["relevance_offset_leaf"] if kd == "leaf" else p["relevance_offset_generic"]
+                       if kd == "generic" else p["relevance_offset_parent"] for kd in kinds])
+    relevance = 1.0 / (1.0 + np.exp(-(offset[None, :] + z + p["relevance_noise_sd"] * rng.standard_normal(z.shape))))
+    relevance = np.where(on, np.maximum(np.round(relevance, 4), 0.0001), 0.0)  # 4 decimals as written
+    signal = np.concatenate([np.full(n_leaves, p["leaf_signal"]), np.zeros(n_parents + n_roots),
+                             np.full(len(GENERIC_TAGS), p["generic_signal"])])
+    names = vocab["leaves"] + vocab["parents"] + vocab["roots"] + tuple(g for g, _ in GENERIC_TAGS)
+    item, col = np.nonzero(on)
+    frame = pd.DataFrame({"movieId": items["movie_ids"][item], "tag": np.array(names, dtype=object)[col],
+                          "relevance": relevance[item, col]})
+    frame = frame.sort_values(["movieId", "relevance", "tag"], ascending=[True, False, True],
+                              kind="stable").reset_index(drop=True)
+    return {"names": names, "kind": kinds, "vectors": w, "signal": signal, "relevance": relevance,
+            "frame": frame}
+
+
 def _draw_tags(rng: np.random.Generator, vocab: dict[str, Any], items: dict[str, Any], users: dict[str, Any],
-               ratings: dict[str, Any], p: dict[str, float]) -> pd.DataFrame:
-    """A minority of users tag some films they rated, mostly with the film's true leaf tags."""
+               ratings: dict[str, Any], catalogue: dict[str, Any], p: dict[str, float]) -> pd.DataFrame:
+    """A minority of users tag some films they rated, mostly with the film's catalogue tags.
+
+    Who tags and which ratings get tags are drawn as in the first edition (same sparsity);
+    each application is one of the movie's catalogue tags (chosen in proportion to its
+    relevance) with probability 0.8, a leaf of its main sub-genre with 0.12, any catalogue
+    tag with 0.08.
+    """
     frame = ratings["frame"]
     n_users = len(users["user_ids"])
     activity = users["n_ratings"] / users["n_ratings"].mean()
@@ -860,22 +1105,22 @@ def _draw_tags(rng: np.random.Generator, vocab: dict[str, Any], items: dict[str,
     n_apps = 1 + np.minimum(rng.poisson(0.5, len(rows)), 2)
     rows = np.repeat(rows, n_apps)
     item = np.searchsorted(items["movie_ids"], frame["movieId"].to_numpy()[rows])
-    tag_matrix = items["tag_matrix"]
-    n_true = tag_matrix.sum(axis=1)
-    # Position of the j-th true tag of each film, via a cumulative count over the row.
-    true_cum = np.cumsum(tag_matrix, axis=1)
-    j = np.floor(rng.random(len(rows)) * n_true[item]).astype(np.int64)
-    true_tag = (true_cum[item] <= j[:, None]).sum(axis=1)
-    leaves_of_parent = np.stack([np.flatnonzero(vocab["tag_parent"] == q) for q in range(len(vocab["parents"]))])
+    # One of the movie's catalogue tags, in proportion to relevance: a draw on each movie's
+    # stretch of the cumulative relevance (every movie has at least one catalogue tag).
+    relevance = catalogue["relevance"]
+    cum = np.cumsum(relevance, axis=1)
+    target = rng.random(len(rows)) * cum[item, -1]
+    own_tag = np.minimum((cum[item] <= target[:, None]).sum(axis=1), relevance.shape[1] - 1)
+    leaves_of_parent = np.stack([np.flatnonzero(vocab["leaf_parent"] == q) for q in range(len(vocab["parents"]))])
     sibling = leaves_of_parent[items["parent"][item], rng.integers(0, leaves_of_parent.shape[1], len(rows))]
-    anything = rng.integers(0, len(vocab["tags"]), len(rows))
+    anything = rng.integers(0, len(catalogue["names"]), len(rows))
     draw = rng.random(len(rows))
-    true_share = p["true_tag_share"]
-    tag = np.where(draw < true_share, true_tag, np.where(draw < true_share + 0.12, sibling, anything))
+    true_share, sibling_share = p["true_tag_share"], p["sibling_tag_share"]
+    tag = np.where(draw < true_share, own_tag, np.where(draw < true_share + sibling_share, sibling, anything))
     out = pd.DataFrame({
         "userId": frame["userId"].to_numpy()[rows],
         "movieId": frame["movieId"].to_numpy()[rows],
-        "tag": np.array(vocab["tags"], dtype=object)[tag],
+        "tag": np.array(catalogue["names"], dtype=object)[tag],
         "timestamp": frame["timestamp"].to_numpy()[rows] + rng.integers(0, 3600, len(rows)),
     })
     out = out.drop_duplicates(["userId", "movieId", "tag"], keep="first")
@@ -895,8 +1140,9 @@ def _to_csv_bytes(frame: pd.DataFrame) -> bytes:
         if np.issubdtype(values.dtype, np.integer):
             columns.append([str(int(v)) for v in values])
         elif np.issubdtype(values.dtype, np.floating):
-            # Only ratings are floats; one decimal is exact for half stars ("4.0" as in MovieLens).
-            columns.append([f"{float(v):.1f}" for v in values])
+            # Relevance (movie_tags.csv) has four decimals; ratings one, exact for half stars ("4.0" as in MovieLens).
+            digits = 4 if name == "relevance" else 1
+            columns.append([f"{float(v):.{digits}f}" for v in values])
         else:
             columns.append([str(v) for v in values])
     buffer = io.StringIO()
@@ -987,8 +1233,9 @@ def card_statistics_markdown(dataset: SparrowLens) -> str:
               f"- {tg['rows']:,} tag applications by {tg['taggers']:,} users "
               f"({tg['taggers'] / s['n_users']:.1%} of users) on {tg['movies']:,} movies, "
               f"{tg['distinct_tags']:,} distinct tags;"]
-    lines.append(f"- share of tag applications that are one of the movie's true leaf tags: "
+    lines.append(f"- share of tag applications that are one of the movie's catalogue tags: "
                  f"{_true_tag_share(dataset):.1%}.")
+    lines += _catalogue_card_lines(s["movie_tags"], dataset)
     # Planted structure, measured: what a perfect model could reach.
     r = dataset.ratings
     expected = truth.expected_rating(r["userId"].to_numpy(), r["movieId"].to_numpy(), r["timestamp"].to_numpy())
@@ -1017,20 +1264,66 @@ def card_statistics_markdown(dataset: SparrowLens) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _catalogue_card_lines(c: dict[str, Any], dataset: SparrowLens) -> list[str]:
+    """Return the card's lines on the catalogue tags (movie_tags.csv), measured on the files' frames."""
+    truth = dataset.truth
+    # First edition, for comparison: the 150 core leaves (5 per parent) the item factors use.
+    core = truth.item_tag_matrix.astype(np.float32)
+    pairs = shared = 0.0
+    for q in range(len(truth.parent_names)):
+        rows = core[:, truth.tag_parent == q]
+        rows = rows[rows.sum(axis=1) > 0]
+        m = len(rows)
+        pairs += m * (m - 1) / 2
+        shared += (((rows @ rows.T) > 0).sum() - m) / 2
+    kinds = c["rows_by_kind"]
+    per = c["tags_per_movie"]
+    lines = ["", "### Catalogue tags (movie_tags.csv)", "",
+             f"- {c['rows']:,} rows: {c['distinct_tags']:,} distinct tags on {c['coverage']:.1%} of the "
+             f"{len(dataset.movies):,} movies; tags per movie: min {_num(per['min'])}, median {_num(per['50%'])}, "
+             f"mean {per['mean']:.2f}, max {_num(per['max'])};",
+             "- rows by kind: " + ", ".join(f"{k} {kinds.get(k, 0):,}" for k in ("leaf", "parent", "root", "generic"))
+             + ";",
+             f"- tag frequencies (movies per tag) are Zipf-like: the 10 most common tags hold {c['top10_share']:.1%} "
+             f"of all rows, Gini {c['gini']:.3f}, log-log rank-frequency slope {c['zipf_slope']:.2f}; "
+             "most common: " + ", ".join(f"{t} ({m:,})" for t, m in c["most_common"][:5]) + ";",
+             f"- sibling leaf overlap: of the pairs of movies carrying leaves of one parent, "
+             f"{c['sibling_leaf_overlap']:.1%} share one of its leaves (first edition's 5-leaf parents: "
+             f"{shared / pairs:.1%});",
+             f"- relevance: median {float(dataset.movie_tags['relevance'].median()):.3f}, "
+             f"10th percentile {float(dataset.movie_tags['relevance'].quantile(0.1)):.3f};",
+             "- signal (planted truth): median cosine between a movie's factor v_i and the relevance-weighted "
+             "sum of its tags' directions w_t: "
+             + ", ".join(f"{kind} tags {_tag_signal_cosine(truth, kind):.3f}" for kind in ("leaf", "generic"))
+             + " (generic tags carry less)."]
+    return lines
+
+
+def _tag_signal_cosine(truth: SparrowLensTruth, kind: str) -> float:
+    """Median over movies with such tags of cos(v_i, sum_t r_it w_t), tags of one kind only."""
+    cols = np.array([k == kind for k in truth.catalogue_tag_kind])
+    est = truth.item_catalogue_relevance[:, cols] @ truth.catalogue_tag_vectors[cols]
+    norm = np.linalg.norm(est, axis=1)
+    has = norm > 0
+    v = truth.item_factors[has]
+    cos = np.einsum("nk,nk->n", est[has], v) / (norm[has] * np.linalg.norm(v, axis=1))
+    return float(np.median(cos))
+
+
 def _num(x: float) -> str:
     """Format a quantile: integers without decimals, others with one."""
     return f"{int(x):,}" if float(x).is_integer() else f"{x:,.1f}"
 
 
 def _true_tag_share(dataset: SparrowLens) -> float:
-    """Return the share of tags.csv rows naming one of the movie's true leaf tags."""
+    """Return the share of tags.csv rows naming one of the movie's catalogue tags (movie_tags.csv)."""
     tags = dataset.tags
     if len(tags) == 0:
         return float("nan")
     truth = dataset.truth
     item = truth.item_index(tags["movieId"].to_numpy())
-    col = np.array([truth.tag_names.index(t) for t in tags["tag"]])
-    return float(truth.item_tag_matrix[item, col].mean())
+    col = pd.Index(truth.catalogue_tag_names).get_indexer(tags["tag"])
+    return float((truth.item_catalogue_relevance[item, col] > 0).mean())
 
 
 def update_card(directory: str | os.PathLike[str], dataset: SparrowLens) -> bool:

@@ -365,3 +365,81 @@ def test_genre_drift_tells_a_drifting_user_from_a_steady_one():
         ds.genre_drift(ratings, movies, min_ratings=21)
     with pytest.raises(ValueError, match="edge must be a fraction"):
         ds.genre_drift(ratings, movies, edge=0.7)
+
+
+# --- catalogue tags (movie_tags.csv, or ml-25m's tag genome) ----------------------------------
+
+MOVIE_TAGS = """movieId,tag,relevance
+1,pixar,0.9500
+1,funny,0.7000
+10,heist,1.0
+10,atmospheric,0.0
+"""
+
+
+def test_movie_tags_are_read_when_present_and_none_when_absent(tmp_path):
+    assert load_movielens(write_folder(tmp_path / "plain")).movie_tags is None
+    ml = load_movielens(write_folder(tmp_path / "cat", movie_tags_csv=MOVIE_TAGS))
+    assert list(ml.movie_tags.columns) == ["movieId", "tag", "relevance"]
+    assert ml.movie_tags["movieId"].dtype == np.int64 and ml.movie_tags["relevance"].dtype == np.float64
+    assert ml.movie_tags["relevance"].tolist() == [0.95, 0.7, 1.0, 0.0]
+    assert ml.require_movie_tags() is ml.movie_tags
+    with pytest.raises(ValueError, match="no catalogue tags.*genome"):
+        load_movielens(tmp_path / "plain").require_movie_tags()
+
+
+@pytest.mark.parametrize("text, message", [
+    (MOVIE_TAGS.replace("0.7000", "1.2"), r"^movie_tags\.csv line 3: relevance '1\.2' is not a relevance; expected a number from 0 to 1"),
+    (MOVIE_TAGS.replace("0.7000", "-0.1"), r"^movie_tags\.csv line 3: relevance '-0\.1' is not a relevance"),
+    (MOVIE_TAGS.replace("0.7000", "high"), r"^movie_tags\.csv line 3: relevance 'high' is not a relevance"),
+    (MOVIE_TAGS.replace("0.7000", "nan"), r"^movie_tags\.csv line 3: relevance 'nan' is not a relevance"),
+    (MOVIE_TAGS + "1,pixar,0.5\n", r"^movie_tags\.csv line 6: duplicate movieId 1, tag pixar \(first on line 2\)"),
+    (MOVIE_TAGS + "11,pixar,0.5\n", r"^movie_tags\.csv line 6: movieId 11 is not in movies\.csv"),
+    ("movieId,tag\n1,pixar\n", r"^movie_tags\.csv: missing column relevance"),
+])
+def test_bad_movie_tags_raise_data_error(tmp_path, text, message):
+    with pytest.raises(DataError, match=message):
+        load_movielens(write_folder(tmp_path / "ml", movie_tags_csv=text))
+
+
+GENOME_TAGS = "tagId,tag\n1,007\n2,atmospheric\n3,heist\n"
+GENOME_SCORES = """movieId,tagId,relevance
+1,1,0.02875
+1,2,0.62500
+1,3,0.05800
+10,1,0.04100
+10,2,0.70925
+10,3,0.97775
+"""
+
+
+def test_ml25m_tag_genome_is_read_into_movie_tags(tmp_path):
+    ml = load_movielens(write_folder(tmp_path / "ml-25m", **{"genome-scores.csv": GENOME_SCORES,
+                                                                  "genome-tags.csv": GENOME_TAGS}))
+    got = ml.movie_tags
+    assert list(got.columns) == ["movieId", "tag", "relevance"]
+    assert got.values.tolist() == [[1, "atmospheric", 0.625], [1, "heist", 0.058], [1, "007", 0.02875],
+                                   [10, "heist", 0.97775], [10, "atmospheric", 0.70925], [10, "007", 0.041]]
+    stats = ds.describe_movie_tags(ml, min_relevance=0.5)
+    assert stats["rows"] == 3 and stats["coverage"] == pytest.approx(2 / 4)
+    assert stats["sibling_leaf_overlap"] is None and stats["rows_by_kind"] == {"generic": 3}
+    with pytest.raises(DataError, match=r"genome-scores\.csv needs genome-tags\.csv"):
+        load_movielens(write_folder(tmp_path / "half", **{"genome-scores.csv": GENOME_SCORES}))
+    with pytest.raises(DataError, match=r"^genome-scores\.csv line 3: tagId 9 is not in genome-tags\.csv"):
+        load_movielens(write_folder(tmp_path / "bad", **{
+            "genome-scores.csv": GENOME_SCORES.replace("1,2,0.625", "1,9,0.625"), "genome-tags.csv": GENOME_TAGS}))
+
+
+def test_tag_statistics_on_a_small_catalogue(tmp_path):
+    hierarchy = "tag,parent,root\npixar,animation,family\ntoys,animation,family\nheist,crime,dark\n"
+    tags = "movieId,tag,relevance\n1,pixar,0.9\n2,pixar,0.8\n3,toys,0.7\n1,funny,0.6\n2,funny,0.6\n3,funny,0.6\n10,funny,0.5\n"
+    ml = load_movielens(write_folder(tmp_path / "ml", movie_tags_csv=tags, tag_hierarchy_csv=hierarchy))
+    freq = ds.tag_rank_frequency(ml)
+    assert freq[["rank", "tag", "kind", "movies"]].values.tolist() == [
+        [1, "funny", "generic", 4], [2, "pixar", "leaf", 2], [3, "toys", "leaf", 1]]
+    stats = ds.describe_movie_tags(ml)
+    # Parent "animation" has movies 1, 2 (pixar) and 3 (toys): of 3 pairs, only (1, 2) share a leaf.
+    assert stats["sibling_leaf_overlap"] == pytest.approx(1 / 3)
+    assert stats["coverage"] == 1.0 and stats["top10_share"] == 1.0
+    with pytest.raises(ValueError, match="min_relevance"):
+        ds.describe_movie_tags(ml, min_relevance=2)
