@@ -181,7 +181,7 @@ def side_information(ml: MovieLens, fields: Sequence[str] = FIELDS, *, year_buck
         elif f == "year":
             year = release_year(movies)
             bucket = (year // year_bucket) * year_bucket
-            labels = bucket.map(lambda b: f"{b}-{b + year_bucket - 1}" if pd.notna(b) else _NONE)
+            labels = bucket.map(lambda b: f"{int(b)}-{int(b) + year_bucket - 1}" if pd.notna(b) else _NONE)
             i, w, v = _single_field(labels, ids)
             index.append(i), weight.append(w), vocabulary.append(v)
         else:
@@ -261,7 +261,7 @@ class EGESModel:
     projection: np.ndarray | None = None    # remedy 1: (d_pre, dim)
     attention_map: np.ndarray | None = None  # remedy 1: (d_pre + 1, 1 + fields)
     trained_ids: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    history: pd.DataFrame = field(default_factory=pd.DataFrame)   # epoch, loss, seconds
+    history: pd.DataFrame = field(default_factory=pd.DataFrame)   # epoch, loss, batches, seconds (median step x steps)
     n_parameters: int = 0
 
     @property
@@ -455,18 +455,21 @@ def train_eges(walks: np.ndarray, side: SideInformation, *, method: str = "eges"
         neg = np.minimum(neg, n - 1)
         cp = rng.integers(0, copies, size=(len(pairs), 2 + negatives)) if copies > 1 else \
             np.zeros((len(pairs), 2 + negatives), np.int64)
-        start = time.perf_counter()
-        losses = []
+        losses, step_times = [], []
         n_batches = int(np.ceil(len(pairs) / batch_size))
         if max_batches is not None:
             n_batches = min(n_batches, max_batches)
         for b in range(n_batches):
             sel = order[b * batch_size:(b + 1) * batch_size]
+            start = time.perf_counter()
             loss = step(tf.constant(pairs[sel, 0]), tf.constant(cp[sel, 0]), tf.constant(pairs[sel, 1]),
                         tf.constant(cp[sel, 1]), tf.constant(neg[sel]), tf.constant(cp[sel, 2:]))
             losses.append(float(loss))
-        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)),
-                        "seconds": time.perf_counter() - start, "batches": n_batches})
+            step_times.append(time.perf_counter() - start)
+        # the median step (robust to the first step's tracing and to a shared machine's noise) times the steps
+        full_batches = int(np.ceil(len(pairs) / batch_size))
+        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "batches": n_batches,
+                        "seconds": float(np.median(step_times)) * full_batches})
     n_parameters = int(sum(np.prod(v.shape) for v in trainable))
     model = EGESModel(
         method=method, side=side, field_tables=[v.numpy().astype(np.float64) for v in fields_v],
@@ -691,7 +694,7 @@ def epoch_time_by_id_count(walks: np.ndarray, side: SideInformation, *, copies: 
                            methods: Sequence[str] = ("eges",), pretrained: ItemVectors | None = None,
                            clusters: np.ndarray | None = None, dim: int = 16, batch_size: int = 2048,
                            max_batches: int = 40, repeats: int = 3, seed: int = DEFAULT_SEED) -> pd.DataFrame:
-    """Seconds per epoch (extrapolated from ``max_batches`` batches, median of ``repeats``) as items split into more ids.
+    """Seconds per epoch (median step of ``max_batches`` steps x steps per epoch, median of ``repeats``) by id count.
 
     Every item is split into ``c`` ids (each occurrence picks one at random): the training
     pairs are the same, only the id space grows. Remedy 1 and 2 have no id-sized table, so
@@ -699,8 +702,6 @@ def epoch_time_by_id_count(walks: np.ndarray, side: SideInformation, *, copies: 
     """
     repeats = check_int(repeats, "repeats", low=1, high=20)
     rows = []
-    n_pairs = len(skipgram_pairs(walks))
-    batches_per_epoch = int(np.ceil(n_pairs / batch_size))
     for c in copies:
         c = check_int(c, "copies", low=1, high=100_000)
         for method in methods:
@@ -709,8 +710,7 @@ def epoch_time_by_id_count(walks: np.ndarray, side: SideInformation, *, copies: 
                 model = train_eges(walks, side, method=method, dim=dim, epochs=1, batch_size=batch_size,
                                    pretrained=pretrained, clusters=clusters, id_copies=c, max_batches=max_batches,
                                    seed=seed + r)
-                h = model.history.iloc[0]
-                times.append(h["seconds"] / h["batches"] * batches_per_epoch)
+                times.append(float(model.history["seconds"].iloc[0]))
             rows.append({"method": method, "copies": c, "n_ids": model.n_ids if method != "pretrained" else 0,
                          "id space": len(side) * c, "parameters": model.n_parameters,
                          "seconds_per_epoch": float(np.median(times))})
