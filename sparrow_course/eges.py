@@ -757,3 +757,49 @@ def neighbour_agreement(vectors: ItemVectors, item_parent: pd.Series, *, k: int 
         rows.append({"movies": "long tail", "same sub-genre": float(same[tail].mean()), "chance": chance,
                      "n": int(tail.sum())})
     return pd.DataFrame(rows)
+
+
+def planted_subgenre(seed: int = DEFAULT_SEED) -> pd.Series:
+    """The planted main sub-genre of every SparrowLens movie (index movieId), without generating the ratings.
+
+    The same draw as ``sparrowlens.generate(seed).truth.item_parent`` (by name), in well under
+    a second: SparrowLens draws its movies from streams of their own, before the users.
+    """
+    from . import sparrowlens as sl
+
+    seed = check_seed(seed)
+    rng_vec, rng_mov = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)[:2])
+    vocab = sl._vocabulary()
+    vectors = sl._draw_vectors(rng_vec, vocab, 16)
+    items = sl._draw_items(rng_mov, vocab, vectors, 3000, dict(sl._PARAMS))
+    names = np.asarray(vocab["parents"], dtype=object)[items["parent"]]
+    out = pd.Series(names, index=pd.Index(items["movie_ids"], name="movieId"), name="sub-genre")
+    out.attrs["titles"] = items["frame"].set_index("movieId")["title"]
+    return out
+
+
+def sequences_against_walks(sequences: Any, item_parent: pd.Series, *, n_walks: int = 20_000, length: int = 10,
+                            dim: int = 10, window: int = 5, epochs: int = 10, k: int = 10,
+                            seed: int = DEFAULT_SEED) -> tuple[pd.DataFrame, dict[str, ItemVectors]]:
+    """item2vec on the rating sequences against DeepWalk on walks over their graph, same Word2Vec settings.
+
+    Scored by :func:`neighbour_agreement` (share of the ``k`` nearest neighbours with the
+    same planted sub-genre), over all movies and the long tail. Returns the table and both models.
+    """
+    from .embeddings import train_item2vec
+
+    seqs = _as_sequences(sequences)
+    seed = check_seed(seed)
+    popularity = pd.Series(np.concatenate([np.asarray(s) for s in seqs])).value_counts()
+    graph = transition_graph(seqs)
+    models = {
+        "item2vec (sequences)": train_item2vec(seqs, dim=dim, window=window, epochs=epochs, seed=seed),
+        "DeepWalk (random walks)": deepwalk(graph, n_walks=n_walks, length=length, seed=seed, dim=dim,
+                                            window=window, epochs=epochs),
+    }
+    rows = []
+    for name, vectors in models.items():
+        table = neighbour_agreement(vectors, item_parent, k=k, popularity=popularity)
+        table.insert(0, "model", name)
+        rows.append(table)
+    return pd.concat(rows, ignore_index=True), models
