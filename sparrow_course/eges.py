@@ -693,7 +693,7 @@ def attention_by_popularity(model: EGESModel, popularity: pd.Series, *, groups: 
 def epoch_time_by_id_count(walks: np.ndarray, side: SideInformation, *, copies: Sequence[int] = (1, 4, 16, 64),
                            methods: Sequence[str] = ("eges",), pretrained: ItemVectors | None = None,
                            clusters: np.ndarray | None = None, dim: int = 16, batch_size: int = 2048,
-                           max_batches: int = 40, repeats: int = 3, seed: int = DEFAULT_SEED) -> pd.DataFrame:
+                           max_batches: int = 20, repeats: int = 1, seed: int = DEFAULT_SEED) -> pd.DataFrame:
     """Seconds per epoch (median step of ``max_batches`` steps x steps per epoch, median of ``repeats``) by id count.
 
     Every item is split into ``c`` ids (each occurrence picks one at random): the training

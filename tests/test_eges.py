@@ -247,3 +247,22 @@ def test_bge_scores_cold_items_at_chance(split, walks):
     res = G.link_prediction_auc(bge, split).set_index("subset")["auc"]
     assert res["cold"] == 0.5                              # no vector, no information
     assert res["overall"] > 0.6
+
+
+def test_planted_subgenre_is_the_bundled_datas_draw():
+    from sparrow_course.datasets import load_movielens
+
+    planted = G.planted_subgenre()
+    movies = load_movielens().movies.set_index("movieId")
+    assert list(planted.index) == list(movies.index)
+    # the same draw as the bundled files: every title (with its invented year) matches
+    assert (planted.attrs["titles"].reindex(movies.index) == movies["title"]).all()
+    assert planted.nunique() == 30
+
+
+def test_neighbour_agreement_against_a_known_answer():
+    vectors = ItemVectors(np.arange(6), np.array([[1, 0], [1, 0.1], [1, -0.1], [-1, 0], [-1, 0.1], [-1, -0.1]]))
+    parent = pd.Series(["a", "a", "a", "b", "b", "b"], index=np.arange(6))
+    table = G.neighbour_agreement(vectors, parent, k=2)
+    assert table.loc[0, "same sub-genre"] == 1.0
+    assert np.isclose(table.loc[0, "chance"], 12 / 30)
