@@ -1,0 +1,268 @@
+"""Chapter 06: side information, EGES/GES and the remedies, and leak-free link prediction."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sparrow_course import eges as G
+from sparrow_course.datasets import MovieLens
+from sparrow_course.embeddings import ItemVectors, positive_sequences, random_walks, transition_graph
+
+GROUPS = {0: "Action", 1: "Comedy", 2: "Drama"}
+
+
+def _toy(n_movies: int = 60, n_users: int = 150, catalogue_tags: bool = True, seed: int = 0) -> MovieLens:
+    """Three groups of movies; each user likes movies of one group, in a random order."""
+    rng = np.random.default_rng(seed)
+    ids = np.arange(1, n_movies + 1) * 10            # ids with gaps, as MovieLens
+    group = np.arange(n_movies) % 3
+    movies = pd.DataFrame({"movieId": ids,
+                           "title": [f"Film {i} ({1980 + (i % 4) * 10})" if i != 5 else "No Year"
+                                     for i in range(n_movies)],
+                           "genres": [GROUPS[g] + ("|Romance" if i % 7 == 0 else "") for i, g in enumerate(group)]})
+    rows = []
+    for u in range(1, n_users + 1):
+        g = u % 3
+        liked = rng.choice(ids[group == g], size=8, replace=False)
+        other = rng.choice(ids[group != g], size=2, replace=False)
+        for t, m in enumerate(liked):
+            rows.append((u, int(m), 4.5, 1000 + t))
+        for t, m in enumerate(other):
+            rows.append((u, int(m), 1.0, 2000 + t))
+    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
+    tags = pd.DataFrame({"userId": [1, 2, 3], "movieId": [ids[0], ids[0], ids[1]],
+                         "tag": ["loud", "loud", "quiet"], "timestamp": [1, 2, 3]})
+    movie_tags = None
+    if catalogue_tags:
+        movie_tags = pd.DataFrame({"movieId": np.repeat(ids, 2),
+                                   "tag": [t for g in group for t in (f"theme {g}", "generic")],
+                                   "relevance": np.tile([0.9, 0.5], n_movies)})
+    return MovieLens("toy", movies, ratings, tags, movie_tags=movie_tags)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return _toy()
+
+
+@pytest.fixture(scope="module")
+def side(toy):
+    return G.side_information(toy)
+
+
+@pytest.fixture(scope="module")
+def split(toy):
+    return G.link_prediction_split(positive_sequences(toy.ratings), holdout=1 / 3, cold_share=0.1, seed=1)
+
+
+@pytest.fixture(scope="module")
+def walks(split):
+    return random_walks(split.graph, n_walks=1500, length=8, seed=1)
+
+
+@pytest.fixture(scope="module")
+def eges_model(walks, side):
+    return G.train_eges(walks, side, method="eges", dim=8, epochs=3, batch_size=512, learning_rate=0.05, seed=1)
+
+
+# --------------------------------------------------------------------------- side information
+
+def test_side_information_fields_and_values(side, toy):
+    assert side.names == ("genres", "year", "tag")
+    assert list(side.ids) == sorted(toy.movies["movieId"])
+    assert side.values(10) == {"genres": ["Action", "Romance"], "year": ["1980-1984"], "tag": ["theme 0"]}
+    assert side.values(20)["genres"] == ["Comedy"]
+    assert side.values(60)["year"] == ["(none)"]                # no year in the title
+    for w in side.weight:
+        assert np.allclose(w.sum(axis=1), 1.0)                  # each field's values average
+
+
+def test_top_tag_falls_back_to_user_tags():
+    side = G.side_information(_toy(catalogue_tags=False), fields=["tag"])
+    assert side.values(10) == {"tag": ["loud"]}
+    assert side.values(30) == {"tag": ["(none)"]}
+
+
+def test_unknown_side_information_is_refused(toy, side, walks):
+    with pytest.raises(ValueError, match="colour"):
+        G.side_information(toy, fields=["genres", "colour"])
+    with pytest.raises(ValueError, match="empty"):
+        G.side_information(toy, fields=[])
+    with pytest.raises(TypeError, match="fields"):
+        G.side_information(toy, fields="genres")
+    with pytest.raises(TypeError, match="MovieLens"):
+        G.side_information(toy.movies)
+    with pytest.raises(ValueError, match="no side information: 99999"):
+        side.rows([10, 99999])
+    bad = walks.copy()
+    bad[0, 0] = 99999                                          # a movie the side information does not know
+    with pytest.raises(ValueError, match="no side information"):
+        G.train_eges(bad, side, epochs=1)
+
+
+# --------------------------------------------------------------------------- pairs and clusters
+
+def test_skipgram_pairs_skip_padding():
+    walks = np.array([[1, 2, 3, -1], [4, 5, -1, -1]])
+    pairs = {tuple(p) for p in G.skipgram_pairs(walks, window=2)}
+    assert pairs == {(1, 2), (2, 1), (2, 3), (3, 2), (1, 3), (3, 1), (4, 5), (5, 4)}
+    with pytest.raises(ValueError, match="no two"):
+        G.skipgram_pairs(np.array([[1, -1], [2, -1]]))
+
+
+def test_cluster_items(side):
+    types = G.cluster_items(side, 0, by="types")
+    combos = {tuple(tuple(v) for v in side.values(m).values()) for m in side.ids}
+    assert len(np.unique(types)) == len(combos)
+    labels = G.cluster_items(side, 5, seed=1)
+    assert labels.shape == (len(side),) and len(np.unique(labels)) == 5
+    with pytest.raises(ValueError, match="n_clusters"):
+        G.cluster_items(side, len(side) + 1)
+
+
+# --------------------------------------------------------------------------- the model
+
+def test_attention_weights_sum_to_one(eges_model, side):
+    weights = eges_model.attention(side.ids).drop(columns="movieId")
+    assert list(weights.columns) == ["item id", "genres", "year", "tag"]
+    assert np.allclose(weights.sum(axis=1), 1.0)
+    assert weights.to_numpy().std() > 1e-4                     # EGES learned unequal weights
+
+
+def test_ges_is_eges_with_equal_weights(walks, side, eges_model):
+    ges = G.train_eges(walks, side, method="ges", dim=8, epochs=1, batch_size=512, seed=1)
+    weights = ges.attention(side.ids).drop(columns="movieId").to_numpy()
+    assert np.allclose(weights, 0.25)                          # frozen: never trained away from equal
+    rows = side.rows(side.ids)
+    parts = np.concatenate([ges._id_part(rows)[:, None, :], ges._field_parts(rows)], axis=1)
+    assert np.allclose(ges.vectors(side.ids), parts.mean(axis=1))
+    # and an EGES model whose weights are set equal gives the plain mean too
+    eges_model_equal = G.EGESModel(**{**eges_model.__dict__, "attention_logits": np.zeros_like(eges_model.attention_logits)})
+    parts = np.concatenate([eges_model._id_part(rows)[:, None, :], eges_model._field_parts(rows)], axis=1)
+    assert np.allclose(eges_model_equal.vectors(side.ids), parts.mean(axis=1))
+    assert not np.allclose(eges_model.vectors(side.ids), parts.mean(axis=1))
+
+
+def test_cold_items_from_side_information_alone(eges_model, split, side):
+    cold = split.cold_ids
+    assert len(cold) and not np.isin(cold, eges_model.trained_ids).any()
+    rows = side.rows(cold)
+    assert np.allclose(eges_model.vectors(cold, cold=True), eges_model._field_parts(rows).mean(axis=1))
+    iv = eges_model.item_vectors()
+    assert np.allclose(iv.get(cold), eges_model.vectors(cold, cold=True))
+
+
+def test_eges_learns_the_groups(eges_model, split):
+    """Held-out edges (same group) score above non-edges, and cold items are placed by their side information."""
+    res = G.link_prediction_auc(eges_model, split).set_index("subset")["auc"]
+    assert res["overall"] > 0.7
+    assert res["cold"] > 0.7
+
+
+def test_training_is_reproducible(walks, side, eges_model):
+    again = G.train_eges(walks, side, method="eges", dim=8, epochs=3, batch_size=512, learning_rate=0.05, seed=1)
+    assert np.allclose(again.item_vectors().vectors, eges_model.item_vectors().vectors, atol=1e-5)
+
+
+def test_remedies_have_no_table_that_grows_with_ids(walks, side):
+    pre = ItemVectors(side.ids, np.random.default_rng(0).normal(size=(len(side), 6)))
+    small = G.train_eges(walks, side, method="eges", dim=8, epochs=1, max_batches=2, seed=1)
+    big = G.train_eges(walks, side, method="eges", dim=8, epochs=1, max_batches=2, id_copies=4, seed=1)
+    assert big.n_ids == 4 * small.n_ids
+    # id table and context table (dim each) and attention logits (1 + 3 fields) per id
+    assert big.n_parameters - small.n_parameters == 3 * len(side) * (8 + 8 + 4)
+    r1 = G.train_eges(walks, side, method="pretrained", pretrained=pre, dim=8, epochs=1, max_batches=2, seed=1)
+    r1_big = G.train_eges(walks, side, method="pretrained", pretrained=pre, dim=8, epochs=1, max_batches=2,
+                          id_copies=4, seed=1)
+    assert r1.n_ids == 0 and r1.n_parameters == r1_big.n_parameters
+    clusters = G.cluster_items(side, 6, seed=1)
+    r2 = G.train_eges(walks, side, method="clustered", clusters=clusters, dim=8, epochs=1, max_batches=2, seed=1)
+    assert r2.n_ids == 6
+    same = side.ids[clusters == clusters[0]]
+    assert np.allclose(r2.id_table[r2.id_of_row[side.rows(same)]], r2.id_table[clusters[0]])
+    w = r1.attention(side.ids).drop(columns="movieId")
+    assert list(w.columns)[0] == "pretrained vector" and np.allclose(w.sum(axis=1), 1)
+
+
+def test_train_eges_argument_errors(walks, side):
+    with pytest.raises(ValueError, match="method"):
+        G.train_eges(walks, side, method="deep")
+    with pytest.raises(ValueError, match="clusters"):
+        G.train_eges(walks, side, method="clustered")
+    with pytest.raises(ValueError, match="pretrained"):
+        G.train_eges(walks, side, method="pretrained")
+    with pytest.raises(ValueError, match="clusters must hold"):
+        G.train_eges(walks, side, method="clustered", clusters=np.zeros(3, int))
+    with pytest.raises(TypeError, match="SideInformation"):
+        G.train_eges(walks, {"genres": 1})
+
+
+# --------------------------------------------------------------------------- link prediction
+
+def test_no_held_out_edge_reaches_walks_or_training(split, walks, side):
+    held = {(a, b) for a, b in zip(split.excluded["source"], split.excluded["target"])}
+    held |= {(b, a) for a, b in held}
+    graph_edges = set(zip(split.graph.edges()["source"], split.graph.edges()["target"]))
+    assert not graph_edges & held                                       # not in the graph
+    steps = set(zip(walks[:, :-1].ravel().tolist(), walks[:, 1:].ravel().tolist()))
+    assert not steps & held                                             # no walk crosses one
+    positives = split.test[split.test["label"] == 1]
+    assert {(a, b) for a, b in zip(positives["item"], positives["other"])} <= held
+    adjacent = {tuple(p) for p in G.skipgram_pairs(walks, window=1)}
+    assert not adjacent & held                                          # no training pair of neighbours is one
+    assert not np.isin(split.cold_ids, walks).any()                     # cold items never walked
+    assert len(held) > 0 and len(steps) > 0
+
+
+def test_link_prediction_negatives_are_non_edges_and_balanced(split, toy):
+    full = transition_graph(positive_sequences(toy.ratings)).edges()
+    edges = set(zip(full["source"], full["target"])) | set(zip(full["target"], full["source"]))
+    t = split.test
+    neg = t[t["label"] == 0]
+    assert not {(a, b) for a, b in zip(neg["item"], neg["other"])} & edges
+    assert (neg["item"] != neg["other"]).all()
+    for _, part in t.groupby("subset"):
+        assert (part["label"] == 1).sum() == (part["label"] == 0).sum()
+    assert set(t.loc[t["subset"] == "cold", "item"]) <= set(split.cold_ids)
+    # about a third of the warm edges held out
+    warm = [(a, b) for a, b in edges if a < b and a not in split.cold_ids and b not in split.cold_ids]
+    share = (t[(t["subset"] == "overall") & (t["label"] == 1)].shape[0]) / len(warm)
+    assert 0.25 < share < 0.42
+
+
+def test_link_prediction_errors():
+    with pytest.raises(ValueError, match="no edges"):
+        G.link_prediction_split([[1, 1, 1], [2, 2]])
+    with pytest.raises(ValueError, match="holdout"):
+        G.link_prediction_split([[1, 2, 3]], holdout=1.5)
+    with pytest.raises(TypeError, match="LinkSplit"):
+        G.link_prediction_auc(ItemVectors(np.array([1]), np.ones((1, 2))), "split")
+
+
+def test_bge_scores_cold_items_at_chance(split, walks):
+    from sparrow_course.embeddings import train_item2vec
+
+    bge = train_item2vec(walks, dim=8, window=2, epochs=3, seed=1)
+    res = G.link_prediction_auc(bge, split).set_index("subset")["auc"]
+    assert res["cold"] == 0.5                              # no vector, no information
+    assert res["overall"] > 0.6
+
+
+def test_planted_subgenre_is_the_bundled_datas_draw():
+    from sparrow_course.datasets import load_movielens
+
+    planted = G.planted_subgenre()
+    movies = load_movielens().movies.set_index("movieId")
+    assert list(planted.index) == list(movies.index)
+    # the same draw as the bundled files: every title (with its invented year) matches
+    assert (planted.attrs["titles"].reindex(movies.index) == movies["title"]).all()
+    assert planted.nunique() == 30
+
+
+def test_neighbour_agreement_against_a_known_answer():
+    vectors = ItemVectors(np.arange(6), np.array([[1, 0], [1, 0.1], [1, -0.1], [-1, 0], [-1, 0.1], [-1, -0.1]]))
+    parent = pd.Series(["a", "a", "a", "b", "b", "b"], index=np.arange(6))
+    table = G.neighbour_agreement(vectors, parent, k=2)
+    assert table.loc[0, "same sub-genre"] == 1.0
+    assert np.isclose(table.loc[0, "chance"], 12 / 30)
