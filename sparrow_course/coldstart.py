@@ -181,7 +181,7 @@ def first_visit_context(ratings: pd.DataFrame) -> pd.DataFrame:
     check_frame(ratings, ["userId", "timestamp"], "ratings", allow_empty=False)
     first = ratings.groupby("userId")["timestamp"].min()
     when = pd.to_datetime(first.to_numpy(), unit="s", utc=True)
-    return pd.DataFrame({"hour": when.hour.to_numpy(), "weekday": when.weekday.to_numpy()},
+    return pd.DataFrame({"hour": when.hour.to_numpy(), "weekday": when.day_of_week.to_numpy()},
                         index=pd.Index(first.index.to_numpy(), name="userId"))
 
 
