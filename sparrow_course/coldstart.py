@@ -629,22 +629,26 @@ def compare_feature_sets(ml: MovieLens, holdout: UserHoldout, feature_sets: dict
 
     One row per feature set and number of clusters; ``chosen`` marks each set's k chosen
     on validation users, and ``test recall@k`` is filled for that chosen model only.
+    ``attrs["models"]`` holds each set's chosen ClusterModel.
     """
     _check_ml(ml)
     if not isinstance(feature_sets, dict) or not feature_sets:
         raise TypeError("feature_sets must be a non-empty dict {name: list of feature names}")
     truth = holdout.truth("test")
-    parts = []
+    parts, models = [], {}
     for name, features in feature_sets.items():
         table = choose_n_clusters(ml, holdout, features, candidates=candidates, k=k, seed=seed)
-        model = table.attrs["model"]
+        model = models[name] = table.attrs["model"]
         test = per_user_metrics(model.recall(ml, holdout.test_users, k), truth, k)[f"recall@{k}"].mean()
         table = table.rename(columns={f"recall@{k}": f"validation recall@{k}", f"ndcg@{k}": f"validation ndcg@{k}"})
         table.insert(0, "features", name)
         table["chosen"] = table["clusters"] == table.attrs["best"]
         table[f"test recall@{k}"] = np.where(table["chosen"], test, np.nan)
+        table.attrs = {}
         parts.append(table)
-    return pd.concat(parts, ignore_index=True)
+    out = pd.concat(parts, ignore_index=True)
+    out.attrs["models"] = models
+    return out
 
 
 # ---------------------------------------------------------------------------
