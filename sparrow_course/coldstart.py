@@ -33,13 +33,16 @@ import scipy.sparse as sp
 from .checks import check_choice, check_fraction, check_frame, check_int, check_number, check_seed
 from .datasets import POSITIVE_THRESHOLD, MovieLens, genre_matrix, release_year
 from .embeddings import ItemVectors, positive_sequences, train_item2vec
-from .metrics import RECOMMENDATION_COLUMNS, ndcg_at_k, recall_at_k, top_k_frame
+from .metrics import RECOMMENDATION_COLUMNS, top_k_frame
 from .seeding import DEFAULT_SEED
 
 __all__ = [
+    "COLD_ITEM_METHODS",
     "CONTEXT_FEATURES",
+    "SIDE_FEATURES",
     "ClusterModel",
     "FeatureModel",
+    "ItemColdStart",
     "ItemHoldout",
     "ItemItemModel",
     "UserHoldout",
@@ -62,6 +65,8 @@ __all__ = [
     "per_user_metrics",
     "popularity_recall",
     "procrustes_align",
+    "projection",
+    "rarity_table",
     "similar_warm_items",
     "side_information",
     "typicality_table",

@@ -85,8 +85,13 @@ def test_cold_item_vectors_refuse_an_item_that_was_trained():
         cs.cold_item_vectors(vectors, side, [3, 4])
 
 
-def test_item_cold_start_end_to_end_small(ml):
-    result = cs.item_cold_start(ml, n_items=20, min_positive=30, k=5, dim=6, epochs=2, seed=5)
+@pytest.fixture(scope="module")
+def small_items(ml):
+    return cs.item_cold_start(ml, n_items=20, min_positive=30, k=5, dim=6, epochs=2, seed=5)
+
+
+def test_item_cold_start_end_to_end_small(small_items):
+    result = small_items
     assert not np.isin(result.holdout.new_items, result.warm.ids).any(), "a new item was trained in the warm model"
     table = result.table.set_index("method")
     assert table.loc["trained (reference)", "centred cosine"] == pytest.approx(1.0)
@@ -290,3 +295,45 @@ def test_clear_errors_at_the_surface(ml):
         cs.hold_out_users(ml.ratings, test_fraction=0.6, validation_fraction=0.5)
     with pytest.raises(ValueError, match="which"):
         h.truth("train")
+
+
+def test_item_tables_sweep_rarity_and_projection(small_items):
+    sweep = cs.neighbour_k_sweep(small_items, ks=[1, 5])
+    assert list(sweep["k"]) == [1, 5]
+    table = small_items.table.set_index("method")
+    assert sweep.loc[1, "centred cosine"] == pytest.approx(table.loc["mean of 5 neighbours", "centred cosine"])
+    rare = cs.rarity_table(small_items)
+    assert rare["items"].sum() == len(small_items.holdout.new_items)
+    shown = small_items.holdout.new_items[:2]
+    points = cs.projection(small_items, shown)
+    assert (points["role"] == "warm").sum() == len(small_items.warm.ids)
+    assert (points["role"] == "neighbour").sum() == 2 * small_items.k
+    assert set(points.loc[points["role"].isin(["guess", "trained"]), "movieId"]) == set(shown.tolist())
+    with pytest.raises(ValueError, match="not among the held-out"):
+        cs.projection(small_items, [small_items.warm.ids[0]])
+
+
+def test_user_tables_on_planted_groups():
+    toy = _toy()
+    h = cs.hold_out_users(toy.ratings, test_fraction=0.25, validation_fraction=0.25, seed=0)
+    clusters = cs.fit_clusters(toy, h.train, ["occupation"], n_clusters=2)
+    table = cs.compare_user_approaches(toy, h, {"popularity": "popularity", "clusters": clusters}, k=5)
+    assert list(table["approach"]) == ["popularity", "clusters"]
+    per_user = table.attrs["per_user"]
+    assert per_user.shape == (h.truth()["userId"].nunique(), 2)
+    assert table.loc[1, "recall@5"] == pytest.approx(per_user["clusters"].mean())
+    with pytest.raises(TypeError, match="channel 'x'"):
+        cs.compare_user_approaches(toy, h, {"x": 3}, k=5)
+    grid = cs.compare_feature_sets(toy, h, {"occupation": ["occupation"], "gender": ["gender"]}, candidates=[1, 2], k=5)
+    assert grid.groupby("features")["chosen"].sum().tolist() == [1, 1]
+    assert set(grid.attrs["models"]) == {"occupation", "gender"}
+    typical = cs.typicality_table(toy, h, clusters, k=5, n_groups=2)
+    assert typical["users"].sum() == h.truth()["userId"].nunique()
+
+
+def test_history_length_quality_groups_every_user(planted):
+    data = planted.as_movielens()
+    table = cs.history_length_quality(data, k=10, bins=(0, 10, 20))
+    assert list(table.columns) == ["training ratings", "users", "item-to-item", "popularity"]
+    assert list(table["training ratings"]) == ["0-9", "10-19", "20+"][:len(table)]
+    assert table[["item-to-item", "popularity"]].stack().between(0, 1).all()
