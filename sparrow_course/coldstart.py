@@ -629,12 +629,15 @@ def compare_user_approaches(ml: MovieLens, holdout: UserHoldout, channels: dict,
 
 def compare_feature_sets(ml: MovieLens, holdout: UserHoldout, feature_sets: dict, *,
                          candidates: Sequence[int] = (1, 2, 4, 8, 16, 32), k: int = 20,
-                         seed: int = DEFAULT_SEED) -> pd.DataFrame:
+                         segments: pd.Series | None = None, seed: int = DEFAULT_SEED) -> pd.DataFrame:
     """Which features to cluster on, and how many clusters: validation recall@k for every (feature set, k).
 
     One row per feature set and number of clusters; ``chosen`` marks each set's k chosen
     on validation users, and ``test recall@k`` is filled for that chosen model only.
-    ``attrs["models"]`` holds each set's chosen ClusterModel.
+    ``attrs["models"]`` holds each set's chosen ClusterModel. With ``segments`` (a known group
+    of each user, index userId, e.g. SparrowLens's planted taste segment) the chosen rows also
+    get ``NMI with segments``: the normalised mutual information of the training users' clusters
+    with those groups (0 = unrelated, 1 = the same partition).
     """
     _check_ml(ml)
     if not isinstance(feature_sets, dict) or not feature_sets:
@@ -649,11 +652,24 @@ def compare_feature_sets(ml: MovieLens, holdout: UserHoldout, feature_sets: dict
         table.insert(0, "features", name)
         table["chosen"] = table["clusters"] == table.attrs["best"]
         table[f"test recall@{k}"] = np.where(table["chosen"], test, np.nan)
+        if segments is not None:
+            table["NMI with segments"] = np.where(table["chosen"], _nmi(model.train_labels, segments), np.nan)
         table.attrs = {}
         parts.append(table)
     out = pd.concat(parts, ignore_index=True)
     out.attrs["models"] = models
     return out
+
+
+def _nmi(labels: pd.Series, segments: pd.Series) -> float:
+    from sklearn.metrics import normalized_mutual_info_score
+
+    if not isinstance(segments, pd.Series):
+        raise TypeError(f"segments must be a pandas Series indexed by userId, got {type(segments).__name__}")
+    known = segments.reindex(labels.index)
+    if known.isna().any():
+        raise ValueError(f"segments lacks {int(known.isna().sum())} training user(s); give every user a segment")
+    return float(normalized_mutual_info_score(known.to_numpy(), labels.to_numpy()))
 
 
 # ---------------------------------------------------------------------------

@@ -324,8 +324,12 @@ def test_user_tables_on_planted_groups():
     assert table.loc[1, "recall@5"] == pytest.approx(per_user["clusters"].mean())
     with pytest.raises(TypeError, match="channel 'x'"):
         cs.compare_user_approaches(toy, h, {"x": 3}, k=5)
-    grid = cs.compare_feature_sets(toy, h, {"occupation": ["occupation"], "gender": ["gender"]}, candidates=[1, 2], k=5)
+    groups = pd.Series(np.where(toy.users["occupation"] == "engineer", 0, 1), index=toy.users["userId"])
+    grid = cs.compare_feature_sets(toy, h, {"occupation": ["occupation"], "gender": ["gender"]}, candidates=[1, 2],
+                                   k=5, segments=groups)
     assert grid.groupby("features")["chosen"].sum().tolist() == [1, 1]
+    nmi = grid[grid["chosen"]].set_index("features")["NMI with segments"]
+    assert nmi["occupation"] == pytest.approx(1.0) and nmi["gender"] < 0.1
     assert set(grid.attrs["models"]) == {"occupation", "gender"}
     typical = cs.typicality_table(toy, h, clusters, k=5, n_groups=2)
     assert typical["users"].sum() == h.truth()["userId"].nunique()
