@@ -291,7 +291,7 @@ def paired_difference(a: Sequence[float] | pd.Series, b: Sequence[float] | pd.Se
     x = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
     if x.ndim != 1 or x.size < 2:
         raise ValueError(f"a and b must be equal-length 1-D sequences of at least 2 values, got shape {x.shape}")
-    n_boot = check_int(n_boot, "n_boot", low=10)
+    n_boot = check_int(n_boot, "n_boot", low=1)
     level = check_fraction(level, "level", include_low=False, include_high=False)
     rng = np.random.default_rng(check_seed(seed))
     means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
