@@ -1,0 +1,156 @@
+"""Chapter 04 exercises: clusters on one feature, centred cosine, the warm-up point against popularity, failing users."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .. import coldstart
+from ..datasets import load_movielens
+from ..seeding import DEFAULT_SEED
+from .core import Case, FunctionQuestion, ThoughtQuestion, ValueQuestion, questions
+
+K = 20
+
+
+@lru_cache(maxsize=1)
+def _setup():
+    """The chapter's default protocol: seed 2024, 20% test users, 10% validation users."""
+    ml = load_movielens()
+    return ml, coldstart.hold_out_users(ml.ratings, test_fraction=0.2, validation_fraction=0.1, seed=DEFAULT_SEED)
+
+
+def _test_recall(model) -> float:
+    ml, holdout = _setup()
+    recs = model.recall(ml, holdout.test_users, K) if model != "popularity" else \
+        coldstart.popularity_recall(ml, holdout.train, holdout.test_users, K)
+    return float(coldstart.per_user_metrics(recs, holdout.truth("test"), K)[f"recall@{K}"].mean())
+
+
+# --------------------------------------------------------------------------- q1: clusters on gender alone
+
+def _gender_clusters_recall() -> float:
+    ml, holdout = _setup()
+    return round(_test_recall(coldstart.fit_clusters(ml, holdout.train, ["gender"], n_clusters=2,
+                                                     seed=DEFAULT_SEED)), 3)
+
+
+def _popularity_recall() -> float:
+    return round(_test_recall("popularity"), 3)
+
+
+q1 = ValueQuestion(
+    """Cluster the training users on `gender` alone into 2 clusters (`coldstart.fit_clusters(ml,
+    holdout.train, ["gender"], n_clusters=2, seed=SEED)`), serve each test user their cluster's list and
+    measure the mean recall@20 over the test users (`coldstart.per_user_metrics`). Give it to 3 decimals.""",
+    expected=_gender_clusters_recall,
+    decimals=3,
+    hints=["Use the chapter's `holdout`: the same test users as the tables above.",
+           "`model.recall(ml, holdout.test_users, 20)` gives the lists; compare with `holdout.truth('test')`."],
+    wrong_answers=[0.0, 13.0],
+    explanations={0.0: "Zero hits: did you pass the validation users' lists against the test users' truth?",
+                  13.0: "That looks like a percentage; give recall as a fraction between 0 and 1."},
+    explanation="Two gender clusters gain little over one list for all: which features you cluster on decides "
+                "more than how many clusters you make.",
+)
+
+
+class _LazyWrong(list):
+    """Wrong answers that need the data (popularity's recall) are computed when the test asks for them."""
+
+    def __iter__(self):
+        return (w() if callable(w) else w for w in list.__iter__(self))
+
+
+# a typical mistake: serving everyone the popularity list (one cluster) instead of two
+q1.wrong_answers = _LazyWrong([_popularity_recall, 0.0, 13.0])
+
+
+# --------------------------------------------------------------------------- q2: centred cosine
+
+def _centred_cosine(a: np.ndarray, b: np.ndarray, centre: np.ndarray) -> float:
+    """Cosine of a and b after subtracting the common centre from both; 0 if either becomes zero."""
+    x, y = np.asarray(a, float) - centre, np.asarray(b, float) - centre
+    nx, ny = np.linalg.norm(x), np.linalg.norm(y)
+    return 0.0 if nx == 0 or ny == 0 else float(x @ y / (nx * ny))
+
+
+def _raw_cosine(a, b, centre):  # typical mistake: forgets to centre
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def _centre_one_side(a, b, centre):  # typical mistake: centres only the guess
+    x, y = np.asarray(a, float) - centre, np.asarray(b, float)
+    nx, ny = np.linalg.norm(x), np.linalg.norm(y)
+    return 0.0 if nx == 0 or ny == 0 else float(x @ y / (nx * ny))
+
+
+_C = np.array([1.0, 1.0, 0.5])
+q2 = FunctionQuestion(
+    """Write `centred_cosine(a, b, centre)`: the cosine between vectors `a` and `b` after subtracting
+    `centre` (the mean of the warm item vectors) from both. If either centred vector is all zeros, return 0.0
+    (a guess equal to the centre points nowhere).""",
+    reference=_centred_cosine,
+    cases=[Case((np.array([2.0, 1.0, 0.5]), np.array([3.0, 1.0, 0.5]), _C)),
+           Case((np.array([2.0, 2.0, 0.5]), np.array([0.0, 0.0, 0.5]), _C)),
+           Case((np.array([1.0, 1.0, 0.5]), np.array([3.0, 2.0, 1.0]), _C)),
+           Case((np.array([0.3, -0.2, 0.9, 0.1]), np.array([0.5, 0.1, 0.7, -0.4]), np.array([0.2, 0.0, 0.6, 0.0])))],
+    decimals=6,
+    hints=["Subtract the centre from both vectors before anything else.",
+           "Check the norms of the centred vectors before dividing by them."],
+    wrong_answers=[_raw_cosine, _centre_one_side],
+    explanation="Word2Vec vectors share a common offset; only after removing it does a cosine compare tastes, "
+                "which is why the global mean scores 0 centred but high raw.",
+)
+
+
+# --------------------------------------------------------------------------- q3: warm-up against popularity
+
+def _warm_up_against_popularity() -> int:
+    ml, holdout = _setup()
+    popularity = coldstart.fit_clusters(ml, holdout.train, ["gender"], n_clusters=1, seed=DEFAULT_SEED)
+    items = coldstart.fit_item_item(ml, holdout.train)
+    curve = coldstart.warm_up_curve(ml, holdout, popularity, items, steps=range(1, 11), k=K, n_boot=10,
+                                    seed=DEFAULT_SEED)
+    ahead = curve.loc[curve["difference"] > 0, "ratings seen"]
+    return int(ahead.min()) if len(ahead) else 11
+
+
+q3 = ValueQuestion(
+    """Replace the cluster list of the warm-up experiment by global popularity (a single cluster:
+    `coldstart.fit_clusters(ml, holdout.train, ["gender"], n_clusters=1, seed=SEED)`) and rerun
+    `coldstart.warm_up_curve` with `steps=range(1, 11)`. After how many ratings is the personal model's
+    mean recall@20 first above popularity's? Give the smallest number of ratings seen (an integer 1-10).""",
+    expected=_warm_up_against_popularity,
+    hints=["Read the `difference` column: personal minus the shared list.",
+           "Popularity is a weaker opponent than the clusters, so expect the point no later than with clusters."],
+    wrong_answers=[1, 10, 0],
+    explanations={0: "A new user with no rating has no personal model at all: count from 1."},
+    explanation="A weaker shared list is overtaken sooner: every approach's crossover depends on what it is "
+                "compared with, so measure it for your own fallback.",
+)
+
+
+# --------------------------------------------------------------------------- q4: users unlike their cluster
+
+q4 = ThoughtQuestion(
+    """The last section showed that the users least like their cluster gain nothing from it. You run a
+    site where a third of new users are like that. Name two changes to the cold-start design that would
+    help them, and how you would measure each on this chapter's holdout.""",
+    solution="""Two families of fixes, each measurable with the same held-out users:
+
+1. *Hedge the cluster list.* Blend it with global popularity (score = w x cluster + (1 - w) x popularity)
+   or shrink small clusters harder; choose w on the validation users and report recall@20 of the
+   atypical quartile on the test users next to the typical ones.
+2. *Ask, or learn faster.* An onboarding question (pick three films or genres) gives the personal
+   model its first ratings at once; the warm-up curve already shows how much a few ratings buy. Or
+   explore: show a mix of the cluster list and diverse items (a bandit) and switch to the personal
+   model as soon as it is ahead. Measure recall after n onboarding answers against the cluster list,
+   as in `warm_up_curve`, for the atypical quartile.
+
+A feature model that weighs each feature separately also helps users whose features put them
+between clusters; compare it per quartile too.""",
+)
+
+QUESTIONS = questions(globals())
