@@ -151,6 +151,9 @@ q4 = ThoughtQuestion(
 
 A feature model that weighs each feature separately also helps users whose features put them
 between clusters; compare it per quartile too.""",
+    hints=["Think of two levers: how much the design trusts the cluster, and how fast it stops needing it."],
+    explanation="A cold-start list is a prior: hedge it where it is weak, and replace it with evidence as fast "
+                "as the user gives some.",
 )
 
 QUESTIONS = questions(globals())
