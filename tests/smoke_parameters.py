@@ -30,12 +30,26 @@ SMOKE_PARAMETERS: dict[str, dict] = {
         "N_REQUESTS": 20_000,
         "N_SESSIONS": 3_000,
     },
+    "04_cold_start": {
+        "CLUSTER_COUNTS": (1, 4),
+        "WARM_UP_STEPS": (1, 5),
+        "N_NEW_ITEMS": 30,
+        "N_BOOT": 50,
+    },
     "05_tag_matching": {
         "K": 10,
         "MAX_USERS": 500,
         "DECAYS": (0.0, 1.0),
         "BLENDS": (0.0, 0.5),
         "N_BOOT": 50,
+    },
+    "06_graph_embedding_eges": {
+        "N_WALKS": 2_000,
+        "W2V_EPOCHS": 2,
+        "DIM": 8,
+        "EPOCHS": 1,
+        "N_CLUSTERS": 50,
+        "ID_COPIES": (1, 4),
     },
     "08_scaling_out_with_spark": {
         "MAX_ITER": 1,
