@@ -63,7 +63,9 @@ __all__ = [
     "align_procrustes",
     "embedding_recall",
     "segment_neighbour_share",
+    "centroid_popularity",
     "user_embedding_experiment",
+    "nearest_movies",
 ]
 
 #: "pstable": h(v) = floor((a.v + b) / w) with a ~ N(0, I), b ~ U[0, w) (Datar et al.).
@@ -848,29 +850,63 @@ def segment_neighbour_share(users: UserVectors, segments: pd.Series, *, n_neighb
     return {"same_segment_share": share, "chance": float((freq ** 2).sum())}
 
 
-def user_embedding_experiment(train: pd.DataFrame, test: pd.DataFrame, model: ItemVectors,
-                              other_model: ItemVectors, *, segments: pd.Series | None = None, k: int = 20,
-                              n_users: int | None = 2000, popularity_weight: float = 0.5,
+def centroid_popularity(model: ItemVectors, ratings: pd.DataFrame, *,
+                        threshold: float = POSITIVE_THRESHOLD) -> dict[str, float]:
+    """Why raw cosine favours rare films: how close items and pooled users sit to the items' mean direction.
+
+    Returns the Spearman correlation between an item's positive count in ``ratings`` and its
+    raw cosine to the mean item vector, the median of that cosine over items, and the median
+    raw cosine of mean-pooled user vectors to the same mean.
+    """
+    from scipy.stats import spearmanr
+
+    if not isinstance(model, ItemVectors):
+        raise TypeError(f"model must be an ItemVectors, got {type(model).__name__}")
+    check_frame(ratings, ["userId", "movieId", "rating", "timestamp"], "ratings")
+    counts = ratings.loc[ratings["rating"] >= threshold, "movieId"].value_counts().reindex(model.ids).fillna(0)
+    centroid = model.vectors.mean(axis=0, keepdims=True)
+    item_cos = (_unit(model.vectors) @ _unit(centroid).T).ravel()
+    users = pool_user_vectors(ratings, model, threshold=threshold)
+    user_cos = (_unit(users.vectors) @ _unit(centroid).T).ravel()
+    return {"spearman_count_vs_cosine_to_mean": float(spearmanr(counts.to_numpy(), item_cos)[0]),
+            "median_item_cosine_to_mean": float(np.median(item_cos)),
+            "median_user_cosine_to_mean": float(np.median(user_cos))}
+
+
+def user_embedding_experiment(train: pd.DataFrame, test: pd.DataFrame, model: ItemVectors, *,
+                              other_model: ItemVectors | None = None, segments: pd.Series | None = None,
+                              k: int = 20, n_users: int | None = 2000, popularity_weight: float = 2.0,
+                              poolings: Sequence[str] = POOLINGS, truth_items: Any = None,
                               seed: int = DEFAULT_SEED) -> pd.DataFrame:
     """User-to-item recall@k of user vectors against ``model``'s item vectors, many ways, one row each.
 
-    Rows: the pooling variants scored by raw cosine, centred cosine, and centred cosine
-    blended with popularity; popularity alone; users pooled from ``other_model`` (an
-    independently trained run) scored against ``model``'s items, raw and after Procrustes
-    alignment. Truth: each sampled user's test ratings >= 3.5 of items with a vector; the
-    user's training ratings are excluded. Columns: user_vectors, pooling, scoring,
-    recall@k, median_positives (how popular the recommended items are in training) and,
-    with ``segments``, same_segment_share (user-user neighbours in one planted segment).
+    Rows: mean pooling scored by raw cosine, centred cosine and centred cosine blended with
+    popularity (``embedding_recall``'s ``popularity_weight``); the other ``poolings`` by
+    centred cosine; popularity alone; with ``other_model`` (an independently trained run),
+    users pooled from it scored against ``model``'s items, raw and after Procrustes alignment.
+    Truth: each sampled user's test ratings >= 3.5 of items with a vector; the user's training
+    ratings are excluded from the lists. ``truth_items`` (default: ``model``'s items) fixes
+    which held-out positives count, so models with different vocabularies (``min_count``)
+    are judged on the same truth: a film a model has no vector for is a miss. Columns: user_vectors, pooling, scoring, recall@k,
+    median_positives (the median training positive count of the recommended items: how
+    popular they are) and, with ``segments``, same_segment_share (share of a user's 10
+    nearest users in the same planted segment; centred mean-pooled vectors).
+    ``table.attrs["chance"]`` is k / n_items, the recall of a random list.
     """
     from .metrics import evaluate_top_k
 
+    if not isinstance(model, ItemVectors):
+        raise TypeError(f"model must be an ItemVectors, got {type(model).__name__}")
     check_frame(train, ["userId", "movieId", "rating", "timestamp"], "train")
     check_frame(test, ["userId", "movieId", "rating"], "test")
     k = check_int(k, "k", low=1)
+    popularity_weight = check_number(popularity_weight, "popularity_weight", low=0.0)
+    poolings = [check_choice(p, "poolings[i]", POOLINGS) for p in poolings]
     seed = check_seed(seed)
     liked_train = train.loc[train["rating"] >= POSITIVE_THRESHOLD]
     popularity = liked_train["movieId"].value_counts()
-    truth = test.loc[(test["rating"] >= POSITIVE_THRESHOLD) & test["movieId"].isin(model.ids), ["userId", "movieId"]]
+    truth_items = model.ids if truth_items is None else np.asarray(truth_items, dtype=np.int64)
+    truth = test.loc[(test["rating"] >= POSITIVE_THRESHOLD) & test["movieId"].isin(truth_items), ["userId", "movieId"]]
     candidates = np.intersect1d(truth["userId"].unique(), liked_train.loc[liked_train["movieId"].isin(model.ids),
                                                                           "userId"].unique())
     if n_users is not None and len(candidates) > check_int(n_users, "n_users", low=1):
@@ -878,44 +914,95 @@ def user_embedding_experiment(train: pd.DataFrame, test: pd.DataFrame, model: It
     if len(candidates) == 0:
         raise ValueError("no user has both training and test positives of items with vectors")
     truth = truth.loc[truth["userId"].isin(candidates)]
-    aligned, _ = align_procrustes(other_model, model)
 
-    def measure(users: UserVectors, items: ItemVectors, centre: bool, weight: float) -> tuple[float, float]:
-        recs = embedding_recall(users, items, candidates, k, exclude=train, centre_items=centre,
+    def measure(users: UserVectors, centre: bool, weight: float) -> tuple[float, float]:
+        recs = embedding_recall(users, model, candidates, k, exclude=train, centre_items=centre,
                                 popularity=popularity, popularity_weight=weight)
         quality = evaluate_top_k(recs, truth, k)[f"recall@{k}"]
         return quality, float(popularity.reindex(recs["movieId"]).fillna(0).median())
 
-    rows = []
-    for pooling in POOLINGS:
-        raw = pool_user_vectors(train, model, pooling=pooling)
+    shared = "shared (pooled from the same model)"
+    rows, pooled = [], {}
+    for pooling in poolings:
         centred = pool_user_vectors(train, model, pooling=pooling, centre=True)
-        rows.append(("shared (pooled from the same model)", pooling, "raw cosine", *measure(raw, model, False, 0.0)))
-        rows.append(("shared (pooled from the same model)", pooling, "centred cosine",
-                     *measure(centred, model, True, 0.0)))
-        rows.append(("shared (pooled from the same model)", pooling, "centred cosine + popularity",
-                     *measure(centred, model, True, popularity_weight)))
-    # popularity alone: zero the cosine by giving every user the same zero vector
+        pooled[pooling] = centred
+        if pooling == "mean":
+            rows.append((shared, pooling, "raw cosine", *measure(pool_user_vectors(train, model), False, 0.0)))
+        rows.append((shared, pooling, "centred cosine", *measure(centred, True, 0.0)))
+        if pooling == "mean":
+            rows.append((shared, pooling, "centred cosine + popularity", *measure(centred, True, popularity_weight)))
+    # popularity alone: every user gets the zero vector, so only the popularity term ranks
     zero_users = UserVectors(candidates, np.zeros((len(candidates), model.vectors.shape[1])),
                              np.ones(len(candidates), dtype=np.int64))
-    pop_only = embedding_recall(zero_users, model, candidates, k, exclude=train, popularity=popularity,
-                                popularity_weight=1.0)
-    rows.append(("none", "-", "popularity only", evaluate_top_k(pop_only, truth, k)[f"recall@{k}"],
-                 float(popularity.reindex(pop_only["movieId"]).fillna(0).median())))
-    other_users = pool_user_vectors(train, other_model, centre=True)
-    rows.append(("independent (another run)", "mean", "centred cosine", *measure(other_users, model, True, 0.0)))
-    aligned_users = pool_user_vectors(train, aligned, centre=True)
-    rows.append(("independent, Procrustes-aligned", "mean", "centred cosine",
-                 *measure(aligned_users, model, True, 0.0)))
+    rows.append(("none", "-", "popularity only", *measure(zero_users, True, 1.0)))
+    if other_model is not None:
+        other_users = pool_user_vectors(train, other_model, centre=True)
+        aligned, _ = align_procrustes(other_model, model)
+        aligned_users = pool_user_vectors(train, aligned, centre=True)
+        pooled["independent (another run)"] = other_users
+        pooled["independent, Procrustes-aligned"] = aligned_users
+        rows.append(("independent (another run)", "mean", "centred cosine", *measure(other_users, True, 0.0)))
+        rows.append(("independent, Procrustes-aligned", "mean", "centred cosine", *measure(aligned_users, True, 0.0)))
     table = pd.DataFrame(rows, columns=["user_vectors", "pooling", "scoring", f"recall@{k}", "median_positives"])
+    if segments is not None:
+        shares = []
+        for u, p, sc in zip(table["user_vectors"], table["pooling"], table["scoring"]):
+            users = pooled.get("mean") if u == shared else pooled.get(u)
+            if sc == "centred cosine" and p == "mean" and users is not None:
+                result = segment_neighbour_share(users, segments, seed=seed)
+                shares.append(result["same_segment_share"])
+                table.attrs["segment_chance"] = result["chance"]
+            else:
+                shares.append(np.nan)
+        table["same_segment_share"] = shares
     # a random list of k items finds each held-out positive with chance about k / n_items
     table.attrs["chance"] = k / len(model.ids)
-    if segments is not None:
-        share = {}
-        for name, users in (("shared (pooled from the same model)", pool_user_vectors(train, model, centre=True)),
-                            ("independent (another run)", other_users),
-                            ("independent, Procrustes-aligned", aligned_users)):
-            share[name] = segment_neighbour_share(users, segments, seed=seed)["same_segment_share"]
-        table["same_segment_share"] = [share.get(u) if (p in ("mean", "-") and s == "centred cosine") else np.nan
-                                       for u, p, s in zip(table["user_vectors"], table["pooling"], table["scoring"])]
+    return table
+
+
+def nearest_movies(user_id: int, users: UserVectors, items: ItemVectors, index: LSHIndex, movies: pd.DataFrame,
+                   *, k: int = 10, exclude: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A user's ``k`` nearest movies in the shared space, by ``index`` (LSH) and by exact search, side by side.
+
+    ``index`` must be fitted on the unit-length centred item vectors (rows in ``items``
+    order); the user's vector is centred the same way by :func:`pool_user_vectors` with
+    ``centre=True`` and scaled to unit length, so Euclidean order is cosine order. Films the
+    user rated (``exclude``) are left out of both lists. Columns: rank, exact_title,
+    exact_cosine, lsh_title, lsh_cosine, in_both; ``attrs["candidates"]`` holds how many
+    items the index examined.
+    """
+    if not isinstance(index, LSHIndex) or index.n_items != len(items.ids):
+        raise ValueError("index must be an LSHIndex fitted on the item vectors (one row per item, in order)")
+    check_frame(movies, ["movieId", "title"], "movies")
+    k = check_int(k, "k", low=1)
+    row = users.rows([user_id])
+    query = _unit(users.vectors[row])
+    unit_items = _unit(items.vectors - items.vectors.mean(axis=0))
+    rated = np.zeros(len(items.ids), dtype=bool)
+    if exclude is not None:
+        check_frame(exclude, ["userId", "movieId"], "exclude")
+        seen = exclude.loc[(exclude["userId"] == user_id) & exclude["movieId"].isin(items.ids), "movieId"]
+        rated[items.rows(seen.to_numpy())] = True
+    wide = k + int(rated.sum())  # ask for enough that k remain after removing rated films
+    exact, _ = exact_top_k(unit_items, query, wide)
+    found = index.query(query, wide)
+    titles = movies.set_index("movieId")["title"]
+
+    def keep(rows: np.ndarray) -> np.ndarray:
+        rows = rows[rows >= 0]
+        return rows[~rated[rows]][:k]
+
+    e, f = keep(exact[0]), keep(found.indices[0])
+    f = np.concatenate([f, np.full(k - len(f), -1)]) if len(f) < k else f
+    cos = lambda r: np.where(r >= 0, unit_items[np.maximum(r, 0)] @ query[0], np.nan)  # noqa: E731
+    table = pd.DataFrame({
+        "rank": np.arange(1, len(e) + 1),
+        "exact_title": titles.reindex(items.ids[e]).to_numpy(),
+        "exact_cosine": cos(e),
+        "lsh_title": np.where(f[:len(e)] >= 0, titles.reindex(items.ids[np.maximum(f[:len(e)], 0)]).to_numpy(),
+                              "(no candidate)"),
+        "lsh_cosine": cos(f[:len(e)]),
+    })
+    table["in_both"] = np.isin(f[:len(e)], e)
+    table.attrs["candidates"] = int(found.n_candidates[0])
     return table
