@@ -374,7 +374,7 @@ class LSHIndex:
         """Hash every row of ``vectors`` into the L tables (one matrix product, one sort per table)."""
         x = _check_vectors(vectors, "vectors")
         n, d = x.shape
-        check_memory(8.0 * n * self.k * self.n_tables * 2 + 16.0 * n * self.n_tables,
+        check_memory(24.0 * n * self.n_tables + 8.0 * d * self.k * self.n_tables,
                      f"an LSH index of {n} vectors with k={self.k}, n_tables={self.n_tables}")
         self.functions = hash_functions(d, self.k * self.n_tables, self.width, variant=self.variant, seed=self.seed)
         rng = np.random.default_rng([self.seed, 1])
@@ -387,10 +387,21 @@ class LSHIndex:
         return self
 
     def _keys(self, x: np.ndarray) -> np.ndarray:
-        """One 64-bit key per (vector, table): the table's k hash values mixed into one number."""
-        h = self.functions(x).reshape(x.shape[0], self.n_tables, self.k)  # function j of table t at t*k + j
-        with np.errstate(over="ignore"):
-            return np.einsum("ntk,kt->nt", h.view(np.uint64), self._mix, dtype=np.uint64)
+        """One 64-bit key per (vector, table): the table's k hash values mixed into one number.
+
+        Hashes a block of tables per matrix product (function j of table t is column t*k + j),
+        so memory stays near 64 MB whatever k * L is.
+        """
+        f = self.functions
+        keys = np.empty((x.shape[0], self.n_tables), dtype=np.uint64)
+        block = max(1, int(2**23 // max(1, x.shape[0] * self.k)))
+        for t0 in range(0, self.n_tables, block):
+            t1 = min(self.n_tables, t0 + block)
+            cols = slice(t0 * self.k, t1 * self.k)
+            h = _bucket(x @ f.directions[:, cols], f.offsets[cols], f.width).reshape(x.shape[0], t1 - t0, self.k)
+            with np.errstate(over="ignore"):
+                keys[:, t0:t1] = np.einsum("ntk,kt->nt", h.view(np.uint64), self._mix[:, t0:t1], dtype=np.uint64)
+        return keys
 
     def _require_fitted(self) -> np.ndarray:
         if self._vectors is None:
@@ -634,10 +645,12 @@ def clustered_vectors(n: int = 100_000, dim: int = 32, *, n_clusters: int = 200,
 
 def recall_work_grid(items: Any, queries: Any, *, ks: Sequence[int] = (2, 4, 8),
                      tables: Sequence[int] = (4, 16), widths: Sequence[float] = (1.0, 2.0),
-                     top_k: int = 10, variant: str = "pstable", seed: int = DEFAULT_SEED) -> pd.DataFrame:
+                     settings: Sequence[tuple[int, int, float]] = (), top_k: int = 10, variant: str = "pstable",
+                     seed: int = DEFAULT_SEED) -> pd.DataFrame:
     """recall@top_k, share of items examined and query time of an LSH index over a (k, L, w) grid, against brute force.
 
-    One row per setting plus a row "exact" for brute force (recall 1, every item examined).
+    One row per setting of the grid ``widths`` x ``ks`` x ``tables``, then one per extra
+    (k, L, w) in ``settings``, plus a row "exact" for brute force (recall 1, every item examined).
     Times are wall-clock seconds for the whole batch of queries (machine-dependent; build
     time excluded); ``speedup`` is brute-force time over the setting's time.
     """
@@ -650,15 +663,14 @@ def recall_work_grid(items: Any, queries: Any, *, ks: Sequence[int] = (2, 4, 8),
     exact, _ = exact_top_k(x, q, top_k)
     exact_time = time.perf_counter() - t0
     rows = []
-    for w in widths:
-        for k in ks:
-            for L in tables:
-                index = LSHIndex(k, L, w, variant=variant, seed=seed).fit(x)
-                t0 = time.perf_counter()
-                result = index.query(q, top_k)
-                elapsed = time.perf_counter() - t0
-                rows.append((k, L, float(w), float(neighbour_recall(result.indices, exact).mean()),
-                             float(result.n_candidates.mean() / x.shape[0]), elapsed))
+    grid = [(k, L, w) for w in widths for k in ks for L in tables] + [tuple(s) for s in settings]
+    for k, L, w in grid:
+        index = LSHIndex(k, L, w, variant=variant, seed=seed).fit(x)
+        t0 = time.perf_counter()
+        result = index.query(q, top_k)
+        elapsed = time.perf_counter() - t0
+        rows.append((k, L, float(w), float(neighbour_recall(result.indices, exact).mean()),
+                     float(result.n_candidates.mean() / x.shape[0]), elapsed))
     rows.append(("exact", "exact", float("nan"), 1.0, 1.0, exact_time))
     table = pd.DataFrame(rows, columns=["k", "n_tables", "width", f"recall@{top_k}", "candidate_share",
                                         "query_seconds"])
