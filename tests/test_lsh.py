@@ -268,3 +268,39 @@ def test_segment_neighbour_share_sees_planted_groups():
     users = lsh.UserVectors(np.arange(90), centres[seg] + rng.normal(size=(90, 4)), np.ones(90, dtype=np.int64))
     got = lsh.segment_neighbour_share(users, pd.Series(seg, index=np.arange(90)), n_neighbours=5)
     assert got["same_segment_share"] > 0.95 and got["chance"] == pytest.approx(1 / 3)
+
+
+def test_nearest_movies_with_a_wide_index_is_the_exact_list():
+    rng = np.random.default_rng(5)
+    items = ItemVectors(np.arange(1, 61) * 10, rng.normal(size=(60, 4)))
+    movies = pd.DataFrame({"movieId": items.ids, "title": [f"film {i}" for i in items.ids]})
+    ratings = pd.DataFrame({"userId": [7, 7, 7], "movieId": [10, 20, 30], "rating": [5.0, 4.0, 4.5],
+                            "timestamp": [1, 2, 3]})
+    users = lsh.pool_user_vectors(ratings, items, centre=True)
+    index = lsh.LSHIndex(1, 20, 100.0, seed=1).fit(items.centred().normalized())
+    table = lsh.nearest_movies(7, users, items, index, movies, k=5, exclude=ratings)
+    assert table["in_both"].all() and len(table) == 5
+    assert not set(table["exact_title"]) & {"film 10", "film 20", "film 30"}  # rated films are left out
+    assert (np.diff(table["exact_cosine"]) <= 1e-12).all()
+
+
+def test_user_embedding_experiment_on_a_planted_toy():
+    rng = np.random.default_rng(0)
+    n_items, n_users = 40, 60
+    taste = rng.integers(0, 2, n_users)  # two groups of users, each liking its own half of the films
+    rows = []
+    for u in range(n_users):
+        liked = rng.choice(np.arange(20) + 20 * taste[u], 8, replace=False)
+        rows += [(u + 1, int(m) + 1, 4.5, t) for t, m in enumerate(liked)]
+    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
+    centres = np.array([[3.0, 0.0], [0.0, 3.0]])
+    model = ItemVectors(np.arange(1, n_items + 1), centres[np.arange(n_items) // 20] + rng.normal(size=(n_items, 2)))
+    train = ratings[ratings["timestamp"] < 6]
+    test = ratings[ratings["timestamp"] >= 6]
+    segments = pd.Series(taste, index=np.arange(1, n_users + 1))
+    table = lsh.user_embedding_experiment(train, test, model, other_model=model, segments=segments, k=5,
+                                          n_users=None)
+    shared = table.query("scoring == 'centred cosine' and pooling == 'mean'")["recall@5"].iloc[0]
+    assert shared > 1.8 * table.attrs["chance"]  # a list from the right half of the films (random: k / n_items)
+    assert table.query("user_vectors == 'independent, Procrustes-aligned'")["recall@5"].iloc[0] == pytest.approx(shared)
+    assert table["same_segment_share"].dropna().min() > 0.9
