@@ -83,14 +83,18 @@ _MAX_PAIRS_PER_CHUNK = 1_000_000
 # ---------------------------------------------------------------------------
 
 
-def _bucket(projection: np.ndarray, offset: np.ndarray | float, width: float) -> np.ndarray:
-    """floor((projection + offset) / width) as int64: the one place the bucket arithmetic lives."""
-    scaled = (projection + offset) / width
-    top = float(np.max(np.abs(scaled))) if scaled.size else 0.0
-    if top > _MAX_HASH:
-        raise ValueError(f"width={width:g} is too small for vectors of this scale: hash values reach {top:.3g}, "
-                         f"past the 2**52 that int64 buckets hold exactly; use a larger width")
-    return np.floor(scaled).astype(np.int64)
+def _bucket(projection: np.ndarray, offset: np.ndarray | float, width: float, *, overwrite: bool = False
+            ) -> np.ndarray:
+    """floor((projection + offset) / width) as int64: the one place the bucket arithmetic lives.
+
+    With ``overwrite`` the projection array is reused for the intermediate values (one pass less).
+    """
+    scaled = np.add(projection, offset, out=projection if overwrite else None)
+    scaled /= width
+    if scaled.size and max(float(scaled.max()), -float(scaled.min())) > _MAX_HASH:
+        raise ValueError(f"width={width:g} is too small for vectors of this scale: hash values pass the 2**52 "
+                         "that int64 buckets hold exactly; use a larger width")
+    return np.floor(scaled, out=scaled).astype(np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -380,27 +384,32 @@ class LSHIndex:
         rng = np.random.default_rng([self.seed, 1])
         self._mix = (rng.integers(0, 2**63, size=(self.k, self.n_tables), dtype=np.uint64) * np.uint64(2)
                      + np.uint64(1))
-        keys = self._keys(x)                                  # (n, L)
-        self._order = np.argsort(keys, axis=0, kind="stable")  # items of each table, grouped by bucket
-        self._sorted = np.take_along_axis(keys, self._order, axis=0)
+        keys = self._keys(x)                                  # (L, n)
+        self._order = np.argsort(keys, axis=1, kind="stable")  # items of each table, grouped by bucket
+        self._sorted = np.take_along_axis(keys, self._order, axis=1)
         self._vectors = x
         return self
 
     def _keys(self, x: np.ndarray) -> np.ndarray:
-        """One 64-bit key per (vector, table): the table's k hash values mixed into one number.
+        """One 64-bit key per (table, vector), shape (L, n): the table's k hash values mixed into one number.
 
         Hashes a block of tables per matrix product (function j of table t is column t*k + j),
         so memory stays near 64 MB whatever k * L is.
         """
         f = self.functions
-        keys = np.empty((x.shape[0], self.n_tables), dtype=np.uint64)
-        block = max(1, int(2**23 // max(1, x.shape[0] * self.k)))
+        n = x.shape[0]
+        keys = np.empty((self.n_tables, n), dtype=np.uint64)
+        block = max(1, int(2**23 // max(1, n * self.k)))
         for t0 in range(0, self.n_tables, block):
             t1 = min(self.n_tables, t0 + block)
             cols = slice(t0 * self.k, t1 * self.k)
-            h = _bucket(x @ f.directions[:, cols], f.offsets[cols], f.width).reshape(x.shape[0], t1 - t0, self.k)
-            with np.errstate(over="ignore"):
-                keys[:, t0:t1] = np.einsum("ntk,kt->nt", h.view(np.uint64), self._mix[:, t0:t1], dtype=np.uint64)
+            projected = f.directions[:, cols].T @ x.T  # (functions, n): one row per function, contiguous
+            h = _bucket(projected, f.offsets[cols, None], f.width, overwrite=True).reshape(t1 - t0, self.k, n)
+            h = h.view(np.uint64)  # two's complement: negative bucket numbers mix like any other
+            acc = h[:, 0, :] * self._mix[0, t0:t1, None]
+            for j in range(1, self.k):  # sum_j h_j * m_j, wrapping around 2**64
+                acc += h[:, j, :] * self._mix[j, t0:t1, None]
+            keys[t0:t1] = acc
         return keys
 
     def _require_fitted(self) -> np.ndarray:
@@ -412,12 +421,12 @@ class LSHIndex:
         """For each query and table, the [start, stop) run of the table's sorted items in the query's bucket."""
         x = self._require_fitted()
         q = _check_vectors(queries, "queries", dim=x.shape[1])
-        keys = self._keys(q)
-        lo = np.empty_like(keys, dtype=np.int64)
-        hi = np.empty_like(keys, dtype=np.int64)
+        keys = self._keys(q)                                  # (L, q)
+        lo = np.empty((q.shape[0], self.n_tables), dtype=np.int64)
+        hi = np.empty((q.shape[0], self.n_tables), dtype=np.int64)
         for t in range(self.n_tables):
-            lo[:, t] = np.searchsorted(self._sorted[:, t], keys[:, t], side="left")
-            hi[:, t] = np.searchsorted(self._sorted[:, t], keys[:, t], side="right")
+            lo[:, t] = np.searchsorted(self._sorted[t], keys[t], side="left")
+            hi[:, t] = np.searchsorted(self._sorted[t], keys[t], side="right")
         return lo, hi
 
     def candidates(self, queries: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -451,7 +460,7 @@ class LSHIndex:
                 continue
             starts = np.cumsum(sizes) - sizes
             pos = np.repeat(lo[rows, t] - starts, sizes) + np.arange(total)
-            codes.append(np.repeat(local, sizes) * n + self._order[pos, t])
+            codes.append(np.repeat(local, sizes) * n + self._order[t, pos])
         if not codes:
             return np.empty(0, np.int64), np.empty(0, np.int64)
         code = np.concatenate(codes)

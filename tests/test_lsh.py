@@ -68,7 +68,7 @@ def test_candidates_are_exactly_the_items_sharing_a_bucket_in_some_table():
     rng = np.random.default_rng(3)
     x, q = rng.normal(size=(300, 4)), rng.normal(size=(25, 4))
     index = lsh.LSHIndex(2, 3, 1.0, seed=5).fit(x)
-    h_items = index.functions(x).reshape(300, 3, 2)
+    h_items = index.functions(x).reshape(300, 3, 2)  # (items, tables, k)
     h_queries = index.functions(q).reshape(25, 3, 2)
     same = (h_queries[:, None, :, :] == h_items[None, :, :, :]).all(axis=3).any(axis=2)  # (queries, items)
     qi, ii = index.candidates(q)
