@@ -38,6 +38,8 @@ from .embeddings import ItemVectors, TransitionGraph, _as_sequences, deepwalk, r
 from .seeding import DEFAULT_SEED
 
 __all__ = [
+    "planted_subgenre",
+    "sequences_against_walks",
     "FIELDS",
     "METHODS",
     "SideInformation",

@@ -40,6 +40,7 @@ from .embeddings import ItemVectors
 from .seeding import DEFAULT_SEED
 
 __all__ = [
+    "ParameterChoice",
     "VARIANTS",
     "POOLINGS",
     "HashFunctions",

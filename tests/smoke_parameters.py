@@ -51,6 +51,14 @@ SMOKE_PARAMETERS: dict[str, dict] = {
         "N_CLUSTERS": 50,
         "ID_COPIES": (1, 4),
     },
+    "07_lsh_and_user_embeddings": {
+        "N_USERS": 300,
+        "FIX_EPOCHS": 5,
+        "N_TRIALS": 2_000,
+        "N_REPEATS": 3,
+        "N_SYNTHETIC": 10_000,
+        "N_QUERIES": 50,
+    },
     "08_scaling_out_with_spark": {
         "MAX_ITER": 1,
         "LSH_QUERIES": 30,

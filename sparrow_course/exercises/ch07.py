@@ -90,6 +90,11 @@ q3 = ValueQuestion(
         "How does a user's summed vector relate to the same user's mean vector?",
         "The sum is the mean times the number of liked items: a positive number. What does cosine do with length?",
     ],
+    solution="""
+    "the same". `pool_user_vectors(..., pooling="sum", centre=True)` gives every user n x their mean vector
+    (n = the user's liked items, a positive number); the centred cosine divides by the vector's length, so
+    every user's ranking, and recall@20, is unchanged.
+    """,
     wrong_answers=["higher", "lower"],
     explanations={"higher": "Active users' sums are longer, but cosine divides the length away.",
                   "lower": "Active users' sums are longer, but cosine divides the length away."},
@@ -158,6 +163,7 @@ q5 = ThoughtQuestion(
     did for two item2vec runs, and check on held-out data that it recovers the recall.
     """,
     hints=["Which model made each of the two vectors, and what did each model learn to compare?"],
+    explanation="Similarity is only meaningful between vectors one model trained against each other.",
 )
 
 QUESTIONS = questions(globals())
