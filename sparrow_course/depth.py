@@ -42,9 +42,9 @@ from .structures import (KINDS, InputSpec, build_model, layer_sizes, mlp_paramet
 
 __all__ = [
     "CURVE_COLUMNS", "DepthData", "PLANTED", "RESULT_COLUMNS", "STATS", "Split", "Sweep", "TrainingRun",
-    "build_features", "depth_choice", "layer_sizes", "make_click_task", "mlp_parameters", "movie_genres",
+    "build_features", "depth_choice", "fit_user_tastes", "layer_sizes", "make_click_task", "mlp_parameters", "movie_genres",
     "multiply_adds", "one_se_table", "parameter_count", "picks_by_group", "past_rating_sums", "planted_effects",
-    "recent_positives", "run_sweep", "sample_users", "simplest_within_one_se", "slate_value", "summarize",
+    "ratings_ceilings", "recent_positives", "run_sweep", "sample_users", "simplest_within_one_se", "slate_value", "summarize",
     "time_per_step", "train",
 ]
 
@@ -107,13 +107,13 @@ def _double_centred(rng: np.random.Generator, rows: int, cols: int) -> np.ndarra
 
 def make_click_task(n_train: int = 20_000, n_valid: int = 5_000, n_test: int = 10_000, *,
                     seed: int = DEFAULT_SEED, interaction_scale: float = 1.0, sequence_scale: float = 1.0,
-                    history_length: int = 10, n_items: int = 300) -> DepthData:
+                    history_length: int = 10, n_items: int = 300, focus: float = 0.6) -> DepthData:
     """A CTR-style task whose click logit is known: main effects + planted interactions + a history match.
 
     Fields: user segment (6), age group (5), time of day (4), genre (8), release decade (5) and
     the candidate item (``n_items``; its genre and decade are fixed properties). History: up to
-    ``history_length`` recent positive items (-1 = padding; some users have none); 60% of them
-    come from the user's favourite genre. The true logit is
+    ``history_length`` recent positive items (-1 = padding; some users have none); a share
+    ``focus`` of them comes from the user's favourite genre, the rest from any genre. The true logit is
 
         bias + main effects + s_i * (T_sg[segment, genre] + T_ad[age, decade] + T_hg[hour, genre])
              + s_h * max_j cos(v_candidate, v_history_j)
@@ -130,6 +130,7 @@ def make_click_task(n_train: int = 20_000, n_valid: int = 5_000, n_test: int = 1
     sequence_scale = check_number(sequence_scale, "sequence_scale", low=0, high=10)
     check_int(history_length, "history_length", low=1, high=100)
     check_int(n_items, "n_items", low=8, high=100_000)
+    focus = check_fraction(focus, "focus")
     rng = np.random.default_rng(seed)
     n_seg, n_age, n_hour, n_genre, n_decade = 6, 5, 4, 8, 5
     n = n_train + n_valid + n_test
@@ -146,7 +147,7 @@ def make_click_task(n_train: int = 20_000, n_valid: int = 5_000, n_test: int = 1
     favourite = rng.integers(0, n_genre, n)
     length = rng.integers(0, history_length + 1, n)
     by_genre = [np.flatnonzero(item_genre == g) for g in range(n_genre)]
-    from_favourite = rng.random((n, history_length)) < 0.6
+    from_favourite = rng.random((n, history_length)) < focus
     any_item = rng.integers(0, n_items, (n, history_length))
     fav_pick = rng.random((n, history_length))
     fav_item = np.empty((n, history_length), dtype=np.int64)
@@ -192,7 +193,7 @@ def make_click_task(n_train: int = 20_000, n_valid: int = 5_000, n_test: int = 1
 
     a, b = n_train, n_train + n_valid
     params = dict(seed=seed, interaction_scale=interaction_scale, sequence_scale=sequence_scale,
-                  history_length=history_length, n_items=n_items)
+                  history_length=history_length, n_items=n_items, focus=focus)
     return DepthData(part(0, a), part(a, b), part(b, n), spec, name="planted", params=params)
 
 
@@ -687,6 +688,63 @@ def simplest_within_one_se(table: pd.DataFrame, *, complexity: str = "depth", sc
     return stats.index[stats["within_one_se"].to_numpy()].min()
 
 
+# --------------------------------------------------------------------------- what SparrowLens allows
+
+def fit_user_tastes(item_vectors: np.ndarray, users: np.ndarray, items: np.ndarray, residuals: np.ndarray,
+                    n_users: int, *, alpha: float) -> np.ndarray:
+    """Each user's taste vector by ridge regression of their rating residuals on known item vectors.
+
+    Solves ``(V_u' V_u + alpha I) z_u = V_u' r_u`` per user (rows ``items`` of ``item_vectors``,
+    residuals ``r_u``); users without ratings get zeros. Returns an ``(n_users, k)`` array.
+    """
+    v = np.asarray(item_vectors, dtype=float)
+    users, items = np.asarray(users), np.asarray(items)
+    r = np.asarray(residuals, dtype=float)
+    if v.ndim != 2 or not (len(users) == len(items) == len(r)):
+        raise ValueError("item_vectors must be 2-D and users, items, residuals of one length")
+    n_users = check_int(n_users, "n_users", low=1)
+    if len(users) and (users.min() < 0 or users.max() >= n_users or items.min() < 0 or items.max() >= len(v)):
+        raise ValueError("users must be in [0, n_users) and items in [0, len(item_vectors))")
+    alpha = check_number(alpha, "alpha", low=0, include_low=False)
+    k = v.shape[1]
+    rows = v[items]
+    outer = (rows[:, :, None] * rows[:, None, :]).reshape(len(rows), k * k)
+    gram = np.stack([np.bincount(users, outer[:, j], minlength=n_users) for j in range(k * k)], axis=1)
+    rhs = np.stack([np.bincount(users, rows[:, j] * r, minlength=n_users) for j in range(k)], axis=1)
+    return np.linalg.solve(gram.reshape(n_users, k, k) + alpha * np.eye(k), rhs[:, :, None])[:, :, 0]
+
+
+def ratings_ceilings(data: DepthData, ratings: pd.DataFrame, truth) -> pd.Series:
+    """Test AUC of scorers built from SparrowLens' planted truth: what the data allows a model to reach.
+
+    ``truth`` is ``sparrowlens.generate(...).truth`` for the data ``ratings`` came from. Scorers:
+    the true biases only; biases plus each user's taste fitted by ridge regression to that user's
+    training-period ratings with the TRUE film vectors (what a model could learn about tastes at
+    best from this much data); the planted score with the taste frozen at mid-window; the planted
+    score with the drifting taste (the generator itself).
+    """
+    if data.name != "sparrowlens" or data.test.ids is None:
+        raise ValueError("ratings_ceilings needs SparrowLens samples from build_features")
+    require_frame(ratings, RATING_COLUMNS, "ratings", allow_empty=False)
+    ids = data.test.ids
+    uid, mid, ts = ids["userId"].to_numpy(), ids["movieId"].to_numpy(), ids["timestamp"].to_numpy()
+    u, i = truth.user_index(uid), truth.item_index(mid)
+    biases = truth.global_mean + truth.user_bias[u] + truth.item_bias[i]
+    seen = pd.concat([data.train.ids, data.valid.ids]).merge(ratings, on=["userId", "movieId", "timestamp"])
+    su, si = truth.user_index(seen["userId"].to_numpy()), truth.item_index(seen["movieId"].to_numpy())
+    residual = seen["rating"].to_numpy() - (truth.global_mean + truth.user_bias[su] + truth.item_bias[si])
+    # penalty = noise variance / taste variance: the Bayes choice for a Gaussian prior on tastes
+    alpha = truth.params["noise_sd"] ** 2 / truth.user_factors_early.var()
+    tastes = fit_user_tastes(truth.item_factors, su, si, residual, len(truth.user_ids), alpha=alpha)
+    scorers = {
+        "truth: biases only": biases,
+        "truth: biases + tastes fitted to training": biases + np.einsum("nk,nk->n", tastes[u], truth.item_factors[i]),
+        "truth: taste frozen at mid-window": truth.expected_rating(uid, mid),
+        "truth: drifting taste (the generator)": truth.expected_rating(uid, mid, ts),
+    }
+    return pd.Series({name: auc(data.test.labels, score) for name, score in scorers.items()}, name="test_auc")
+
+
 # --------------------------------------------------------------------------- what a small AUC gain is worth
 
 def slate_value(data: DepthData, scores: dict[str, np.ndarray], *, slate_size: int = 10, seed: int = DEFAULT_SEED
@@ -695,7 +753,8 @@ def slate_value(data: DepthData, scores: dict[str, np.ndarray], *, slate_size: i
 
     The test samples are dealt into slates of ``slate_size``; each scorer shows its top-scored
     candidate; its click-through rate is the mean TRUE click probability of what it showed.
-    Rows: every scorer plus ``random`` and ``truth`` (the best possible), with test AUC.
+    Rows: every scorer plus ``random`` and ``truth`` (the best possible), with test AUC and the
+    standard error of the click-through rate over the slates.
     """
     if data.test.truth is None:
         raise ValueError("slate_value needs the planted truth; use make_click_task")
@@ -711,5 +770,6 @@ def slate_value(data: DepthData, scores: dict[str, np.ndarray], *, slate_size: i
         if s.shape != (len(data.test),):
             raise ValueError(f"scores[{name!r}] must hold one score per test sample ({len(data.test)}), got {s.shape}")
         top = deal[np.arange(len(deal)), np.argmax(s[deal], axis=1)]
-        rows.append({"scorer": name, "test_auc": auc(data.test.labels, s), "top_slot_ctr": float(p[top].mean())})
+        rows.append({"scorer": name, "test_auc": auc(data.test.labels, s), "top_slot_ctr": float(p[top].mean()),
+                     "ctr_se": float(p[top].std(ddof=1) / np.sqrt(len(top)))})
     return pd.DataFrame(rows).set_index("scorer")

@@ -427,7 +427,7 @@ def test_depth_choice_is_paired():
 
 def test_one_se_rule_agrees_with_the_exercise_reference():
     means, ses = [0.70, 0.75, 0.76, 0.758], [0.002, 0.003, 0.012, 0.004]
-    runs = pd.DataFrame([{"depth": d, "test_auc": m + e * np.sqrt(2) * sign}
+    runs = pd.DataFrame([{"depth": d, "test_auc": m + e * sign}
                          for d, (m, e) in enumerate(zip(means, ses)) for sign in (-1, 1)])
     stats = depth.one_se_table(runs)
     np.testing.assert_allclose(stats["se"], ses)
@@ -448,3 +448,36 @@ def test_slate_value_ranks_truth_first(task):
     assert table.loc["truth", "top_slot_ctr"] > table.loc["noise", "top_slot_ctr"] + 0.1
     with pytest.raises(ValueError, match="one score per test sample"):
         depth.slate_value(task, {"short": np.zeros(3)})
+
+
+# --------------------------------------------------------------------------- what SparrowLens allows
+
+def test_fit_user_tastes_recovers_planted_tastes():
+    rng = np.random.default_rng(0)
+    items, tastes = rng.normal(size=(50, 3)), rng.normal(size=(4, 3))
+    users = np.repeat(np.arange(4), 30)
+    rated = np.concatenate([rng.choice(50, 30, replace=False) for _ in range(4)])
+    residuals = (tastes[users] * items[rated]).sum(axis=1)
+    fitted = depth.fit_user_tastes(items, users, rated, residuals, n_users=5, alpha=1e-6)
+    np.testing.assert_allclose(fitted[:4], tastes, atol=1e-5)
+    assert (fitted[4] == 0).all()  # a user without ratings keeps a zero taste
+    shrunk = depth.fit_user_tastes(items, users, rated, residuals, n_users=4, alpha=1e3)
+    assert (np.linalg.norm(shrunk, axis=1) < 0.5 * np.linalg.norm(tastes, axis=1)).all()
+    with pytest.raises(ValueError, match="alpha"):
+        depth.fit_user_tastes(items, users, rated, residuals, n_users=4, alpha=0)
+    with pytest.raises(ValueError, match="users must be"):
+        depth.fit_user_tastes(items, users, rated, residuals, n_users=3, alpha=1.0)
+
+
+def test_ratings_ceilings_order_on_a_small_generated_sparrowlens():
+    from sparrow_course import sparrowlens
+
+    made = sparrowlens.generate(5, n_movies=300, n_users=120, mean_ratings_per_user=30.0)
+    ratings, movies = made.ratings, made.movies
+    data = depth.build_features(ratings, movies)
+    ceilings = depth.ratings_ceilings(data, ratings, made.truth)
+    assert list(ceilings.index)[0] == "truth: biases only" and len(ceilings) == 4
+    # the generator's own score is the best of them, and knowing tastes beats knowing biases only
+    assert ceilings.iloc[-1] == ceilings.max() and ceilings.iloc[-1] > ceilings.iloc[0]
+    with pytest.raises(ValueError, match="SparrowLens samples"):
+        depth.ratings_ceilings(depth.make_click_task(n_train=100, n_valid=100, n_test=100), ratings, made.truth)

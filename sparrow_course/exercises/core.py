@@ -417,8 +417,8 @@ class ThoughtQuestion(Question):
 
     kind = "thought"
 
-    def __init__(self, prompt: str, solution: str, *, hints: Sequence[str] = ()) -> None:
-        super().__init__(prompt, hints=hints, solution=solution)
+    def __init__(self, prompt: str, solution: str, *, hints: Sequence[str] = (), explanation: str = "") -> None:
+        super().__init__(prompt, hints=hints, solution=solution, explanation=explanation)
 
     def check(self, answer: Any = ____) -> CheckResult:
         """No automatic verdict: write your answer as a string, then compare with ``solution()``."""
