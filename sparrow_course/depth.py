@@ -41,7 +41,7 @@ from .structures import (KINDS, InputSpec, build_model, layer_sizes, mlp_paramet
                          parameter_count)
 
 __all__ = [
-    "CURVE_COLUMNS", "DepthData", "PLANTED", "RESULT_COLUMNS", "STATS", "Split", "Sweep", "TrainingRun",
+    "CURVE_COLUMNS", "DepthData", "MOVIE_COLUMNS", "PLANTED", "RATING_COLUMNS", "RESULT_COLUMNS", "STATS", "Split", "Sweep", "TrainingRun",
     "build_features", "depth_choice", "fit_user_tastes", "layer_sizes", "make_click_task", "mlp_parameters", "movie_genres",
     "multiply_adds", "one_se_table", "parameter_count", "picks_by_group", "past_rating_sums", "planted_effects",
     "ratings_ceilings", "recent_positives", "run_sweep", "sample_users", "simplest_within_one_se", "slate_value", "summarize",

@@ -29,7 +29,7 @@ from .seeding import import_tensorflow
 
 __all__ = [
     "ATTENTION_UNITS", "KINDS", "InputSpec", "attention_weights", "build_model", "fm_term",
-    "initial_weights", "mlp_parameters", "multiply_adds", "parameter_count",
+    "initial_weights", "layer_sizes", "mlp_parameters", "multiply_adds", "parameter_count",
 ]
 
 KINDS = ("mlp", "fm", "din")

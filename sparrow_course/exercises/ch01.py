@@ -142,15 +142,17 @@ def _overfitting_loss() -> float:
     from .. import depth
 
     task = depth.make_click_task()
-    run = depth.train(task, 4, seeds=SEEDS, train_size=1000, **{**SETTINGS, "steps": 300})
+    run = depth.train(task, 4, seeds=SEEDS, train_size=1000, steps=300, batch_size=256, learning_rate=1e-2,
+                      eval_every=5)
     return round(float((run.results["test_auc"] - run.results["test_auc_last"]).mean()), 3)
 
 
 q4 = ValueQuestion(
     """
     **Overfitting, seen without early stopping.** On the chapter's task (`depth.make_click_task()`),
-    train depth 4 on only 1,000 training rows for 300 steps:
-    `depth.train(task, 4, seeds=(0, 1, 2), train_size=1000, steps=300, batch_size=1024, learning_rate=0.01)`.
+    train depth 4 on only 1,000 training rows for 300 steps of 256, validating every 5 steps:
+    `depth.train(task, 4, seeds=(0, 1, 2), train_size=1000, steps=300, batch_size=256, learning_rate=0.01,
+    eval_every=5)`.
     By how much does the test AUC at the last step (`test_auc_last`) fall below the test AUC at the step of
     the lowest validation loss (`test_auc`)? Give the mean over the seeds of `test_auc - test_auc_last`,
     to 3 decimals (positive when the last step is worse).
@@ -159,7 +161,7 @@ q4 = ValueQuestion(
     decimals=3,
     wrong_answers=[0.0, -0.05, 0.3],
     hints=[
-        "300 steps of 1,024 rows is about 300 passes over 1,000 rows: what happens to the validation loss?",
+        "300 steps of 256 rows is about 77 passes over 1,000 rows: what happens to the validation loss?",
         "Subtract the two columns of `run.results` row by row, then take the mean.",
     ],
     explanation="Without early stopping a deep net on little data keeps fitting noise after its best step; "
