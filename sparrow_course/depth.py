@@ -426,7 +426,8 @@ def train(data: DepthData, depth: int, *, kind: str = "mlp", seeds: Iterable[int
     Seed ``s`` fixes the initial weights, the order of the batches and (with ``train_size``)
     which training rows are used, so runs of different depths with the same seed are paired.
     Every ``eval_every`` steps (and at step 0) the loss on the validation split and on up to
-    4,096 of the seed's training rows is logged. Reported per seed: AUC at the step with the
+    4,096 of the seed's training rows is logged; for a small training set the interval shrinks
+    to at most about three passes over its rows. Reported per seed: AUC at the step with the
     lowest validation loss (``test_auc``; the weights one would keep) and at the last step
     (``test_auc_last``); ``steps_to_converge``: the first logged step whose validation loss
     has made 95% of its drop from step 0 to its minimum; ``ms_per_step``: median wall-clock
@@ -480,6 +481,8 @@ def train(data: DepthData, depth: int, *, kind: str = "mlp", seeds: Iterable[int
     k = len(seeds)
     pools = _pools(n, seeds, train_size)
     rows = len(pools[0])
+    # at most about three passes over the rows between two logs, so a small set cannot overfit unseen
+    eval_every = max(1, min(eval_every, 3 * rows // batch_size))
     # each seed's batches: fresh permutations of its rows, one after another
     need = steps * batch_size
     epochs = -(-need // rows)
