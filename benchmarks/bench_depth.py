@@ -31,9 +31,9 @@ OPTIONS = dict(batch_size=1024, learning_rate=1e-2)
 
 def with_keras_fit(task: depth.DepthData, d: int, steps: int, seed: int) -> tuple[float, float]:
     """Seconds and test AUC of ``model.fit`` for at least ``steps`` steps (whole epochs)."""
+    seed_everything(seed)  # imports TensorFlow quietly (seeding.import_tensorflow) before Keras
     import keras
 
-    seed_everything(seed)
     start = time.perf_counter()
     model = structures.build_model(task.spec, d, seeds=(seed,))
     model.compile(optimizer=keras.optimizers.Adam(OPTIONS["learning_rate"]),
