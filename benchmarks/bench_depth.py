@@ -1,16 +1,19 @@
 """Chapter 01 benchmark: the depth module's training loop against Keras' own ``model.fit``.
 
-    python benchmarks/bench_depth.py [--users 2000] [--repeats 3]
+    python benchmarks/bench_depth.py [--steps 300] [--seeds 4] [--repeats 3]
 
-Both train the same Keras model (``depth.build_model``) on the same samples for the same
-fixed number of epochs, with a validation loss after every epoch (``fit``: its
-``validation_data``). Reported per depth, as medians over repeats: seconds for a model of
-a new architecture (graph tracing included), seconds for a further run of that
-architecture (``fit_model(reuse=...)``; ``fit`` on an already-trained model), the
-speed-ups, and the one a sweep sees: a new ``fit`` per run against the loop reusing its
-traced step. The loop's times include what ``fit_model`` does besides training (a fresh
-seeded twin for the weights, train/valid/test AUC); ``fit``'s do not. Both test AUCs are
-shown (different shuffling, so close but not equal). The notebook trains about 60 models.
+Peer: ``model.fit`` on the same Keras model (``structures.build_model``, one replica), the
+same planted task, batch size, learning rate and number of gradient steps (``fit`` runs
+whole epochs: its step count is rounded up to full epochs and reported). Measured per depth,
+medians over repeats:
+
+* one seed: ``depth.train(seeds=(0,))`` against one ``fit`` (both include model building and
+  graph tracing; ``train`` also logs train/validation loss every ``eval_every`` steps and
+  computes three AUCs, ``fit`` only its validation loss once per epoch);
+* a sweep's seeds: ``depth.train(seeds=range(S))`` (S replicas in one batched graph) against
+  S separate ``fit`` runs, which is what a sweep would otherwise cost.
+
+Both test AUCs are printed (different batch orders, so close but not equal).
 """
 from __future__ import annotations
 
@@ -20,63 +23,69 @@ import time
 
 import numpy as np
 
-from sparrow_course import depth, seed_everything
-from sparrow_course.datasets import load_movielens
+from sparrow_course import depth, seed_everything, structures
 from sparrow_course.metrics import auc
 
-EPOCHS = 4
-OPTIONS = dict(width=32, embedding_dim=8, batch_size=4096, learning_rate=3e-3)
+OPTIONS = dict(batch_size=1024, learning_rate=1e-2)
 
 
-def with_keras_fit(data: depth.DepthData, d: int, model=None) -> tuple[float, float, object]:
-    """Seconds and test AUC of ``model.fit`` for EPOCHS epochs (a new model when none is given)."""
-    seed_everything(0)
+def with_keras_fit(task: depth.DepthData, d: int, steps: int, seed: int) -> tuple[float, float]:
+    """Seconds and test AUC of ``model.fit`` for at least ``steps`` steps (whole epochs)."""
+    seed_everything(seed)  # imports TensorFlow quietly (seeding.import_tensorflow) before Keras
+    import keras
+
     start = time.perf_counter()
-    if model is None:
-        model = depth.build_model(data, d, width=OPTIONS["width"], embedding_dim=OPTIONS["embedding_dim"],
-                                  learning_rate=OPTIONS["learning_rate"])
-    model.fit(data.train.inputs, data.train.labels, batch_size=OPTIONS["batch_size"], epochs=EPOCHS, shuffle=True,
-              validation_data=(data.valid.inputs, data.valid.labels), verbose=0)
+    model = structures.build_model(task.spec, d, seeds=(seed,))
+    model.compile(optimizer=keras.optimizers.Adam(OPTIONS["learning_rate"]),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    per_epoch = int(np.ceil(len(task.train) / OPTIONS["batch_size"]))
+    x = {k: v[:, None] for k, v in task.train.inputs.items()}
+    xv = {k: v[:, None] for k, v in task.valid.inputs.items()}
+    model.fit(x, task.train.labels[:, None], batch_size=OPTIONS["batch_size"], epochs=int(np.ceil(steps / per_epoch)),
+              shuffle=True, validation_data=(xv, task.valid.labels[:, None]), verbose=0)
     seconds = time.perf_counter() - start
-    return seconds, auc(data.test.labels, depth.predict(model, data.test)), model
+    scores = model.predict({k: v[:, None] for k, v in task.test.inputs.items()}, batch_size=8192, verbose=0)
+    return seconds, auc(task.test.labels, scores[:, 0])
 
 
-def with_fit_model(data: depth.DepthData, d: int, reuse=None) -> tuple[float, float, object]:
-    """Seconds and test AUC of ``depth.fit_model`` for EPOCHS epochs (no early stop: patience = EPOCHS)."""
+def with_train(task: depth.DepthData, d: int, steps: int, seeds) -> tuple[float, float]:
+    """Seconds and mean test AUC of ``depth.train`` (the chapter's loop) for ``steps`` steps."""
     start = time.perf_counter()
-    row, model = depth.fit_model(data, d, seed=0, epochs=EPOCHS, patience=EPOCHS, reuse=reuse, **OPTIONS)
-    return time.perf_counter() - start, row["test_auc"], model
+    run = depth.train(task, d, seeds=seeds, steps=steps, eval_every=25, **OPTIONS)
+    return time.perf_counter() - start, float(run.results["test_auc"].mean())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=2000, help="users sampled from SparrowLens (default 2000)")
+    parser.add_argument("--steps", type=int, default=300, help="gradient steps per model (default 300)")
+    parser.add_argument("--seeds", type=int, default=4, help="seeds of a sweep (default 4)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; medians are printed")
     args = parser.parse_args()
-    ml = load_movielens()
-    data = depth.build_features(depth.sample_users(ml.ratings, args.users, seed=2024), ml.movies)
-    print(f"{len(data.train):,} training samples, {EPOCHS} epochs, batch {OPTIONS['batch_size']}, "
-          f"medians of {args.repeats} runs\n")
-    print(f"{'depth':>5} | {'new model: fit':>15} {'loop':>7} {'speed-up':>8} | {'again: fit':>11} {'loop':>7} "
-          f"{'speed-up':>8} | {'sweep':>6} | {'AUC fit':>7} {'AUC loop':>8}")
-    for d in (0, 3, 6):
-        cold = {"fit": [], "loop": []}
-        warm = {"fit": [], "loop": []}
+    task = depth.make_click_task()
+    per_epoch = int(np.ceil(len(task.train) / OPTIONS["batch_size"]))
+    fit_steps = int(np.ceil(args.steps / per_epoch)) * per_epoch
+    print(f"planted task, {len(task.train):,} training rows, batch {OPTIONS['batch_size']}: loop {args.steps} steps, "
+          f"fit {fit_steps} steps (whole epochs); medians of {args.repeats} runs\n")
+    print(f"{'depth':>5} | {'one seed: fit':>13} {'loop':>7} {'speed-up':>8} | {f'{args.seeds} seeds: fit':>14} "
+          f"{'loop':>7} {'speed-up':>8} | {'AUC fit':>7} {'AUC loop':>8}")
+    for d in (0, 2, 4):
+        one = {"fit": [], "loop": []}
+        many = {"fit": [], "loop": []}
         aucs = {"fit": [], "loop": []}
         for _ in range(args.repeats):
-            s, a, keras_model = with_keras_fit(data, d)
-            cold["fit"].append(s)
+            s, a = with_keras_fit(task, d, args.steps, seed=0)
+            one["fit"].append(s)
             aucs["fit"].append(a)
-            warm["fit"].append(with_keras_fit(data, d, model=keras_model)[0])
-            s, a, loop_model = with_fit_model(data, d)
-            cold["loop"].append(s)
+            s, a = with_train(task, d, args.steps, seeds=(0,))
+            one["loop"].append(s)
             aucs["loop"].append(a)
-            warm["loop"].append(with_fit_model(data, d, reuse=loop_model)[0])
-        c = {k: statistics.median(v) for k, v in cold.items()}
-        w = {k: statistics.median(v) for k, v in warm.items()}
-        print(f"{d:>5} | {c['fit']:>13.2f} s {c['loop']:>5.2f} s {c['fit'] / c['loop']:>7.1f}x | "
-              f"{w['fit']:>9.2f} s {w['loop']:>5.2f} s {w['fit'] / w['loop']:>7.1f}x | "
-              f"{c['fit'] / w['loop']:>5.1f}x | {np.median(aucs['fit']):>7.3f} {np.median(aucs['loop']):>8.3f}")
+            many["fit"].append(sum(with_keras_fit(task, d, args.steps, seed=k)[0] for k in range(args.seeds)))
+            many["loop"].append(with_train(task, d, args.steps, seeds=tuple(range(args.seeds)))[0])
+        o = {k: statistics.median(v) for k, v in one.items()}
+        m = {k: statistics.median(v) for k, v in many.items()}
+        print(f"{d:>5} | {o['fit']:>11.2f} s {o['loop']:>5.2f} s {o['fit'] / o['loop']:>7.1f}x | "
+              f"{m['fit']:>12.2f} s {m['loop']:>5.2f} s {m['fit'] / m['loop']:>7.1f}x | "
+              f"{np.median(aucs['fit']):>7.3f} {np.median(aucs['loop']):>8.3f}")
 
 
 if __name__ == "__main__":

@@ -1,61 +1,75 @@
-"""Chapter 01: how deep should a recommender network be?
+"""Chapter 01: how deep should a recommender network be, and what beats depth?
 
-An embedding + MLP click-through model in the style of SparrowRecSys: a rating of
-3.5 or more is a click (label 1); the inputs are a user id and a movie id embedding,
-the movie's genres as a multi-hot vector and six rating statistics of the user and
-the movie; train and test are split by time (by default each user's latest ratings
-are the test set). The chapter sweeps the number of hidden layers, measures quality and
-cost, and sets raw depth against a model whose structure matches the data (an explicit
-user-movie dot product next to the MLP, NeuralCF-style).
+Two data sets, one set of models (``structures``: MLP of any depth, DeepFM's FM term, DIN's
+attention), one training loop:
 
-    data = build_features(ratings, movies)
-    sweep = run_sweep(data, depths=range(7), seeds=(0, 1, 2))   # one tidy row per model
-    simplest_within_one_se(sweep)                               # the depth to choose
+* ``make_click_task``: a CTR-style task with a known ground truth. The click logit holds main
+  effects plus planted non-linear interactions (user segment x genre, age group x release
+  decade, time of day x genre) and a sequence effect (a click is likelier when the candidate
+  resembles one of the user's recent positive items). A model without hidden layers cannot
+  represent any of them; the true logit gives the ceiling (the Bayes AUC).
+* ``build_features``: SparrowLens ratings as SparrowRecSys makes samples (a rating >=
+  ``datasets.POSITIVE_THRESHOLD`` is a click), with leak-free statistics, a per-user time
+  split and the user's recent positive movies as history.
 
-Models are Keras models (``build_model``); ``fit_model`` trains them with a short
-explicit loop (seeded shuffling, Adam, early stopping on the validation loss) whose
-step is traced once per architecture, so a sweep of dozens of models fits a small machine.
+    task = make_click_task(seed=2024)
+    sweep = run_sweep(task, depths=range(5), seeds=(0, 1, 2, 3))   # results + learning curves
+    depth_choice(sweep.results)                                     # paired one-SE pick
 
-Leakage rule: every statistic of a sample uses only training-period ratings that are
-strictly earlier than the sample (the SparrowRecSys way); so a training sample never
-sees its own rating, and nothing from the test period reaches any feature.
+``train`` runs a fixed number of Adam steps WITHOUT early stopping, logging train and
+validation loss every ``eval_every`` steps; it reports AUC at the step of the lowest
+validation loss (the model one would keep) and at the last step (what overfitting left).
+All seeds of one architecture train at once as independent replicas of one batched graph.
+
+Leakage rule (SparrowLens): every statistic and history item of a sample uses only
+training-period ratings strictly earlier than the sample.
 """
 from __future__ import annotations
 
 import time
-import weakref
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .datasets import genre_matrix, require_frame
+from .checks import check_choice, check_fraction, check_int, check_number, check_seed
+from .datasets import POSITIVE_THRESHOLD, genre_matrix, require_frame
 from .metrics import auc
-from .seeding import import_tensorflow, seed_everything
+from .seeding import DEFAULT_SEED, import_tensorflow
+from .structures import (KINDS, InputSpec, build_model, layer_sizes, mlp_parameters, multiply_adds,
+                         parameter_count)
 
+__all__ = [
+    "CURVE_COLUMNS", "DepthData", "MOVIE_COLUMNS", "PLANTED", "RATING_COLUMNS", "RESULT_COLUMNS", "STATS", "Split", "Sweep", "TrainingRun",
+    "build_features", "depth_choice", "fit_user_tastes", "layer_sizes", "make_click_task", "mlp_parameters", "movie_genres",
+    "multiply_adds", "one_se_table", "parameter_count", "picks_by_group", "past_rating_sums", "planted_effects",
+    "ratings_ceilings", "recent_positives", "run_sweep", "sample_users", "simplest_within_one_se", "slate_value", "summarize",
+    "time_per_step", "train",
+]
 
-import_tensorflow()  # the chapter's models are Keras models: load TensorFlow once, quietly
-
-THRESHOLD = 3.5
 STATS = ("user_count", "user_mean", "user_std", "movie_count", "movie_mean", "movie_std")
 RATING_COLUMNS = ("userId", "movieId", "rating", "timestamp")
 MOVIE_COLUMNS = ("movieId", "genres")
+PLANTED = ("main_effects", "segment_x_genre", "age_x_decade", "hour_x_genre", "history_match")
 RESULT_COLUMNS = (
-    "model", "fraction", "train_rows", "depth", "width", "seed", "params", "mult_adds",
-    "train_auc", "valid_auc", "test_auc", "gap", "epochs_run", "best_epoch", "seconds_per_epoch",
+    "kind", "depth", "train_rows", "seed", "params", "mult_adds", "train_auc", "valid_auc", "test_auc",
+    "test_auc_last", "gap", "best_step", "steps_to_converge", "valid_loss_best", "valid_loss_last",
+    "ms_per_step", "us_per_example",
 )
+CURVE_COLUMNS = ("kind", "depth", "train_rows", "seed", "step", "train_loss", "valid_loss")
 
 
-# --------------------------------------------------------------------------- features
+# --------------------------------------------------------------------------- data
 
 @dataclass(frozen=True)
 class Split:
-    """One period of samples: the model's inputs by name, the 0/1 click labels and who rated what when."""
+    """One period of samples: model inputs by name, 0/1 labels, and (optionally) ids or the planted truth."""
 
     inputs: dict[str, np.ndarray]
     labels: np.ndarray
-    ids: pd.DataFrame | None = None  # userId, movieId, timestamp of each sample (not a model input)
+    ids: pd.DataFrame | None = None  # SparrowLens: userId, movieId, timestamp of each sample
+    truth: dict[str, np.ndarray] | None = None  # planted task: the true logit and its components
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -63,37 +77,146 @@ class Split:
     def take(self, index: np.ndarray) -> "Split":
         """The samples at ``index`` (positions), as a new split."""
         ids = None if self.ids is None else self.ids.iloc[index].reset_index(drop=True)
-        return Split({k: v[index] for k, v in self.inputs.items()}, self.labels[index], ids)
+        truth = None if self.truth is None else {k: v[index] for k, v in self.truth.items()}
+        return Split({k: v[index] for k, v in self.inputs.items()}, self.labels[index], ids, truth)
 
 
 @dataclass(frozen=True)
 class DepthData:
-    """Samples for the depth experiments: train (fitting), valid (early stopping), test (reporting)."""
+    """Samples for the depth experiments: train (fitting), valid (model selection), test (reporting)."""
 
     train: Split
     valid: Split
     test: Split
-    n_users: int  # users with an embedding row; id 0 stands for "not seen in the training period"
-    n_movies: int
-    genres: tuple[str, ...]
-    stats: tuple[str, ...] = STATS
-    split: str = "user"  # how test samples were chosen: each user's latest ("user") or one cut in time ("global")
-    fraction: float = 1.0  # share of the training samples kept (see `with_train_fraction`)
+    spec: InputSpec
+    name: str = "data"
+    params: dict = field(default_factory=dict)  # how the data was made (generator settings, split)
 
-    @property
-    def n_inputs(self) -> int:
-        """Width of the dense input besides the two embeddings: genres plus statistics."""
-        return len(self.genres) + len(self.stats)
+    def vocabulary(self, name: str) -> int:
+        """Embedding rows of field ``name``."""
+        return self.spec.vocab[self.spec.fields.index(name)]
 
-    def with_train_fraction(self, fraction: float, seed: int = 0) -> "DepthData":
-        """The same data with a random ``fraction`` of the training samples; valid and test untouched."""
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
-            raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
-        n = len(self.train)
-        keep = max(1, int(round(fraction * n)))
-        index = np.sort(np.random.default_rng(seed).choice(n, size=keep, replace=False))
-        return replace(self, train=self.train.take(index), fraction=float(fraction))
 
+# --------------------------------------------------------------------------- the planted-interaction task
+
+def _double_centred(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
+    """A random interaction table with no main effects: every row and column sums to zero."""
+    t = rng.normal(size=(rows, cols))
+    return t - t.mean(axis=0) - t.mean(axis=1, keepdims=True) + t.mean()
+
+
+def make_click_task(n_train: int = 20_000, n_valid: int = 5_000, n_test: int = 10_000, *,
+                    seed: int = DEFAULT_SEED, interaction_scale: float = 1.0, sequence_scale: float = 1.0,
+                    history_length: int = 10, n_items: int = 300, focus: float = 0.6) -> DepthData:
+    """A CTR-style task whose click logit is known: main effects + planted interactions + a history match.
+
+    Fields: user segment (6), age group (5), time of day (4), genre (8), release decade (5) and
+    the candidate item (``n_items``; its genre and decade are fixed properties). History: up to
+    ``history_length`` recent positive items (-1 = padding; some users have none); a share
+    ``focus`` of them comes from the user's favourite genre, the rest from any genre. The true logit is
+
+        bias + main effects + s_i * (T_sg[segment, genre] + T_ad[age, decade] + T_hg[hour, genre])
+             + s_h * max_j cos(v_candidate, v_history_j)
+
+    with each interaction table double-centred (no main effect hides in it) and each planted
+    term scaled to a standard deviation of 0.8 times its scale (``interaction_scale`` s_i,
+    ``sequence_scale`` s_h; 0 removes it). Labels are Bernoulli(sigmoid(logit)). Every draw
+    comes from ``seed``.
+    """
+    for name, value in (("n_train", n_train), ("n_valid", n_valid), ("n_test", n_test)):
+        check_int(value, name, low=50, high=5_000_000)
+    check_seed(seed)
+    interaction_scale = check_number(interaction_scale, "interaction_scale", low=0, high=10)
+    sequence_scale = check_number(sequence_scale, "sequence_scale", low=0, high=10)
+    check_int(history_length, "history_length", low=1, high=100)
+    check_int(n_items, "n_items", low=8, high=100_000)
+    focus = check_fraction(focus, "focus")
+    rng = np.random.default_rng(seed)
+    n_seg, n_age, n_hour, n_genre, n_decade = 6, 5, 4, 8, 5
+    n = n_train + n_valid + n_test
+
+    # items: genre, decade, popularity and a taste vector close to their genre's centre
+    item_genre = np.concatenate([np.arange(n_genre), rng.integers(0, n_genre, n_items - n_genre)])
+    item_decade = rng.integers(0, n_decade, n_items)
+    centre = rng.normal(size=(n_genre, 6))
+    vec = centre[item_genre] + rng.normal(0, 0.9, (n_items, 6))
+    vec /= np.linalg.norm(vec, axis=1, keepdims=True)
+
+    seg, age, hour = rng.integers(0, n_seg, n), rng.integers(0, n_age, n), rng.integers(0, n_hour, n)
+    item = rng.integers(0, n_items, n)
+    favourite = rng.integers(0, n_genre, n)
+    length = rng.integers(0, history_length + 1, n)
+    by_genre = [np.flatnonzero(item_genre == g) for g in range(n_genre)]
+    from_favourite = rng.random((n, history_length)) < focus
+    any_item = rng.integers(0, n_items, (n, history_length))
+    fav_pick = rng.random((n, history_length))
+    fav_item = np.empty((n, history_length), dtype=np.int64)
+    for g in range(n_genre):  # the user's favourite-genre items, uniformly within the genre
+        rows = favourite == g
+        fav_item[rows] = by_genre[g][(fav_pick[rows] * len(by_genre[g])).astype(int)]
+    history = np.where(from_favourite, fav_item, any_item)
+    history = np.where(np.arange(history_length)[None, :] < length[:, None], history, -1).astype(np.int32)
+
+    def scaled(values: np.ndarray, scale: float) -> np.ndarray:
+        sd = values.std()
+        return scale * 0.8 * (values - values.mean()) / (sd if sd > 0 else 1.0)
+
+    main = (rng.normal(0, 0.3, n_seg)[seg] + rng.normal(0, 0.3, n_age)[age] + rng.normal(0, 0.3, n_hour)[hour]
+            + rng.normal(0, 0.3, n_genre)[item_genre[item]] + rng.normal(0, 0.3, n_decade)[item_decade[item]]
+            + rng.normal(0, 0.3, n_items)[item])
+    genre, decade = item_genre[item], item_decade[item]
+    t_sg, t_ad, t_hg = (_double_centred(rng, n_seg, n_genre), _double_centred(rng, n_age, n_decade),
+                        _double_centred(rng, n_hour, n_genre))
+    cosine = np.einsum("nd,nhd->nh", vec[item], vec[np.maximum(history, 0)])
+    match = np.where(length > 0, np.where(history >= 0, cosine, -1.0).max(axis=1), 0.0)
+    match = np.where(length > 0, match, match[length > 0].mean() if (length > 0).any() else 0.0)
+    components = {
+        "main_effects": main,
+        "segment_x_genre": scaled(t_sg[seg, genre], interaction_scale),
+        "age_x_decade": scaled(t_ad[age, decade], interaction_scale),
+        "hour_x_genre": scaled(t_hg[hour, genre], interaction_scale),
+        "history_match": scaled(match, sequence_scale),
+    }
+    logit = -0.2 + sum(components.values())
+    labels = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.float32)
+
+    fields = np.column_stack([seg, age, hour, genre, decade, item]).astype(np.int32)
+    spec = InputSpec(fields=("segment", "age_group", "hour", "genre", "decade", "item"),
+                     vocab=(n_seg, n_age, n_hour, n_genre, n_decade, n_items),
+                     history_length=history_length, history_field="item")
+    truth = {"logit": logit, **components}
+
+    def part(lo: int, hi: int) -> Split:
+        s = slice(lo, hi)
+        return Split({"fields": fields[s], "history": history[s]}, labels[s], None,
+                     {k: v[s] for k, v in truth.items()})
+
+    a, b = n_train, n_train + n_valid
+    params = dict(seed=seed, interaction_scale=interaction_scale, sequence_scale=sequence_scale,
+                  history_length=history_length, n_items=n_items, focus=focus)
+    return DepthData(part(0, a), part(a, b), part(b, n), spec, name="planted", params=params)
+
+
+def planted_effects(data: DepthData) -> pd.DataFrame:
+    """What each planted term is worth on the test split: its logit sd and the true logit's AUC without it.
+
+    ``auc_without`` replaces one term by its mean; ``auc_lost`` = Bayes AUC - auc_without.
+    The row ``all (Bayes)`` is the true logit itself: no model can beat it on average.
+    """
+    truth = data.test.truth
+    if truth is None:
+        raise ValueError("this data has no planted truth; use make_click_task")
+    y, logit = data.test.labels, truth["logit"]
+    bayes = auc(y, logit)
+    rows = [{"term": "all (Bayes)", "logit_sd": float(logit.std()), "auc_without": bayes, "auc_lost": 0.0}]
+    for name in PLANTED:
+        without = auc(y, logit - truth[name])
+        rows.append({"term": name, "logit_sd": float(truth[name].std()), "auc_without": without,
+                     "auc_lost": bayes - without})
+    return pd.DataFrame(rows).set_index("term")
+
+
+# --------------------------------------------------------------------------- SparrowLens samples
 
 def _split_masks(frame: pd.DataFrame, test_fraction: float, valid_fraction: float, split: str
                  ) -> tuple[np.ndarray, np.ndarray]:
@@ -132,6 +255,29 @@ def past_rating_sums(frame: pd.DataFrame, counted: np.ndarray, key: str) -> np.n
     return before.groupby(same_time, sort=False).transform("first").to_numpy()
 
 
+def recent_positives(users: np.ndarray, timestamps: np.ndarray, items: np.ndarray, counted: np.ndarray,
+                     length: int) -> np.ndarray:
+    """Per row: the ``items`` of the user's latest ``length`` counted rows strictly earlier, newest first, -1 padded.
+
+    ``counted`` marks the rows that may enter a history (training-period positives), so a
+    sample never sees itself, anything simultaneous, or the test period.
+    """
+    users, ts, items = np.asarray(users), np.asarray(timestamps, dtype=np.int64), np.asarray(items)
+    counted = np.asarray(counted, dtype=bool)
+    check_int(length, "length", low=1, high=1000)
+    code = pd.factorize(users)[0].astype(np.int64)
+    t = ts - ts.min() if len(ts) else ts
+    span = int(t.max()) + 1 if len(t) else 1
+    key = code * span + t
+    order = np.argsort(key[counted], kind="stable")
+    pkey, pitem = key[counted][order], items[counted][order]
+    before = np.searchsorted(pkey, key, side="left")  # counted rows with a smaller key come first
+    first = np.searchsorted(pkey, code * span, side="left")  # where this user's counted rows start
+    src = before[:, None] - 1 - np.arange(length)[None, :]
+    valid = src >= first[:, None]
+    return np.where(valid, pitem[np.maximum(src, 0)] if len(pitem) else -1, -1).astype(np.int32)
+
+
 def _describe(past: np.ndarray, prior: float) -> np.ndarray:
     """[log1p(count), mean, std] from running sums; the mean of nothing is the training-period mean."""
     count, total, sumsq = past[:, 0], past[:, 1], past[:, 2]
@@ -148,17 +294,16 @@ def movie_genres(movies: pd.DataFrame, movie_ids: np.ndarray) -> tuple[np.ndarra
     return rows, tuple(str(g) for g in table.columns)
 
 
-def sample_users(ratings: pd.DataFrame, n_users: int | None, seed: int = 0) -> pd.DataFrame:
+def sample_users(ratings: pd.DataFrame, n_users: int | None, seed: int = DEFAULT_SEED) -> pd.DataFrame:
     """The ratings of ``n_users`` users drawn at random (all ratings when ``n_users`` is None or too large)."""
     require_frame(ratings, ("userId",), "ratings", allow_empty=False)
     if n_users is None:
         return ratings
-    if isinstance(n_users, bool) or not isinstance(n_users, (int, np.integer)) or n_users < 1:
-        raise ValueError(f"n_users must be a positive int or None, got {n_users!r}")
+    check_int(n_users, "n_users", low=1)
     users = np.sort(ratings["userId"].unique())
     if n_users >= len(users):
         return ratings
-    chosen = np.random.default_rng(seed).choice(users, size=n_users, replace=False)
+    chosen = np.random.default_rng(check_seed(seed)).choice(users, size=n_users, replace=False)
     return ratings[ratings["userId"].isin(chosen)].reset_index(drop=True)
 
 
@@ -169,26 +314,29 @@ def build_features(
     split: str = "user",
     test_fraction: float = 0.2,
     valid_fraction: float = 0.1,
-    threshold: float = THRESHOLD,
+    threshold: float = POSITIVE_THRESHOLD,
+    history_length: int = 10,
 ) -> DepthData:
-    """Samples for the depth experiments, split by time into train / valid / test, with leak-free features.
+    """SparrowLens samples, split by time into train / valid / test, with leak-free features.
 
-    ``split="user"``: the latest ``test_fraction`` of every user's ratings are the test
-    set (each user keeps at least one rating to learn from); ``split="global"``: one
-    cut in time for everybody, as SparrowRecSys does. Of the remaining training
-    period, the latest ``valid_fraction`` (the same way) is held out for early stopping.
-    Ids get embeddings only if seen in the training period; statistics count only
-    training-period ratings strictly earlier than the sample.
+    Fields: user id and movie id (rows 1..n for ids seen in the training period, 0 for any
+    other); dense: the movie's genres and six statistics; history: the user's latest
+    ``history_length`` training-period positives strictly before the sample. ``split="user"``:
+    each user's latest ``test_fraction`` is the test set; ``"global"``: one cut in time.
     """
     require_frame(ratings, RATING_COLUMNS, "ratings", allow_empty=False)
     require_frame(movies, MOVIE_COLUMNS, "movies", allow_empty=False)
-    if split not in ("user", "global"):
-        raise ValueError(f"split must be 'user' or 'global', got {split!r}")
-    for name, value in (("test_fraction", test_fraction), ("valid_fraction", valid_fraction)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-            raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+    check_choice(split, "split", ("user", "global"))
+    check_fraction(test_fraction, "test_fraction", include_low=False, include_high=False)
+    check_fraction(valid_fraction, "valid_fraction", include_low=False, include_high=False)
+    threshold = check_number(threshold, "threshold")
+    check_int(history_length, "history_length", low=1, high=1000)
     if not pd.api.types.is_numeric_dtype(ratings["rating"]) or ratings["rating"].isna().any():
         raise ValueError("ratings['rating'] must be numeric with no missing values")
+    low, high = float(ratings["rating"].min()), float(ratings["rating"].max())
+    if not low < threshold <= high:
+        raise ValueError(f"threshold must lie above the lowest rating and at most the highest "
+                         f"({low:g} < threshold <= {high:g}) so that both labels occur; got {threshold:g}")
 
     frame = ratings.loc[:, list(RATING_COLUMNS)].sort_values("timestamp", kind="stable").reset_index(drop=True)
     in_training, in_fit = _split_masks(frame, test_fraction, valid_fraction, split)
@@ -205,25 +353,31 @@ def build_features(
     centre, scale = stats[in_fit].mean(axis=0), stats[in_fit].std(axis=0)
     stats = ((stats - centre) / np.where(scale > 0, scale, 1.0)).astype(np.float32)
 
-    # ids seen in the training period get embedding rows 1..n; any other id shares row 0
     users = np.sort(period["userId"].unique())
     items = np.sort(period["movieId"].unique())
     genres, vocabulary = movie_genres(movies, frame["movieId"].to_numpy())
+    movie_row = _index_of(items, frame["movieId"].to_numpy())
+    rating = frame["rating"].to_numpy()
+    history = recent_positives(frame["userId"].to_numpy(), frame["timestamp"].to_numpy(), movie_row,
+                               in_training & (rating >= threshold) & (movie_row > 0), history_length)
+    labels = (rating >= threshold).astype(np.float32)
+    if labels[in_fit].min() == labels[in_fit].max():
+        raise ValueError(f"threshold {threshold:g} gives the training samples one label only; choose another")
     inputs = {
-        "user": _index_of(users, frame["userId"].to_numpy()),
-        "movie": _index_of(items, frame["movieId"].to_numpy()),
-        "genres": genres,
-        "stats": stats,
+        "fields": np.column_stack([_index_of(users, frame["userId"].to_numpy()), movie_row]).astype(np.int32),
+        "dense": np.hstack([genres, stats]).astype(np.float32),
+        "history": history,
     }
-    labels = (frame["rating"].to_numpy() >= threshold).astype(np.float32)
-
     ids = frame[["userId", "movieId", "timestamp"]]
 
     def part(mask: np.ndarray) -> Split:
         return Split({k: v[mask] for k, v in inputs.items()}, labels[mask], ids[mask].reset_index(drop=True))
 
-    return DepthData(train=part(in_fit), valid=part(in_valid), test=part(~in_training),
-                     n_users=len(users), n_movies=len(items), genres=vocabulary, split=split)
+    spec = InputSpec(fields=("user", "movie"), vocab=(len(users) + 1, len(items) + 1),
+                     history_length=history_length, history_field="movie",
+                     dense=tuple(f"genre_{g}" for g in vocabulary) + STATS)
+    params = dict(split=split, test_fraction=test_fraction, valid_fraction=valid_fraction, threshold=threshold)
+    return DepthData(part(in_fit), part(in_valid), part(~in_training), spec, name="sparrowlens", params=params)
 
 
 def _index_of(known: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -233,330 +387,285 @@ def _index_of(known: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return np.where(hit, pos + 1, 0).astype(np.int32)
 
 
-# --------------------------------------------------------------------------- models
-
-def _check_shape(depth: int, width: int, embedding_dim: int) -> None:
-    for name, value, low in (("depth", depth, 0), ("width", width, 1), ("embedding_dim", embedding_dim, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value < low:
-            raise ValueError(f"{name} must be >= {low}, got {value}")
-
-
-def _dims(data: DepthData, embedding_dim: int) -> tuple[int, int]:
-    """(number of embedding rows, width of the concatenated input)."""
-    return (data.n_users + 1) + (data.n_movies + 1), 2 * embedding_dim + data.n_inputs
-
-
-def layer_sizes(data: DepthData, depth: int, *, width: int = 32, embedding_dim: int = 8) -> list[int]:
-    """Sizes of the dense stack, input to output: [inputs, width x depth, 1]."""
-    _check_shape(depth, width, embedding_dim)
-    return [_dims(data, embedding_dim)[1], *([width] * depth), 1]
-
-
-def mlp_parameters(sizes: Sequence[int]) -> int:
-    """Weights plus biases of fully connected layers of the given sizes: sum of (n_in + 1) * n_out."""
-    if len(sizes) < 2 or any(isinstance(s, bool) or int(s) != s or s < 1 for s in sizes):
-        raise ValueError(f"sizes must list at least two positive layer widths, got {list(sizes)}")
-    return int(sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:])))
-
-
-def parameter_count(data: DepthData, depth: int, *, width: int = 32, embedding_dim: int = 8,
-                    interaction: bool = False) -> int:
-    """Closed form of the model's trainable parameters: embedding tables plus the dense stack.
-
-    The dot-product branch reuses the same embeddings, so it adds no parameters.
-    """
-    rows, _ = _dims(data, embedding_dim)
-    return rows * embedding_dim + mlp_parameters(layer_sizes(data, depth, width=width, embedding_dim=embedding_dim))
-
-
-def multiply_adds(data: DepthData, depth: int, *, width: int = 32, embedding_dim: int = 8,
-                  interaction: bool = False) -> int:
-    """Multiply-adds for one example's forward pass (embedding look-ups are free): the deterministic cost."""
-    sizes = layer_sizes(data, depth, width=width, embedding_dim=embedding_dim)
-    dense = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-    return int(dense + (embedding_dim if interaction else 0))
-
-
-def build_model(data: DepthData, depth: int, *, width: int = 32, embedding_dim: int = 8,
-                interaction: bool = False, learning_rate: float = 3e-3):
-    """A compiled Keras click model: embeddings + genres + statistics -> ``depth`` ReLU layers -> sigmoid.
-
-    With ``interaction=True`` the dot product of the user and movie embeddings is added
-    to the output logit (NeuralCF's idea: model the user-item match explicitly).
-    """
-    _check_shape(depth, width, embedding_dim)
-    import keras
-
-    user = keras.Input(shape=(), dtype="int32", name="user")
-    movie = keras.Input(shape=(), dtype="int32", name="movie")
-    genres = keras.Input(shape=(len(data.genres),), name="genres")
-    stats = keras.Input(shape=(len(data.stats),), name="stats")
-    u = keras.layers.Embedding(data.n_users + 1, embedding_dim, name="user_embedding")(user)
-    m = keras.layers.Embedding(data.n_movies + 1, embedding_dim, name="movie_embedding")(movie)
-    h = keras.layers.Concatenate(name="features")([u, m, genres, stats])
-    for i in range(depth):
-        h = keras.layers.Dense(width, activation="relu", name=f"hidden_{i + 1}")(h)
-    logit = keras.layers.Dense(1, name="logit")(h)
-    if interaction:
-        match = keras.layers.Dot(axes=1, name="user_movie_dot")([u, m])
-        logit = keras.layers.Add(name="logit_plus_dot")([logit, match])
-    out = keras.layers.Activation("sigmoid", name="click")(logit)
-    name = f"{'dot_' if interaction else ''}mlp_depth_{depth}"
-    model = keras.Model({"user": user, "movie": movie, "genres": genres, "stats": stats}, out, name=name)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy")
-    return model
-
-
-def predict(model, split: Split, batch_size: int = 65536) -> np.ndarray:
-    """Click probabilities for a split (through a traced forward pass: an eager Keras call costs ~20 ms)."""
-    forward = _traced(model)["predict"]
-    parts = []
-    for start in range(0, len(split), batch_size):
-        chunk = {k: v[start:start + batch_size] for k, v in split.inputs.items()}
-        parts.append(forward(chunk).numpy().reshape(-1))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-
-
-def logit_terms(model, split: Split) -> dict[str, np.ndarray]:
-    """The two terms of a dot-product model's logit per sample: ``{"mlp": ..., "dot": ...}``."""
-    import keras
-
-    names = [layer.name for layer in model.layers]
-    if "user_movie_dot" not in names:
-        raise ValueError("the model has no dot-product term; build it with interaction=True")
-    terms = keras.Model(model.inputs, [model.get_layer("logit").output, model.get_layer("user_movie_dot").output])
-    mlp, dot = terms.predict(split.inputs, batch_size=65536, verbose=0)
-    return {"mlp": np.asarray(mlp).reshape(-1), "dot": np.asarray(dot).reshape(-1)}
-
-
 # --------------------------------------------------------------------------- training
 
-def train_model(data: DepthData, depth: int, **options) -> dict:
-    """Train one model (see ``fit_model`` for the options) and return its tidy row of results."""
-    return fit_model(data, depth, **options)[0]
+@dataclass
+class TrainingRun:
+    """One architecture trained with several seeds: a row per seed, learning curves, test scores, the model."""
+
+    results: pd.DataFrame
+    curves: pd.DataFrame
+    test_scores: np.ndarray  # (n_test, seeds): logits at each seed's best-validation step
+    model: object
 
 
-def fit_model(
-    data: DepthData,
-    depth: int,
-    *,
-    width: int = 32,
-    embedding_dim: int = 8,
-    interaction: bool = False,
-    seed: int = 0,
-    epochs: int = 30,
-    batch_size: int = 4096,
-    patience: int = 2,
-    learning_rate: float = 3e-3,
-    reuse=None,
-) -> tuple[dict, object]:
-    """Train one model with early stopping on the validation loss; return (tidy row of results, model).
+def _bce(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Mean binary cross-entropy per replica column of ``logits`` (B, K), computed stably."""
+    z = logits.astype(np.float64)
+    y = labels.astype(np.float64)[:, None]
+    return (np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).mean(axis=0)
 
-    Each epoch visits the training samples once in a fresh seeded order, in
-    ``ceil(n / batch_size)`` equal batches; after ``patience`` epochs without a strictly
-    lower validation loss training stops and the best epoch's weights are restored
-    (Keras' ``EarlyStopping(patience=..., restore_best_weights=True)`` rule).
-    ``best_epoch`` is that epoch (1-based); ``seconds_per_epoch`` is the median training
-    time of an epoch after the first. ``reuse``: a model returned by an earlier call with
-    the same data and settings; it is reset to the fresh seeded weights and optimiser,
-    so the result is identical, and only its traced training step is reused.
+
+def _replicated(split: Split, index: np.ndarray) -> dict[str, np.ndarray]:
+    """Model inputs (B, K, ...) for per-replica sample positions ``index`` (B, K)."""
+    return {k: v[index] for k, v in split.inputs.items()}
+
+
+def _pools(n: int, seeds: Sequence[int], train_size: int | None) -> list[np.ndarray]:
+    """Each seed's training rows: all of them, or a subsample of ``train_size`` drawn from (seed, size)."""
+    if train_size is None or train_size >= n:
+        return [np.arange(n) for _ in seeds]
+    return [np.sort(np.random.default_rng([s, train_size]).choice(n, train_size, replace=False)) for s in seeds]
+
+
+def train(data: DepthData, depth: int, *, kind: str = "mlp", seeds: Iterable[int] = (0, 1, 2), steps: int = 600,
+          batch_size: int = 256, learning_rate: float = 3e-3, width: int = 32, embedding_dim: int = 8,
+          eval_every: int = 50, train_size: int | None = None) -> TrainingRun:
+    """Train one architecture for ``steps`` Adam steps per seed (no early stopping) and measure it.
+
+    Seed ``s`` fixes the initial weights, the order of the batches and (with ``train_size``)
+    which training rows are used, so runs of different depths with the same seed are paired.
+    Every ``eval_every`` steps (and at step 0) the loss on the validation split and on up to
+    4,096 of the seed's training rows is logged; for a small training set the interval shrinks
+    to at most about three passes over its rows. Reported per seed: AUC at the step with the
+    lowest validation loss (``test_auc``; the weights one would keep) and at the last step
+    (``test_auc_last``); ``steps_to_converge``: the first logged step whose validation loss
+    has made 95% of its drop from step 0 to its minimum; ``ms_per_step``: median wall-clock
+    time of a step of all replicas together (the first block, with tracing, excluded).
     """
-    _check_shape(depth, width, embedding_dim)
-    for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("patience", patience, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    seeds = [check_seed(s, "seeds") for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be a non-empty list of distinct seeds, got {seeds}")
+    check_choice(kind, "kind", KINDS)
+    steps = check_int(steps, "steps", low=1, high=1_000_000)
+    batch_size = check_int(batch_size, "batch_size", low=1, high=1_000_000)
+    learning_rate = check_number(learning_rate, "learning_rate", low=0, include_low=False, high=10)
+    eval_every = check_int(eval_every, "eval_every", low=1)
     for name, split in (("train", data.train), ("valid", data.valid), ("test", data.test)):
         if len(split) == 0:
-            raise ValueError(f"the {name} split is empty; expected samples in every period")
-
-    seed_everything(seed)
-    model = build_model(data, depth, width=width, embedding_dim=embedding_dim,
-                        interaction=interaction, learning_rate=learning_rate)
-    if reuse is not None:
-        model = _reset(reuse, fresh=model)
-    step = _traced(model)["step"]
-    order_rng = np.random.default_rng(seed)
-    x, y = data.train.inputs, data.train.labels
-    n_batches = int(np.ceil(len(y) / batch_size))
-    seconds, losses = [], []
-    best_epoch, best_weights = 0, None
-    for epoch in range(1, epochs + 1):
-        start = time.perf_counter()
-        for batch in np.array_split(order_rng.permutation(len(y)), n_batches):
-            step({k: v[batch] for k, v in x.items()}, y[batch])
-        seconds.append(time.perf_counter() - start)
-        losses.append(validation_loss(model, data.valid))
-        if best_weights is None or losses[-1] < losses[best_epoch - 1]:
-            best_epoch, best_weights = epoch, model.get_weights()
-        elif epoch - best_epoch >= patience:
-            break
-    model.set_weights(best_weights)
-
-    row = {
-        "model": "mlp+dot" if interaction else "mlp",
-        "fraction": data.fraction,
-        "train_rows": len(data.train),
-        "depth": depth,
-        "width": width,
-        "seed": seed,
-        "params": parameter_count(data, depth, width=width, embedding_dim=embedding_dim, interaction=interaction),
-        "mult_adds": multiply_adds(data, depth, width=width, embedding_dim=embedding_dim, interaction=interaction),
-        "train_auc": _safe_auc(data.train.labels, predict(model, data.train)),
-        "valid_auc": _safe_auc(data.valid.labels, predict(model, data.valid)),
-        "test_auc": _safe_auc(data.test.labels, predict(model, data.test)),
-        "epochs_run": len(losses),
-        "best_epoch": best_epoch,
-        "seconds_per_epoch": float(np.median(seconds[1:] or seconds)),
-    }
-    row["gap"] = row["train_auc"] - row["test_auc"]
-    if model.count_params() != row["params"]:  # the closed form is what the chapter teaches: keep it honest
-        raise AssertionError(f"parameter formula {row['params']} disagrees with Keras {model.count_params()}")
-    return row, model
-
-
-_TRACED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _traced(model) -> dict:
-    """The model's training step and forward pass as TensorFlow graphs, traced once for any batch size.
-
-    A hand-written step instead of ``model.fit``: on a 2-core machine fit spends
-    seconds per model building its data pipeline and tracing twice (full and last
-    batch), which a sweep of dozens of models cannot afford. The step is the textbook
-    one: forward pass, binary cross-entropy, gradients, Adam update.
-    """
-    if model in _TRACED:
-        return _TRACED[model]
+            raise ValueError(f"the {name} split is empty; expected samples in every split")
+    for name, split in (("valid", data.valid), ("test", data.test)):
+        if split.labels.min() == split.labels.max():
+            raise ValueError(f"the {name} split holds one label only; AUC needs clicks and non-clicks")
+    n = len(data.train)
+    if train_size is not None:
+        train_size = check_int(train_size, "train_size", low=1, high=n)
+    tf = import_tensorflow()
     import keras
-    import tensorflow as tf
 
-    loss_fn = keras.losses.BinaryCrossentropy()
-    model.optimizer.build(model.trainable_variables)
-    spec = {t.name: tf.TensorSpec((None, *t.shape[1:]), t.dtype) for t in model.inputs}
+    model = build_model(data.spec, depth, kind=kind, seeds=seeds, width=width, embedding_dim=embedding_dim)
+    params = parameter_count(data.spec, depth, kind=kind, width=width, embedding_dim=embedding_dim)
+    if model.count_params() != params * len(seeds):  # the closed form is what the chapter teaches: keep it honest
+        raise RuntimeError(f"parameter formula {params} x {len(seeds)} disagrees with Keras {model.count_params()}")
+    optimizer = keras.optimizers.Adam(learning_rate)
+    optimizer.build(model.trainable_variables)
+    signature = {k: tf.TensorSpec((None, len(seeds), *v.shape[1:]), tf.as_dtype(v.dtype))
+                 for k, v in data.train.inputs.items()}
 
-    @tf.function(input_signature=[spec, tf.TensorSpec((None,), tf.float32)])
+    @tf.function(input_signature=[signature, tf.TensorSpec((None, len(seeds)), tf.float32)])
     def step(x, y):
         with tf.GradientTape() as tape:
-            loss = loss_fn(y[:, None], model(x, training=True))
-            if model.losses:  # regularisation terms, should a learner add some to build_model
-                loss = loss + tf.add_n(model.losses)
-        grads = tape.gradient(loss, model.trainable_variables)
-        model.optimizer.apply(grads, model.trainable_variables)
+            per_example = tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=model(x))
+            loss = tf.reduce_sum(tf.reduce_mean(per_example, axis=0))  # sum over replicas: each its own gradient
+        optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
         return loss
 
-    @tf.function(input_signature=[spec])
-    def forward(x):
-        return model(x, training=False)
+    forward = tf.function(model.call, input_signature=[signature])
 
-    _TRACED[model] = {"step": step, "predict": forward}
-    return _TRACED[model]
+    def logits(split: Split, index: np.ndarray | None = None) -> np.ndarray:
+        if index is None:
+            index = np.repeat(np.arange(len(split))[:, None], len(seeds), axis=1)
+        out = [forward(_replicated(split, index[i:i + 8192])).numpy() for i in range(0, len(index), 8192)]
+        return np.concatenate(out)
+
+    k = len(seeds)
+    pools = _pools(n, seeds, train_size)
+    rows = len(pools[0])
+    # at most about three passes over the rows between two logs, so a small set cannot overfit unseen
+    eval_every = max(1, min(eval_every, 3 * rows // batch_size))
+    # each seed's batches: fresh permutations of its rows, one after another
+    need = steps * batch_size
+    epochs = -(-need // rows)
+    orders = np.stack([np.concatenate([np.random.default_rng([s, 1]).permutation(pool) if e == 0 else
+                                       np.random.default_rng([s, 1, e]).permutation(pool) for e in range(epochs)])[:need]
+                       for s, pool in zip(seeds, pools)], axis=1)  # (steps * batch, K)
+    monitor = np.stack([np.random.default_rng([s, 2]).permutation(pool)[:4096] for s, pool in zip(seeds, pools)],
+                       axis=1)  # each seed's own training rows, for the training loss
+    y_train = data.train.labels
+    curve, timings = [], []
+    best_loss = np.full(k, np.inf)
+    best_step = np.zeros(k, dtype=int)
+    best_weights = [w.copy() for w in model.get_weights()]
+
+    def evaluate(at: int) -> None:
+        valid_loss = _bce(logits(data.valid), data.valid.labels)
+        train_logits = logits(data.train, monitor)
+        train_loss = np.array([_bce(train_logits[:, [j]], y_train[monitor[:, j]])[0] for j in range(k)])
+        for j in range(k):
+            curve.append((seeds[j], at, float(train_loss[j]), float(valid_loss[j])))
+        improved = valid_loss < best_loss
+        if improved.any():
+            for w_best, w_now in zip(best_weights, model.get_weights()):
+                w_best[improved] = w_now[improved]
+            best_loss[improved] = valid_loss[improved]
+            best_step[improved] = at
+
+    evaluate(0)
+    done = 0
+    while done < steps:
+        block = min(eval_every, steps - done)
+        start = time.perf_counter()
+        for t in range(done, done + block):
+            index = orders[t * batch_size:(t + 1) * batch_size]
+            step(_replicated(data.train, index), y_train[index])
+        timings.append((time.perf_counter() - start) / block)
+        done += block
+        evaluate(done)
+
+    last = logits(data.test)
+    model.set_weights(best_weights)
+    test_scores = logits(data.test)
+    valid_scores = logits(data.valid)
+    train_scores = logits(data.train, monitor)
+    curves = pd.DataFrame(curve, columns=["seed", "step", "train_loss", "valid_loss"])
+    ms = 1000 * float(np.median(timings[1:] or timings))
+    result = []
+    for j, s in enumerate(seeds):
+        c = curves[curves["seed"] == s]
+        drop = c["valid_loss"].iloc[0] - c["valid_loss"].min()
+        reached = c["step"][c["valid_loss"] <= c["valid_loss"].min() + 0.05 * drop]
+        row = {
+            "kind": kind, "depth": depth, "train_rows": rows, "seed": s, "params": params,
+            "mult_adds": multiply_adds(data.spec, depth, kind=kind, width=width, embedding_dim=embedding_dim),
+            "train_auc": auc(y_train[monitor[:, j]], train_scores[:, j]),
+            "valid_auc": auc(data.valid.labels, valid_scores[:, j]),
+            "test_auc": auc(data.test.labels, test_scores[:, j]),
+            "test_auc_last": auc(data.test.labels, last[:, j]),
+            "best_step": int(best_step[j]), "steps_to_converge": int(reached.iloc[0]),
+            "valid_loss_best": float(best_loss[j]), "valid_loss_last": float(c["valid_loss"].iloc[-1]),
+            "ms_per_step": ms, "us_per_example": 1000 * ms / (batch_size * k),
+        }
+        row["gap"] = row["train_auc"] - row["test_auc"]
+        result.append(row)
+    curves.insert(0, "train_rows", rows)
+    curves.insert(0, "depth", depth)
+    curves.insert(0, "kind", kind)
+    return TrainingRun(pd.DataFrame(result, columns=list(RESULT_COLUMNS)), curves[list(CURVE_COLUMNS)],
+                       test_scores, model)
 
 
-def _reset(model, *, fresh):
-    """Give ``model`` the weights of the untrained ``fresh`` twin and a zeroed optimiser state."""
-    if [tuple(w.shape) for w in model.weights] != [tuple(w.shape) for w in fresh.weights]:
-        raise ValueError("reuse must be a model built with the same data, depth, width and embedding size")
-    model.set_weights(fresh.get_weights())
-    for variable in model.optimizer.variables:
-        # Adam's step count and moment estimates restart at zero; the learning rate stays
-        if not variable.path.endswith("learning_rate"):
-            variable.assign(np.zeros(variable.shape, dtype=variable.dtype))
-    return model
+@dataclass
+class Sweep:
+    """Many architectures: one row per (kind, depth, train_rows, seed), their learning curves and test scores."""
+
+    results: pd.DataFrame
+    curves: pd.DataFrame
+    test_scores: dict  # (kind, depth, train_rows) -> (n_test, seeds) logits
+
+    def __add__(self, other: "Sweep") -> "Sweep":
+        return Sweep(_sorted(pd.concat([self.results, other.results], ignore_index=True)),
+                     _sorted(pd.concat([self.curves, other.curves], ignore_index=True)),
+                     {**self.test_scores, **other.test_scores})
 
 
-def validation_loss(model, split: Split) -> float:
-    """Mean binary cross-entropy of the model on a split (probabilities clipped at 1e-7, as Keras)."""
-    p = np.clip(predict(model, split).astype(np.float64), 1e-7, 1 - 1e-7)
-    y = split.labels
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    keys = [c for c in ("kind", "train_rows", "depth", "seed", "step") if c in frame.columns]
+    return frame.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
-def _safe_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """AUC, or NaN when a split holds one class only (tiny hand-made data)."""
-    if len(labels) == 0 or labels.min() == labels.max():
-        return float("nan")
-    return auc(labels, scores)
-
-
-def run_sweep(
-    data: DepthData,
-    depths: Iterable[int],
-    seeds: Iterable[int] = (0, 1, 2),
-    *,
-    fractions: Iterable[float] = (1.0,),
-    interaction: bool = False,
-    models: dict | None = None,
-    **train_options,
-) -> pd.DataFrame:
-    """Train every (training fraction, depth, seed) and return one tidy row per model, sorted.
-
-    ``train_options`` go to ``fit_model``. ``models``: pass the same dict to several sweeps
-    to reuse one traced model per architecture across all of them (results do not change);
-    afterwards each entry holds the last model trained with its settings.
-    """
-    depths, seeds, fractions = list(depths), list(seeds), list(fractions)
-    for name, values in (("depths", depths), ("seeds", seeds), ("fractions", fractions)):
+def run_sweep(data: DepthData, depths: Iterable[int], seeds: Iterable[int] = (0, 1, 2), *,
+              kinds: Iterable[str] = ("mlp",), train_sizes: Iterable[int | None] = (None,), **options) -> Sweep:
+    """Train every (kind, training-set size, depth) with all ``seeds`` (see ``train``); return a ``Sweep``."""
+    depths, seeds, kinds, sizes = list(depths), list(seeds), list(kinds), list(train_sizes)
+    for name, values in (("depths", depths), ("seeds", seeds), ("kinds", kinds), ("train_sizes", sizes)):
         if not values:
             raise ValueError(f"{name} is empty; give at least one value")
     for d in depths:
-        _check_shape(d, train_options.get("width", 32), train_options.get("embedding_dim", 8))
-    models = {} if models is None else models
-    # the subsample depends on the fraction only, so every depth and seed sees the same rows
-    parts = {f: data if f == data.fraction else data.with_train_fraction(f, seed=0) for f in fractions}
+        check_int(d, "depth", low=0, high=32)
+    for kind in kinds:
+        check_choice(kind, "kinds", KINDS)
+    results, curves, scores = [], [], {}
+    for kind in kinds:
+        for size in sizes:
+            for d in depths:
+                run = train(data, d, kind=kind, seeds=seeds, train_size=size, **options)
+                results.append(run.results)
+                curves.append(run.curves)
+                scores[(kind, d, int(run.results["train_rows"].iloc[0]))] = run.test_scores
+    return Sweep(_sorted(pd.concat(results, ignore_index=True)), _sorted(pd.concat(curves, ignore_index=True)),
+                 scores)
+
+
+def time_per_step(data: DepthData, depths: Iterable[int], *, kind: str = "mlp", steps: int = 120,
+                  batch_size: int = 256, **options) -> pd.DataFrame:
+    """Wall-clock cost of ONE model (a single seed) per training step and per example, by depth (machine-dependent)."""
     rows = []
-    for depth in depths:
-        key = (data.n_users, data.n_movies, data.n_inputs, depth, interaction,
-               *sorted((k, v) for k, v in train_options.items() if k in ("width", "embedding_dim", "learning_rate")))
-        for fraction in fractions:
-            for seed in seeds:
-                row, models[key] = fit_model(parts[fraction], depth, seed=seed, interaction=interaction,
-                                             reuse=models.get(key), **train_options)
-                rows.append(row)
-    table = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
-    return table.sort_values(["model", "fraction", "depth", "seed"], kind="stable").reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------- what the data allows
-
-def fit_user_tastes(item_vectors: np.ndarray, users: np.ndarray, items: np.ndarray, residuals: np.ndarray,
-                    n_users: int, *, alpha: float) -> np.ndarray:
-    """Each user's taste vector by ridge regression of their rating residuals on known item vectors.
-
-    Solves ``(V_u' V_u + alpha I) z_u = V_u' r_u`` per user, where ``V_u`` holds the vectors
-    of the items the user rated (rows ``items``) and ``r_u`` the residuals; users without
-    ratings get zeros. Returns an ``(n_users, k)`` array. With the planted item vectors
-    this tells how well a taste can be learned from a user's ratings alone.
-    """
-    v = np.asarray(item_vectors, dtype=float)
-    users, items = np.asarray(users), np.asarray(items)
-    r = np.asarray(residuals, dtype=float)
-    if v.ndim != 2 or not (len(users) == len(items) == len(r)):
-        raise ValueError("item_vectors must be 2-D and users, items, residuals of one length")
-    if len(users) and (users.min() < 0 or users.max() >= n_users or items.min() < 0 or items.max() >= len(v)):
-        raise ValueError("users must be in [0, n_users) and items in [0, len(item_vectors))")
-    if not alpha > 0:
-        raise ValueError(f"alpha must be positive, got {alpha!r}")
-    k = v.shape[1]
-    rows = v[items]
-    outer = (rows[:, :, None] * rows[:, None, :]).reshape(len(rows), k * k)
-    gram = np.stack([np.bincount(users, outer[:, j], minlength=n_users) for j in range(k * k)], axis=1)
-    rhs = np.stack([np.bincount(users, rows[:, j] * r, minlength=n_users) for j in range(k)], axis=1)
-    return np.linalg.solve(gram.reshape(n_users, k, k) + alpha * np.eye(k), rhs[:, :, None])[:, :, 0]
+    for d in depths:
+        run = train(data, d, kind=kind, seeds=(0,), steps=steps, batch_size=batch_size,
+                    eval_every=max(1, steps // 4), **options)
+        r = run.results.iloc[0]
+        rows.append({"depth": d, "kind": kind, "mult_adds": int(r["mult_adds"]), "ms_per_step": r["ms_per_step"],
+                     "us_per_example": r["us_per_example"]})
+    return pd.DataFrame(rows).set_index("depth")
 
 
 # --------------------------------------------------------------------------- reading a sweep
 
-def summarize(sweep: pd.DataFrame, by: Sequence[str] = ("depth",),
-              metrics: Sequence[str] = ("test_auc", "train_auc", "gap", "best_epoch", "seconds_per_epoch")) -> pd.DataFrame:
-    """Mean and standard deviation over seeds of each metric, one row per group (sorted)."""
-    require_frame(sweep, [*by, *metrics], "sweep", allow_empty=False)
-    grouped = sweep.groupby(list(by), sort=True)[list(metrics)]
+def summarize(results: pd.DataFrame, by: Sequence[str] = ("kind", "depth"),
+              metrics: Sequence[str] = ("test_auc", "test_auc_last", "gap", "steps_to_converge")) -> pd.DataFrame:
+    """Mean, standard deviation and standard error over seeds of each metric, one row per group (sorted)."""
+    require_frame(results, [*by, *metrics], "results", allow_empty=False)
+    grouped = results.groupby(list(by), sort=True)[list(metrics)]
     table = grouped.agg(["mean", "std"])
     table.columns = [f"{metric}_{stat}" for metric, stat in table.columns]
-    table.insert(0, "runs", grouped.size())
+    runs = grouped.size()
+    for metric in metrics:
+        table[f"{metric}_se"] = table[f"{metric}_std"] / np.sqrt(runs)
+    table.insert(0, "runs", runs)
     return table
+
+
+def depth_choice(results: pd.DataFrame, *, score: str = "test_auc", by: str = "train_rows") -> pd.DataFrame:
+    """The paired one-standard-error rule, per ``by`` group: the smallest depth within one SE of the best.
+
+    For each depth, the per-seed difference to the best-mean depth (same seed = same
+    initialisation and rows, so the comparison is paired) has a mean and a standard error;
+    a depth is ``within_one_se`` when its mean difference is at least minus that SE.
+    Columns: mean score, difference to the best, its SE, and the flags ``best`` and ``choice``.
+    """
+    require_frame(results, ("depth", "seed", score, by), "results", allow_empty=False)
+    if results[score].isna().any():
+        raise ValueError(f"column {score!r} has missing values; every run needs a score")
+    rows = []
+    for group, part in results.groupby(by, sort=True):
+        wide = part.pivot_table(index="seed", columns="depth", values=score)
+        if wide.isna().any().any():
+            raise ValueError(f"{by}={group}: every depth needs the same seeds for a paired comparison")
+        means = wide.mean()
+        best = means.idxmax()
+        diff = wide.sub(wide[best], axis=0)
+        se = (diff.std(ddof=1) / np.sqrt(len(wide))).fillna(0.0)
+        within = diff.mean() >= -se
+        choice = min(d for d in means.index if within[d])
+        for d in means.index:
+            rows.append({by: group, "depth": d, "mean": means[d], "diff_to_best": diff[d].mean(), "se_diff": se[d],
+                         "within_one_se": bool(within[d]), "best": d == best, "choice": d == choice,
+                         "seeds": len(wide)})
+    return pd.DataFrame(rows).set_index([by, "depth"])
+
+
+def picks_by_group(choice: pd.DataFrame) -> pd.DataFrame:
+    """One row per group of a ``depth_choice`` table: best-mean depth, one-SE pick, its AUC, depth 0's deficit and SE."""
+    require_frame(choice, ("mean", "diff_to_best", "se_diff", "best", "choice"), "choice", allow_empty=False)
+    rows = {}
+    for group, part in choice.groupby(level=0, sort=True):
+        part = part.droplevel(0)
+        simplest = part.index.min()
+        rows[group] = {"best_mean_depth": int(part["best"].idxmax()), "one_se_pick": int(part["choice"].idxmax()),
+                       "auc_at_pick": float(part.loc[part["choice"].idxmax(), "mean"]),
+                       f"depth{simplest}_behind_best": float(-part.loc[simplest, "diff_to_best"]),
+                       "se_of_that": float(part.loc[simplest, "se_diff"])}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(choice.index.names[0])
 
 
 def one_se_table(table: pd.DataFrame, *, complexity: str = "depth", score: str = "test_auc") -> pd.DataFrame:
@@ -574,10 +683,96 @@ def one_se_table(table: pd.DataFrame, *, complexity: str = "depth", score: str =
 
 
 def simplest_within_one_se(table: pd.DataFrame, *, complexity: str = "depth", score: str = "test_auc"):
-    """The one-standard-error rule: the least complex level whose mean score is within one SE of the best mean.
+    """The one-standard-error rule (unpaired): the least complex level within one SE of the best mean.
 
-    ``table`` holds one row per run (e.g. per seed); higher ``score`` is better and a
-    smaller ``complexity`` value is simpler. The SE is that of the best level's mean.
+    ``table`` holds one row per run; the SE is that of the best level's mean.
     """
     stats = one_se_table(table, complexity=complexity, score=score)
     return stats.index[stats["within_one_se"].to_numpy()].min()
+
+
+# --------------------------------------------------------------------------- what SparrowLens allows
+
+def fit_user_tastes(item_vectors: np.ndarray, users: np.ndarray, items: np.ndarray, residuals: np.ndarray,
+                    n_users: int, *, alpha: float) -> np.ndarray:
+    """Each user's taste vector by ridge regression of their rating residuals on known item vectors.
+
+    Solves ``(V_u' V_u + alpha I) z_u = V_u' r_u`` per user (rows ``items`` of ``item_vectors``,
+    residuals ``r_u``); users without ratings get zeros. Returns an ``(n_users, k)`` array.
+    """
+    v = np.asarray(item_vectors, dtype=float)
+    users, items = np.asarray(users), np.asarray(items)
+    r = np.asarray(residuals, dtype=float)
+    if v.ndim != 2 or not (len(users) == len(items) == len(r)):
+        raise ValueError("item_vectors must be 2-D and users, items, residuals of one length")
+    n_users = check_int(n_users, "n_users", low=1)
+    if len(users) and (users.min() < 0 or users.max() >= n_users or items.min() < 0 or items.max() >= len(v)):
+        raise ValueError("users must be in [0, n_users) and items in [0, len(item_vectors))")
+    alpha = check_number(alpha, "alpha", low=0, include_low=False)
+    k = v.shape[1]
+    rows = v[items]
+    outer = (rows[:, :, None] * rows[:, None, :]).reshape(len(rows), k * k)
+    gram = np.stack([np.bincount(users, outer[:, j], minlength=n_users) for j in range(k * k)], axis=1)
+    rhs = np.stack([np.bincount(users, rows[:, j] * r, minlength=n_users) for j in range(k)], axis=1)
+    return np.linalg.solve(gram.reshape(n_users, k, k) + alpha * np.eye(k), rhs[:, :, None])[:, :, 0]
+
+
+def ratings_ceilings(data: DepthData, ratings: pd.DataFrame, truth) -> pd.Series:
+    """Test AUC of scorers built from SparrowLens' planted truth: what the data allows a model to reach.
+
+    ``truth`` is ``sparrowlens.generate(...).truth`` for the data ``ratings`` came from. Scorers:
+    the true biases only; biases plus each user's taste fitted by ridge regression to that user's
+    training-period ratings with the TRUE film vectors (what a model could learn about tastes at
+    best from this much data); the planted score with the taste frozen at mid-window; the planted
+    score with the drifting taste (the generator itself).
+    """
+    if data.name != "sparrowlens" or data.test.ids is None:
+        raise ValueError("ratings_ceilings needs SparrowLens samples from build_features")
+    require_frame(ratings, RATING_COLUMNS, "ratings", allow_empty=False)
+    ids = data.test.ids
+    uid, mid, ts = ids["userId"].to_numpy(), ids["movieId"].to_numpy(), ids["timestamp"].to_numpy()
+    u, i = truth.user_index(uid), truth.item_index(mid)
+    biases = truth.global_mean + truth.user_bias[u] + truth.item_bias[i]
+    seen = pd.concat([data.train.ids, data.valid.ids]).merge(ratings, on=["userId", "movieId", "timestamp"])
+    su, si = truth.user_index(seen["userId"].to_numpy()), truth.item_index(seen["movieId"].to_numpy())
+    residual = seen["rating"].to_numpy() - (truth.global_mean + truth.user_bias[su] + truth.item_bias[si])
+    # penalty = noise variance / taste variance: the Bayes choice for a Gaussian prior on tastes
+    alpha = truth.params["noise_sd"] ** 2 / truth.user_factors_early.var()
+    tastes = fit_user_tastes(truth.item_factors, su, si, residual, len(truth.user_ids), alpha=alpha)
+    scorers = {
+        "truth: biases only": biases,
+        "truth: biases + tastes fitted to training": biases + np.einsum("nk,nk->n", tastes[u], truth.item_factors[i]),
+        "truth: taste frozen at mid-window": truth.expected_rating(uid, mid),
+        "truth: drifting taste (the generator)": truth.expected_rating(uid, mid, ts),
+    }
+    return pd.Series({name: auc(data.test.labels, score) for name, score in scorers.items()}, name="test_auc")
+
+
+# --------------------------------------------------------------------------- what a small AUC gain is worth
+
+def slate_value(data: DepthData, scores: dict[str, np.ndarray], *, slate_size: int = 10, seed: int = DEFAULT_SEED
+                ) -> pd.DataFrame:
+    """Expected clicks when each scorer fills the top slot of random slates of test candidates (planted task).
+
+    The test samples are dealt into slates of ``slate_size``; each scorer shows its top-scored
+    candidate; its click-through rate is the mean TRUE click probability of what it showed.
+    Rows: every scorer plus ``random`` and ``truth`` (the best possible), with test AUC and the
+    standard error of the click-through rate over the slates.
+    """
+    if data.test.truth is None:
+        raise ValueError("slate_value needs the planted truth; use make_click_task")
+    check_int(slate_size, "slate_size", low=2, high=len(data.test))
+    rng = np.random.default_rng(check_seed(seed))
+    n = (len(data.test) // slate_size) * slate_size
+    deal = rng.permutation(len(data.test))[:n].reshape(-1, slate_size)
+    p = 1 / (1 + np.exp(-data.test.truth["logit"]))
+    everyone = {"random": rng.random(len(data.test)), **scores, "truth": data.test.truth["logit"]}
+    rows = []
+    for name, s in everyone.items():
+        s = np.asarray(s, dtype=float)
+        if s.shape != (len(data.test),):
+            raise ValueError(f"scores[{name!r}] must hold one score per test sample ({len(data.test)}), got {s.shape}")
+        top = deal[np.arange(len(deal)), np.argmax(s[deal], axis=1)]
+        rows.append({"scorer": name, "test_auc": auc(data.test.labels, s), "top_slot_ctr": float(p[top].mean()),
+                     "ctr_se": float(p[top].std(ddof=1) / np.sqrt(len(top)))})
+    return pd.DataFrame(rows).set_index("scorer")

@@ -1,12 +1,13 @@
-"""Chapter 01 module: features without leakage, models of any depth, sweeps and the one-SE rule."""
+"""Chapter 01 package: planted task, SparrowLens features, structures (MLP, FM, DIN), training, reading a sweep."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from sparrow_course import depth
-from sparrow_course.exercises import CORRECT, INCORRECT
+from sparrow_course import depth, structures
+from sparrow_course.datasets import POSITIVE_THRESHOLD
+from sparrow_course.metrics import auc
 from sparrow_course.exercises import ch01
 
 GENRES = ("Action", "Comedy", "Drama", "Horror", "Romance")
@@ -50,21 +51,21 @@ def test_shapes_and_labels(frames, data):
     assert len(data.train) + len(data.valid) + len(data.test) == len(ratings)
     for part in (data.train, data.valid, data.test):
         n = len(part)
-        assert part.inputs["user"].shape == (n,) and part.inputs["user"].dtype == np.int32
-        assert part.inputs["movie"].shape == (n,)
-        assert part.inputs["genres"].shape == (n, len(GENRES)) and part.inputs["genres"].dtype == np.float32
-        assert part.inputs["stats"].shape == (n, len(depth.STATS))
+        assert part.inputs["fields"].shape == (n, 2) and part.inputs["fields"].dtype == np.int32
+        assert part.inputs["dense"].shape == (n, len(GENRES) + len(depth.STATS))
+        assert part.inputs["dense"].dtype == np.float32
+        assert part.inputs["history"].shape == (n, 10)
         assert set(np.unique(part.labels)) <= {0.0, 1.0}
-    assert data.genres == GENRES
-    assert data.n_users == ratings["userId"].nunique()
+    assert data.spec.dense[:len(GENRES)] == tuple(f"genre_{g}" for g in GENRES)
+    assert data.vocabulary("user") == ratings["userId"].nunique() + 1
     positives = sum(p.labels.sum() for p in (data.train, data.valid, data.test))
-    assert positives == (ratings["rating"] >= 3.5).sum()
+    assert positives == (ratings["rating"] >= POSITIVE_THRESHOLD).sum()
 
 
 def test_genres_are_the_movies_multi_hot(frames, data):
     ratings, movies = frames
     # every genre row of a sample is one of the movies' rows, and each movie has at least one genre
-    assert (data.train.inputs["genres"].sum(axis=1) >= 1).all()
+    assert (data.train.inputs["dense"][:, :len(GENRES)].sum(axis=1) >= 1).all()
     rows, names = depth.movie_genres(movies, np.array([101, 999]))
     assert names == GENRES
     expected = [g in movies.loc[0, "genres"].split("|") for g in GENRES]
@@ -94,7 +95,7 @@ def test_global_split_is_one_cut_in_time(frames):
     assert ts[in_training & ~in_fit].min() > ts[in_fit].max()
     assert abs((~in_training).mean() - 0.2) < 0.02
     data = depth.build_features(*synthetic(), split="global")
-    assert data.split == "global" and len(data.test) > 0
+    assert data.params["split"] == "global" and len(data.test) > 0
 
 
 def test_past_rating_sums_count_only_earlier_training_ratings():
@@ -122,7 +123,7 @@ def test_features_use_no_test_period_data(frames):
     changed.loc[test_rows, "rating"] = 5.5 - changed.loc[test_rows, "rating"]  # flip every test rating
     after = depth.build_features(changed.sample(frac=1.0, random_state=1), movies)  # row order must not matter
     for name in ("train", "valid", "test"):
-        for key in ("user", "movie", "genres", "stats"):
+        for key in ("fields", "dense", "history"):
             np.testing.assert_array_equal(getattr(before, name).inputs[key], getattr(after, name).inputs[key])
     np.testing.assert_array_equal(before.train.labels, after.train.labels)
     assert (before.test.labels != after.test.labels).any(), "the test labels did change: the check has teeth"
@@ -148,18 +149,8 @@ def test_ids_unseen_in_training_share_row_zero():
     late = pd.DataFrame({"userId": [1], "movieId": [130 + 1], "rating": [4.0], "timestamp": [3_000_000]})
     movies = pd.concat([movies, pd.DataFrame({"movieId": [131], "title": ["New"], "genres": ["Drama"]})])
     data = depth.build_features(pd.concat([ratings, late], ignore_index=True), movies)
-    assert data.test.inputs["movie"][-1] == 0  # the film was first rated in the test period
-    assert data.train.inputs["movie"].min() >= 1
-
-
-def test_train_fraction_keeps_valid_and_test(data):
-    part = data.with_train_fraction(0.3, seed=0)
-    assert len(part.train) == round(0.3 * len(data.train)) and part.fraction == 0.3
-    assert part.test is data.test and part.valid is data.valid
-    again = data.with_train_fraction(0.3, seed=0)
-    np.testing.assert_array_equal(part.train.labels, again.train.labels)
-    with pytest.raises(ValueError, match="fraction"):
-        data.with_train_fraction(0.0)
+    assert data.test.inputs["fields"][-1, 1] == 0  # the film was first rated in the test period
+    assert data.train.inputs["fields"][:, 1].min() >= 1
 
 
 def test_sample_users(frames):
@@ -170,10 +161,11 @@ def test_sample_users(frames):
     assert depth.sample_users(ratings, None) is ratings
     with pytest.raises(ValueError, match="n_users"):
         depth.sample_users(ratings, 0)
+    assert not depth.sample_users(ratings, 10, seed=3).equals(depth.sample_users(ratings, 10, seed=4))
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(split="random"), "split must be"),
+    (dict(split="random"), "split must be one of"),
     (dict(test_fraction=1.0), "test_fraction"),
     (dict(valid_fraction=0), "valid_fraction"),
 ])
@@ -196,176 +188,269 @@ def test_build_features_rejects_bad_data(frames):
         depth.build_features(ratings.assign(userId=np.arange(len(ratings))), movies)  # one rating per user
 
 
-# --------------------------------------------------------------------------- models
+def test_history_is_earlier_training_positives_only(frames):
+    users = np.array([1, 1, 1, 1, 2, 1])
+    ts = np.array([10, 20, 20, 30, 15, 40])
+    items = np.array([5, 6, 7, 8, 9, 4])
+    counted = np.array([True, True, True, False, True, True])
+    h = depth.recent_positives(users, ts, items, counted, 3)
+    assert h.tolist() == [[-1, -1, -1], [5, -1, -1], [5, -1, -1], [7, 6, 5], [-1, -1, -1], [7, 6, 5]]
+    # SparrowLens: no history item is a test-period rating or a negative one
+    ratings, movies = synthetic()
+    data = depth.build_features(ratings, movies, history_length=4)
+    assert (data.test.inputs["history"] >= -1).all() and (data.train.inputs["history"] >= 0).any()
+
+
+# --------------------------------------------------------------------------- the planted task
+
+@pytest.fixture(scope="module")
+def task():
+    return depth.make_click_task(n_train=3000, n_valid=1500, n_test=3000, seed=7)
+
+
+def test_click_task_shapes_padding_and_seed(task):
+    assert task.spec.fields == ("segment", "age_group", "hour", "genre", "decade", "item")
+    f, h = task.train.inputs["fields"], task.train.inputs["history"]
+    assert f.shape == (3000, 6) and h.shape == (3000, 10)
+    assert (f < np.array(task.spec.vocab)).all() and (f >= 0).all()
+    # padding only after the real items, and some users have no history at all
+    real = h >= 0
+    assert (np.diff(real.astype(int), axis=1) <= 0).all() and (~real.any(axis=1)).any() and real.all(axis=1).any()
+    again = depth.make_click_task(n_train=3000, n_valid=1500, n_test=3000, seed=7)
+    np.testing.assert_array_equal(again.test.labels, task.test.labels)
+    other = depth.make_click_task(n_train=3000, n_valid=1500, n_test=3000, seed=8)
+    assert not np.array_equal(other.test.inputs["fields"], task.test.inputs["fields"])
+
+
+def test_planted_interactions_are_present_and_measurable(task):
+    effects = depth.planted_effects(task)
+    assert effects.loc["all (Bayes)", "auc_without"] > 0.8
+    for term in depth.PLANTED:
+        assert effects.loc[term, "auc_lost"] > 0.015, term  # each planted term carries signal
+    # an interaction is invisible to main effects: a logistic regression on one-hot fields gains from the cross
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import OneHotEncoder
+
+    def fitted_auc(columns):
+        enc = OneHotEncoder(handle_unknown="ignore").fit(columns(task.train))
+        model = LogisticRegression(max_iter=500).fit(enc.transform(columns(task.train)), task.train.labels)
+        return auc(task.test.labels, model.decision_function(enc.transform(columns(task.test))))
+
+    main = fitted_auc(lambda s: s.inputs["fields"][:, :5])
+    cross = fitted_auc(lambda s: np.column_stack([s.inputs["fields"][:, :5],
+                                                  s.inputs["fields"][:, 0] * 8 + s.inputs["fields"][:, 3]]))
+    assert cross > main + 0.02
+    flat = depth.make_click_task(n_train=3000, n_valid=1500, n_test=3000, seed=7, interaction_scale=0, sequence_scale=0)
+    assert all(np.all(flat.test.truth[t] == 0) for t in depth.PLANTED[1:])
+
+
+# --------------------------------------------------------------------------- structures
+
+def test_attention_weights_sum_to_one_over_valid_history_and_ignore_padding():
+    rng = np.random.default_rng(0)
+    k, b, h, d, u = 2, 5, 4, 3, structures.ATTENTION_UNITS
+    items = rng.normal(size=(k, b, h, d)).astype(np.float32)
+    cand = rng.normal(size=(k, b, d)).astype(np.float32)
+    mask = np.array([[True, True, False, False], [True, False, False, False], [True] * 4,
+                     [False] * 4, [True, True, True, False]])[None].repeat(k, axis=0)
+    unit = (rng.normal(size=(k, 3 * d, u)).astype(np.float32), rng.normal(size=(k, u)).astype(np.float32),
+            rng.normal(size=(k, u)).astype(np.float32), np.zeros(k, np.float32))
+    w = structures.attention_weights(items, cand, mask, unit).numpy()
+    assert np.allclose(w.sum(axis=-1)[:, [0, 1, 2, 4]], 1.0, atol=1e-6)
+    assert (w[~mask] == 0).all() and (w[:, 3] == 0).all()  # padding and an empty history get no weight
+    changed = np.where(mask[..., None], items, 99.0).astype(np.float32)  # rewrite the padded slots
+    assert np.allclose(structures.attention_weights(changed, cand, mask, unit).numpy(), w)
+
+
+def test_din_model_ignores_what_sits_in_padding(task):
+    model = structures.build_model(task.spec, 1, kind="din", seeds=(0, 1))
+    x = {k: np.repeat(v[:64, None], 2, axis=1) for k, v in task.train.inputs.items()}
+    out = model(x).numpy()
+    assert out.shape == (64, 2) and not np.allclose(out[:, 0], out[:, 1])  # two seeds, two models
+    padded = x["history"] < 0
+    y = dict(x, history=np.where(padded, -7, x["history"]))  # any negative id is padding
+    np.testing.assert_allclose(model(y).numpy(), out, rtol=1e-6)
+
+
+def test_fm_term_equals_its_closed_form():
+    e = np.random.default_rng(1).normal(size=(3, 4, 5)).astype(np.float32)  # 3 examples, 4 fields, d = 5
+    pairs = sum(np.sum(e[:, i] * e[:, j], axis=-1) for i in range(4) for j in range(i + 1, 4))
+    np.testing.assert_allclose(structures.fm_term(e).numpy(), pairs, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind,d", [("mlp", 0), ("mlp", 2), ("fm", 1), ("din", 1), ("din", 0)])
+def test_parameter_count_closed_form_matches_keras(task, kind, d):
+    spec = task.spec
+    n_in = 6 * 4 + 4  # six fields and the pooled history, d = 4
+    dense = (n_in + 1) if d == 0 else (n_in + 1) * 8 + (d - 1) * 9 * 8 + 9
+    attention = (3 * 4 + 1) * structures.ATTENTION_UNITS + structures.ATTENTION_UNITS + 1 if kind == "din" else 0
+    expected = sum(spec.vocab) * 4 + dense + attention
+    assert structures.parameter_count(spec, d, kind=kind, width=8, embedding_dim=4) == expected
+    model = structures.build_model(spec, d, kind=kind, seeds=(0, 1, 2), width=8, embedding_dim=4)
+    assert model.count_params() == 3 * expected
+
+
+def test_multiply_adds(task):
+    spec = task.spec
+    n_in = 6 * 8 + 8
+    assert structures.multiply_adds(spec, 0) == n_in
+    assert structures.multiply_adds(spec, 3, width=10) == n_in * 10 + 2 * 10 * 10 + 10
+    assert structures.multiply_adds(spec, 0, kind="fm") == n_in + 7 * 8
+    u = structures.ATTENTION_UNITS
+    assert structures.multiply_adds(spec, 0, kind="din") == n_in + 10 * (2 * 8 + 3 * 8 * u + u)
+    costs = [structures.multiply_adds(spec, d) for d in range(7)]
+    assert costs == sorted(costs) and len(set(costs)) == 7
+
 
 def test_mlp_parameters_closed_form():
     assert depth.mlp_parameters([10, 1]) == 11
     assert depth.mlp_parameters([10, 5, 1]) == (10 + 1) * 5 + (5 + 1) * 1
     with pytest.raises(ValueError):
         depth.mlp_parameters([10])
-    with pytest.raises(ValueError):
-        depth.mlp_parameters([10, 0, 1])
-
-
-@pytest.mark.parametrize("d,interaction", [(0, False), (1, False), (3, False), (2, True)])
-def test_parameter_count_matches_keras(data, d, interaction):
-    model = depth.build_model(data, d, width=16, embedding_dim=4, interaction=interaction)
-    n_in = 2 * 4 + len(GENRES) + len(depth.STATS)
-    dense = (n_in + 1) * 1 if d == 0 else (n_in + 1) * 16 + (d - 1) * 17 * 16 + 17
-    expected = (data.n_users + 1 + data.n_movies + 1) * 4 + dense
-    assert depth.parameter_count(data, d, width=16, embedding_dim=4, interaction=interaction) == expected
-    assert model.count_params() == expected
-    out = model({k: v[:5] for k, v in data.train.inputs.items()})
-    assert tuple(out.shape) == (5, 1)
-    assert ((np.asarray(out) > 0) & (np.asarray(out) < 1)).all()
-
-
-def test_multiply_adds(data):
-    n_in = 2 * 8 + len(GENRES) + len(depth.STATS)
-    assert depth.multiply_adds(data, 0) == n_in
-    assert depth.multiply_adds(data, 3, width=10) == n_in * 10 + 2 * 10 * 10 + 10
-    assert depth.multiply_adds(data, 3, width=10, interaction=True) == n_in * 10 + 2 * 10 * 10 + 10 + 8
-    costs = [depth.multiply_adds(data, d) for d in range(7)]
-    assert costs == sorted(costs) and len(set(costs)) == 7
-
-
-@pytest.mark.parametrize("kwargs,error,match", [
-    (dict(depth=-1), ValueError, "depth must be >= 0"),
-    (dict(depth=2, width=0), ValueError, "width must be >= 1"),
-    (dict(depth=1.5), TypeError, "depth must be an int"),
-    (dict(depth=True), TypeError, "depth must be an int"),
-    (dict(depth=1, embedding_dim=0), ValueError, "embedding_dim"),
-])
-def test_shape_errors(data, kwargs, error, match):
-    for call in (depth.build_model, depth.parameter_count, depth.multiply_adds, depth.train_model):
-        with pytest.raises(error, match=match):
-            call(data, **kwargs)
 
 
 # --------------------------------------------------------------------------- training
 
-FAST = dict(width=8, embedding_dim=4, epochs=1, batch_size=256)
+FAST = dict(steps=40, batch_size=256, learning_rate=1e-2, eval_every=20, width=8, embedding_dim=4)
 
 
-def test_train_model_returns_a_tidy_row(data):
-    row = depth.train_model(data, 1, seed=0, **FAST)
-    assert set(row) == set(depth.RESULT_COLUMNS)
-    assert row["epochs_run"] == 1 and row["best_epoch"] == 1
-    assert 0 <= row["test_auc"] <= 1 and 0 <= row["train_auc"] <= 1
-    assert row["gap"] == pytest.approx(row["train_auc"] - row["test_auc"])
-    assert row["params"] == depth.parameter_count(data, 1, width=8, embedding_dim=4)
-    assert row["seconds_per_epoch"] > 0
+def test_train_returns_tidy_rows_and_curves(task):
+    run = depth.train(task, 1, seeds=(3, 1), **FAST)
+    assert list(run.results.columns) == list(depth.RESULT_COLUMNS) and len(run.results) == 2
+    assert list(run.curves.columns) == list(depth.CURVE_COLUMNS)
+    assert run.curves["step"].unique().tolist() == [0, 20, 40]  # no early stopping: every block is trained
+    r = run.results.iloc[0]
+    assert r["best_step"] in (0, 20, 40) and r["steps_to_converge"] <= 40
+    assert r["params"] == structures.parameter_count(task.spec, 1, width=8, embedding_dim=4)
+    assert run.test_scores.shape == (len(task.test), 2)
+    assert auc(task.test.labels, run.test_scores[:, 0]) == pytest.approx(r["test_auc"])
 
 
-def test_training_stops_after_patience_epochs_without_improvement(data):
-    row = depth.train_model(data, 1, seed=0, **dict(FAST, epochs=12, batch_size=64), patience=1)
-    assert 1 <= row["best_epoch"] <= row["epochs_run"] <= 12
-    assert row["epochs_run"] == 12 or row["epochs_run"] - row["best_epoch"] == 1
+def test_a_seeds_run_does_not_depend_on_its_batch_mates(task):
+    together = depth.train(task, 1, seeds=(0, 5), **FAST).results.set_index("seed")
+    alone = depth.train(task, 1, seeds=(5,), **FAST).results.set_index("seed")
+    assert together.loc[5, "test_auc"] == pytest.approx(alone.loc[5, "test_auc"], abs=2e-4)
+    assert together.loc[0, "test_auc"] != together.loc[5, "test_auc"]
 
 
-def test_training_is_repeatable_and_reuse_changes_nothing(data):
-    first, model = depth.fit_model(data, 2, seed=1, **FAST)
-    other, _ = depth.fit_model(data, 2, seed=5, reuse=model, **FAST)  # train it on something else in between
-    again, _ = depth.fit_model(data, 2, seed=1, reuse=model, **FAST)
-    for key in ("train_auc", "valid_auc", "test_auc", "epochs_run", "best_epoch"):
-        assert again[key] == first[key], key
-    assert other["test_auc"] != first["test_auc"], "a different seed is a different run"
+def test_train_size_subsample_depends_on_the_seed(task):
+    run = depth.train(task, 0, seeds=(0, 1), train_size=500, **FAST)
+    assert (run.results["train_rows"] == 500).all()
+    a, b = depth._pools(3000, [0, 1], 500)
+    assert len(a) == 500 and not np.array_equal(a, b)
+    np.testing.assert_array_equal(a, depth._pools(3000, [0, 2], 500)[0])  # the same seed, the same rows
 
 
-def test_reuse_must_match_the_architecture(data):
-    with pytest.raises(ValueError, match="same data, depth"):
-        depth.fit_model(data, 2, seed=0, reuse=depth.build_model(data, 1, width=8, embedding_dim=4), **FAST)
+def test_structure_recovers_planted_interactions_better_than_a_linear_model():
+    toy = depth.make_click_task(n_train=10_000, n_valid=2000, n_test=4000, seed=3, sequence_scale=0)
+    options = dict(steps=200, batch_size=512, learning_rate=1e-2, eval_every=50)
+    linear = depth.train(toy, 0, seeds=(0,), **options).results["test_auc"].iloc[0]
+    fm = depth.train(toy, 0, kind="fm", seeds=(0,), **options).results["test_auc"].iloc[0]
+    deep = depth.train(toy, 1, seeds=(0,), **options).results["test_auc"].iloc[0]
+    assert fm > linear + 0.03 and deep > linear + 0.03
 
 
-def test_train_model_rejects_bad_options_and_empty_splits(data):
-    with pytest.raises(ValueError, match="epochs"):
-        depth.train_model(data, 1, epochs=0)
-    with pytest.raises(ValueError, match="batch_size"):
-        depth.train_model(data, 1, batch_size=0)
-    empty = depth.DepthData(train=data.train.take(np.array([], dtype=int)), valid=data.valid, test=data.test,
-                            n_users=data.n_users, n_movies=data.n_movies, genres=data.genres)
-    with pytest.raises(ValueError, match="train split is empty"):
-        depth.train_model(empty, 1, **FAST)
-
-
-def test_run_sweep_is_tidy_and_sorted(data):
-    sweep = depth.run_sweep(data, depths=[1, 0], seeds=[1, 0], fractions=[0.5], **FAST)
-    assert list(sweep.columns) == list(depth.RESULT_COLUMNS)
-    assert len(sweep) == 4
-    assert sweep[["fraction", "depth", "seed"]].values.tolist() == sorted(sweep[["fraction", "depth", "seed"]].values.tolist())
-    half = sweep[sweep["fraction"] == 0.5]
-    assert (half["train_rows"] == round(0.5 * len(data.train))).all()
+def test_run_sweep_is_tidy_and_sorted(task):
+    sweep = depth.run_sweep(task, depths=[1, 0], seeds=[1, 0], **FAST)
+    assert len(sweep.results) == 4 and set(sweep.test_scores) == {("mlp", 0, 3000), ("mlp", 1, 3000)}
+    keys = sweep.results[["depth", "seed"]].values.tolist()
+    assert keys == sorted(keys)
     with pytest.raises(ValueError, match="depths is empty"):
-        depth.run_sweep(data, depths=[], **FAST)
-    with pytest.raises(ValueError, match="depth must be >= 0"):
-        depth.run_sweep(data, depths=[-1], **FAST)
+        depth.run_sweep(task, depths=[], **FAST)
+
+
+@pytest.mark.parametrize("call,kwargs,error,match", [
+    ("train", dict(depth=-1), ValueError, "depth"),
+    ("train", dict(depth=1.5), TypeError, "depth"),
+    ("train", dict(depth=True), TypeError, "depth"),
+    ("train", dict(depth=1, learning_rate=-1), ValueError, "learning_rate"),
+    ("train", dict(depth=1, learning_rate=float("nan")), ValueError, "learning_rate"),
+    ("train", dict(depth=1, steps=0), ValueError, "steps"),
+    ("train", dict(depth=1, batch_size=0), ValueError, "batch_size"),
+    ("train", dict(depth=1, seeds=()), ValueError, "seeds"),
+    ("train", dict(depth=1, seeds=(1, 1)), ValueError, "seeds"),
+    ("train", dict(depth=1, seeds=(-1,)), ValueError, "seeds"),
+    ("train", dict(depth=1, kind="cnn"), ValueError, "kind"),
+    ("train", dict(depth=1, train_size=10**9), ValueError, "train_size"),
+    ("train", dict(depth=1, width=0), ValueError, "width"),
+    ("make_click_task", dict(n_train=10), ValueError, "n_train"),
+    ("make_click_task", dict(seed=-1), ValueError, "seed"),
+    ("make_click_task", dict(interaction_scale=float("inf")), ValueError, "interaction_scale"),
+    ("make_click_task", dict(sequence_scale="big"), TypeError, "sequence_scale"),
+    ("make_click_task", dict(history_length=0), ValueError, "history_length"),
+])
+def test_bad_inputs_get_clear_errors(task, call, kwargs, error, match):
+    fn = getattr(depth, call)
+    with pytest.raises(error, match=match):
+        fn(task, **kwargs) if call == "train" else fn(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(threshold=9), ValueError, "threshold"),
+    (dict(threshold=0.5), ValueError, "threshold"),
+    (dict(threshold="high"), TypeError, "threshold"),
+    (dict(history_length=0), ValueError, "history_length"),
+    (dict(test_fraction=float("nan")), ValueError, "test_fraction"),
+])
+def test_build_features_bad_values(frames, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        depth.build_features(*frames, **kwargs)
+
+
+def test_din_needs_a_history():
+    spec = structures.InputSpec(fields=("a",), vocab=(3,))
+    with pytest.raises(ValueError, match="history"):
+        structures.build_model(spec, 1, kind="din")
 
 
 # --------------------------------------------------------------------------- reading a sweep
 
-def runs(table: dict[int, list[float]]) -> pd.DataFrame:
-    return pd.DataFrame([{"depth": d, "seed": s, "test_auc": v} for d, vs in table.items() for s, v in enumerate(vs)])
+def _results(table):
+    return pd.DataFrame([{"train_rows": 100, "depth": d, "seed": s, "test_auc": v}
+                         for d, values in table.items() for s, v in enumerate(values)])
 
 
-def test_one_se_rule_picks_the_simplest_close_enough():
-    # depth 3 is best (mean 0.760, SE 0.02 / sqrt 3 = 0.0115): depth 1 (0.752) is within one SE, depth 0 is not
-    table = runs({0: [0.70, 0.70, 0.70], 1: [0.75, 0.752, 0.754], 3: [0.74, 0.76, 0.78], 5: [0.755, 0.756, 0.757]})
-    assert depth.simplest_within_one_se(table) == 1
-    stats = depth.one_se_table(table)
-    assert stats.loc[3, "se"] == pytest.approx(0.02 / np.sqrt(3))
-    assert stats["within_one_se"].tolist() == [False, True, True, True]
-    # with a steadier best (SE 0.0058) depth 1 falls outside the band and depth 3 itself is chosen
-    steady = runs({0: [0.70, 0.70, 0.70], 1: [0.75, 0.752, 0.754], 3: [0.75, 0.76, 0.77]})
-    assert depth.simplest_within_one_se(steady) == 3
+def test_depth_choice_is_paired():
+    # depth 2 is best; depth 1 is behind by exactly 0.002 on every seed (paired SE 0): not within
+    # one SE, although the unpaired spread across seeds is large
+    results = _results({0: [0.60, 0.70, 0.80], 1: [0.648, 0.748, 0.848], 2: [0.65, 0.75, 0.85],
+                        3: [0.652, 0.747, 0.85]})
+    table = depth.depth_choice(results).loc[100]
+    assert table["best"].idxmax() == 2 and table["choice"].idxmax() == 2
+    assert table.loc[1, "se_diff"] == pytest.approx(0.0, abs=1e-12)
+    assert depth.simplest_within_one_se(results) == 0  # unpaired, the seed spread swallows everything
+    noisy = _results({0: [0.60, 0.70, 0.80], 1: [0.66, 0.74, 0.85], 2: [0.65, 0.75, 0.85]})
+    assert depth.depth_choice(noisy).loc[100]["choice"].idxmax() == 1
+    with pytest.raises(ValueError, match="same seeds"):
+        depth.depth_choice(results.drop(index=0))
 
 
-def test_one_se_rule_edge_cases():
-    assert depth.simplest_within_one_se(runs({0: [0.7], 2: [0.8], 4: [0.79]})) == 2  # one run: SE 0, the best
-    assert depth.simplest_within_one_se(runs({4: [0.7, 0.7], 2: [0.7, 0.7]})) == 2  # ties go to the simpler
-    custom = pd.DataFrame({"width": [8, 8, 64, 64], "valid_auc": [0.70, 0.72, 0.71, 0.73]})
-    assert depth.simplest_within_one_se(custom, complexity="width", score="valid_auc") == 8
-    with pytest.raises(ValueError, match="empty"):
-        depth.simplest_within_one_se(runs({}).reindex(columns=["depth", "seed", "test_auc"]))
-    with pytest.raises(ValueError, match="lacks column"):
-        depth.simplest_within_one_se(runs({0: [0.7]}), score="auc")
-    with pytest.raises(ValueError, match="missing values"):
-        depth.simplest_within_one_se(runs({0: [0.7, float("nan")]}))
+def test_one_se_rule_agrees_with_the_exercise_reference():
+    means, ses = [0.70, 0.75, 0.76, 0.758], [0.002, 0.003, 0.012, 0.004]
+    runs = pd.DataFrame([{"depth": d, "test_auc": m + e * sign}
+                         for d, (m, e) in enumerate(zip(means, ses)) for sign in (-1, 1)])
+    stats = depth.one_se_table(runs)
+    np.testing.assert_allclose(stats["se"], ses)
+    assert depth.simplest_within_one_se(runs) == ch01.q2.reference(means, ses) == 1
 
 
-def test_summarize(data):
-    table = runs({0: [0.70, 0.72], 1: [0.74, 0.76]})
-    summary = depth.summarize(table, metrics=("test_auc",))
-    assert summary.loc[1, "test_auc_mean"] == pytest.approx(0.75)
-    assert summary.loc[0, "runs"] == 2
-    assert summary.loc[0, "test_auc_std"] == pytest.approx(np.std([0.70, 0.72], ddof=1))
+def test_summarize_reports_standard_errors(task):
+    results = _results({0: [0.6, 0.7], 1: [0.65, 0.75]}).assign(kind="mlp", test_auc_last=0.5, gap=0.1,
+                                                                 steps_to_converge=10)
+    table = depth.summarize(results)
+    assert table.loc[("mlp", 0), "test_auc_se"] == pytest.approx(np.std([0.6, 0.7], ddof=1) / np.sqrt(2))
 
 
-# --------------------------------------------------------------------------- exercises
-
-def test_exercise_references_agree_with_the_package(data):
-    assert ch01.q1.check(depth.mlp_parameters).outcome == CORRECT
-    picked = ch01.q2.reference([0.70, 0.75, 0.76, 0.758], [0.002, 0.003, 0.012, 0.004])
-    table = runs({0: [0.70], 1: [0.75], 2: [0.76], 3: [0.758]})
-    stats = depth.one_se_table(table).assign(se=[0.002, 0.003, 0.012, 0.004])
-    best = stats["mean"].idxmax()
-    assert picked == stats.index[stats["mean"] >= stats.loc[best, "mean"] - stats.loc[best, "se"]].min()
+def test_slate_value_ranks_truth_first(task):
+    scores = {"noise": np.random.default_rng(0).random(len(task.test)), "truth_again": task.test.truth["logit"]}
+    table = depth.slate_value(task, scores, slate_size=10)
+    assert table.loc["truth", "top_slot_ctr"] == pytest.approx(table.loc["truth_again", "top_slot_ctr"])
+    assert table.loc["truth", "top_slot_ctr"] > table.loc["noise", "top_slot_ctr"] + 0.1
+    with pytest.raises(ValueError, match="one score per test sample"):
+        depth.slate_value(task, {"short": np.zeros(3)})
 
 
-def test_exercise_messages_say_what_went_wrong():
-    def without_biases(sizes):
-        return sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-
-    result = ch01.q1.check(without_biases)
-    assert result.outcome == INCORRECT and "expected" in result.message
-
-    def zero_based(val_losses, patience):
-        best = int(np.argmin(val_losses))
-        return best, best + patience + 1
-
-    assert ch01.q3.check(zero_based).outcome == INCORRECT
-
-
-# --------------------------------------------------------------------------- what the data allows
+# --------------------------------------------------------------------------- what SparrowLens allows
 
 def test_fit_user_tastes_recovers_planted_tastes():
     rng = np.random.default_rng(0)
@@ -376,7 +461,6 @@ def test_fit_user_tastes_recovers_planted_tastes():
     fitted = depth.fit_user_tastes(items, users, rated, residuals, n_users=5, alpha=1e-6)
     np.testing.assert_allclose(fitted[:4], tastes, atol=1e-5)
     assert (fitted[4] == 0).all()  # a user without ratings keeps a zero taste
-    # ridge shrinks: a strong penalty pulls every taste towards zero
     shrunk = depth.fit_user_tastes(items, users, rated, residuals, n_users=4, alpha=1e3)
     assert (np.linalg.norm(shrunk, axis=1) < 0.5 * np.linalg.norm(tastes, axis=1)).all()
     with pytest.raises(ValueError, match="alpha"):
@@ -385,29 +469,15 @@ def test_fit_user_tastes_recovers_planted_tastes():
         depth.fit_user_tastes(items, users, rated, residuals, n_users=3, alpha=1.0)
 
 
-def test_early_stopping_exercise_follows_keras():
-    import keras
+def test_ratings_ceilings_order_on_a_small_generated_sparrowlens():
+    from sparrow_course import sparrowlens
 
-    cases = [([0.6, 0.55, 0.53, 0.54, 0.56, 0.57], 2), ([0.6, 0.55, 0.55, 0.55, 0.5], 2),
-             ([0.5, 0.51, 0.49, 0.52, 0.53], 1), ([0.6, 0.58, 0.57], 2), ([0.7, 0.6, 0.65, 0.61, 0.62, 0.59, 0.58], 3)]
-    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-    for losses, patience in cases:
-        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience)
-        model.stop_training = False
-        stop.set_model(model)
-        stop.on_train_begin()
-        for epoch, loss in enumerate(losses):
-            stop.on_epoch_end(epoch, {"val_loss": loss})
-            if model.stop_training:
-                break
-        assert ch01.q3.reference(losses, patience) == (stop.best_epoch + 1, epoch + 1), (losses, patience)
-
-
-def test_logit_terms_add_up_to_the_prediction(data):
-    _, model = depth.fit_model(data, 1, seed=0, interaction=True, **FAST)
-    terms = depth.logit_terms(model, data.test)
-    assert terms["mlp"].shape == terms["dot"].shape == (len(data.test),)
-    p = depth.predict(model, data.test)
-    np.testing.assert_allclose(1 / (1 + np.exp(-(terms["mlp"] + terms["dot"]))), p, rtol=1e-4, atol=1e-6)
-    with pytest.raises(ValueError, match="no dot-product term"):
-        depth.logit_terms(depth.build_model(data, 1, width=8, embedding_dim=4), data.test)
+    made = sparrowlens.generate(5, n_movies=300, n_users=120, mean_ratings_per_user=30.0)
+    ratings, movies = made.ratings, made.movies
+    data = depth.build_features(ratings, movies)
+    ceilings = depth.ratings_ceilings(data, ratings, made.truth)
+    assert list(ceilings.index)[0] == "truth: biases only" and len(ceilings) == 4
+    # the generator's own score is the best of them, and knowing tastes beats knowing biases only
+    assert ceilings.iloc[-1] == ceilings.max() and ceilings.iloc[-1] > ceilings.iloc[0]
+    with pytest.raises(ValueError, match="SparrowLens samples"):
+        depth.ratings_ceilings(depth.make_click_task(n_train=100, n_valid=100, n_test=100), ratings, made.truth)

@@ -1,9 +1,7 @@
-"""Chapter 01 exercises: network depth (parameter counts, the one-standard-error rule, early stopping)."""
+"""Chapter 01 exercises: parameter counts, the one-standard-error rule, and experiments to rerun."""
 from __future__ import annotations
 
-import math
-
-from .core import Case, FunctionQuestion, ThoughtQuestion, questions
+from .core import FunctionQuestion, ThoughtQuestion, ValueQuestion, questions
 
 # --------------------------------------------------------------------------- q1
 
@@ -39,10 +37,12 @@ q1 = FunctionQuestion(
     _mlp_parameters,
     [([41, 1],), ([41, 64, 1],), ([41, 64, 64, 1],), ([10, 5, 3, 1],), ([2, 3],), ([41] + [64] * 6 + [1],)],
     hints=[
-        "A dense layer from n_in to n_out units holds an n_in x n_out weight matrix plus n_out biases.",
-        "Pair each size with the next one: `zip(sizes[:-1], sizes[1:])`, and add `(n_in + 1) * n_out` per pair.",
+        "A dense layer from n_in to n_out units has one weight per (input, output) pair: how many biases?",
+        "Pair each size with the next one, `zip(sizes[:-1], sizes[1:])`, and add up each pair's count.",
     ],
     wrong_answers=[_weights_only, _biases_per_input, _square_layers],
+    explanation="Every layer costs (inputs + 1) x outputs; depth adds width x (width + 1) per layer, so cost "
+                "grows linearly with depth while, past a point, quality does not.",
 )
 
 # --------------------------------------------------------------------------- q2
@@ -73,7 +73,7 @@ def _two_se(means, ses):
 
 q2 = FunctionQuestion(
     """
-    **Pick a depth by the one-standard-error rule.** `one_se_depth(means, ses)` gets, for
+    **Pick a depth by the one-standard-error rule (一倍标准误规则).** `one_se_depth(means, ses)` gets, for
     depths 0, 1, 2, ... (the list index), the mean test AUC over seeds and its standard error.
     Return the **smallest** depth whose mean is at least `best mean - SE of the best depth`.
     (`depth.simplest_within_one_se` does this on a sweep table.)
@@ -88,101 +88,135 @@ q2 = FunctionQuestion(
         ([0.70], [0.01]),
     ],
     hints=[
-        "First find the depth with the best mean and read off its standard error; that gives one bar for all.",
-        "Then walk the depths from 0 upwards and return the first whose mean reaches `best - se_best`.",
+        "There is one bar for every depth, and it comes from a single depth: which one?",
+        "Walk the depths from the simplest upwards; the first that clears the bar is the answer.",
     ],
     wrong_answers=[_best_depth, _own_se, _two_se],
+    explanation="The rule pays for a deeper network only when its gain is larger than the noise of the "
+                "best mean; the chapter's depth_choice applies it to paired per-seed differences.",
 )
 
-# --------------------------------------------------------------------------- q3
+# --------------------------------------------------------------------------- transfer tasks: the package runs them
+
+#: the settings every transfer task uses (as the chapter's TRAINING knobs): small, so a check takes seconds
+SETTINGS = dict(steps=150, batch_size=1024, learning_rate=1e-2, eval_every=25)
+SEEDS = (0, 1, 2)
 
 
-def _early_stopping(val_losses, patience):
-    best, best_epoch, wait = math.inf, 0, 0
-    for epoch, loss in enumerate(val_losses, start=1):
-        if loss < best:
-            best, best_epoch, wait = loss, epoch, 0
-        else:
-            wait += 1
-            if wait >= patience:
-                return best_epoch, epoch
-    return best_epoch, len(val_losses)
+def _mean_auc(task, d, kind="mlp", column="test_auc", **options):
+    from .. import depth
+
+    run = depth.train(task, d, kind=kind, seeds=SEEDS, **{**SETTINGS, **options})
+    return float(run.results[column].mean())
 
 
-def _global_minimum(val_losses, patience):
-    # a typical mistake: the lowest loss of the whole curve, as if training never stopped early
-    best = min(range(len(val_losses)), key=lambda i: val_losses[i]) + 1
-    return best, min(best + patience, len(val_losses))
+def _no_interactions_gain() -> float:
+    from .. import depth
+
+    flat = depth.make_click_task(interaction_scale=0, sequence_scale=0)
+    return round(_mean_auc(flat, 2) - _mean_auc(flat, 0), 3)
 
 
-def _zero_based(val_losses, patience):
-    # a typical mistake: Keras logs epochs from 0, the chapter counts them from 1
-    best_epoch, run = _early_stopping(val_losses, patience)
-    return best_epoch - 1, run - 1
-
-
-def _counts_ties_as_better(val_losses, patience):
-    # a typical mistake: an equal loss is not an improvement, but this resets the patience on it
-    best, best_epoch, wait = math.inf, 0, 0
-    for epoch, loss in enumerate(val_losses, start=1):
-        if loss <= best:
-            best, best_epoch, wait = loss, epoch, 0
-        else:
-            wait += 1
-            if wait >= patience:
-                return best_epoch, epoch
-    return best_epoch, len(val_losses)
-
-
-q3 = FunctionQuestion(
+q3 = ValueQuestion(
     """
-    **When does early stopping stop?** `early_stopping(val_losses, patience)` gets the
-    validation loss a model *would* have after epochs 1, 2, 3, ... and the patience. Like
-    Keras' `EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)`,
-    training stops after `patience` epochs in a row without a strictly lower loss than the
-    best so far. Return `(best_epoch, epochs_run)`, both counted from 1: the epoch whose
-    weights are kept, and how many epochs were trained. If it never stops, it runs them all.
+    **Take the interactions away.** Make the task with nothing for depth to find,
+    `depth.make_click_task(interaction_scale=0, sequence_scale=0)` (main effects only), and train
+    depths 0 and 2 with `depth.train(task, d, seeds=(0, 1, 2), steps=150, batch_size=1024,
+    learning_rate=0.01)`. What is the mean test AUC of depth 2 **minus** that of depth 0 (means over
+    the three seeds, column `test_auc`), to 3 decimals?
     """,
-    _early_stopping,
-    [
-        ([0.60, 0.55, 0.53, 0.54, 0.56, 0.57], 2),
-        ([0.60, 0.55, 0.56, 0.57, 0.50, 0.49], 2),
-        ([0.60, 0.55, 0.56, 0.54, 0.57, 0.58, 0.59], 2),
-        ([0.60, 0.55, 0.55, 0.55, 0.50], 2),
-        ([0.60, 0.58, 0.57, 0.56], 2),
-        ([0.50, 0.51, 0.49, 0.52, 0.53, 0.54], 1),
-        (Case(([0.7, 0.6, 0.65, 0.61, 0.62, 0.59, 0.58],), {"patience": 3})),
-    ],
+    _no_interactions_gain,
+    decimals=3,
+    wrong_answers=[0.1, -0.05, 0.05],
     hints=[
-        "Walk the epochs from 1, remembering the best loss, its epoch, and how many epochs have passed since it.",
-        "An epoch that is not strictly better adds one to the wait; when the wait reaches `patience`, "
-        "stop there: that epoch is `epochs_run`. A better epoch resets the wait to 0.",
+        "Before running it: what is there left for a hidden layer to represent when the true logit is a sum "
+        "of one term per field?",
+        "Train both depths on the same task object and subtract the two means of `run.results['test_auc']`.",
     ],
-    wrong_answers=[_global_minimum, _zero_based, _counts_ties_as_better],
+    explanation="With only main effects, depth 0 already represents the truth; hidden layers add parameters "
+                "and variance, not quality. Depth pays only where there is non-linear structure.",
 )
 
-# --------------------------------------------------------------------------- q4
 
-q4 = ThoughtQuestion(
+def _overfitting_loss() -> float:
+    from .. import depth
+
+    task = depth.make_click_task()
+    run = depth.train(task, 4, seeds=SEEDS, train_size=1000, steps=300, batch_size=256, learning_rate=1e-2,
+                      eval_every=5)
+    return round(float((run.results["test_auc"] - run.results["test_auc_last"]).mean()), 3)
+
+
+q4 = ValueQuestion(
     """
-    **Depth at a bigger scale.** Next quarter your team will have ten times more ratings and a
-    budget of twice today's training time. Using what this chapter measured (the depth sweep,
-    the data-scale sweep and the dot-product model), what would you try first, what would you
-    measure before adopting a deeper network, and which result would change your mind?
+    **Overfitting, seen without early stopping.** On the chapter's task (`depth.make_click_task()`),
+    train depth 4 on only 1,000 training rows for 300 steps of 256, validating every 5 steps:
+    `depth.train(task, 4, seeds=(0, 1, 2), train_size=1000, steps=300, batch_size=256, learning_rate=0.01,
+    eval_every=5)`.
+    By how much does the test AUC at the last step (`test_auc_last`) fall below the test AUC at the step of
+    the lowest validation loss (`test_auc`)? Give the mean over the seeds of `test_auc - test_auc_last`,
+    to 3 decimals (positive when the last step is worse).
+    """,
+    _overfitting_loss,
+    decimals=3,
+    wrong_answers=[0.0, -0.05, 0.3],
+    hints=[
+        "300 steps of 256 rows is about 77 passes over 1,000 rows: what happens to the validation loss?",
+        "Subtract the two columns of `run.results` row by row, then take the mean.",
+    ],
+    explanation="Without early stopping a deep net on little data keeps fitting noise after its best step; "
+                "selecting the step by validation loss (early stopping) is what saves it.",
+)
+
+
+def _din_without_sequence() -> float:
+    from .. import depth
+
+    task = depth.make_click_task(sequence_scale=0)
+    return round(_mean_auc(task, 1, kind="din") - _mean_auc(task, 1), 3)
+
+
+q5 = ValueQuestion(
+    """
+    **Attention needs a behaviour to attend to.** Make the task without the history effect,
+    `depth.make_click_task(sequence_scale=0)`, and train `kind="din"` and `kind="mlp"` at depth 1 with the
+    settings of question 3. What is the mean test AUC of DIN **minus** that of the MLP, to 3 decimals?
+    """,
+    _din_without_sequence,
+    decimals=3,
+    wrong_answers=[0.05, 0.1, -0.1],
+    hints=[
+        "In this task, what is the only thing attention over the history can find that mean pooling cannot?",
+        "Train both kinds on the same task, with the same seeds, and subtract the mean `test_auc`s.",
+    ],
+    explanation="DIN's activation unit is a structure for one behaviour, interest in items like recent ones; "
+                "where clicks do not depend on the history it has nothing to add but parameters.",
+)
+
+# --------------------------------------------------------------------------- q6
+
+q6 = ThoughtQuestion(
+    """
+    **Depth at a bigger scale.** Next quarter your platform serves ten times more users and your training
+    budget doubles. Using what this chapter measured (the depth sweep with its paired standard errors,
+    the best depth against training-set size, the structures against depth, the value of a small AUC gain),
+    what would you try first, what would you measure before adopting a deeper network, and which result
+    would change your mind?
     """,
     """
-    Start from structure, not depth: the explicit user-movie interaction is cheap (a dot product
-    of embeddings the model already has) and targets the behaviour the data is made of, so try it,
-    and a wider embedding, first. Depth is a candidate once data grows, because the data-scale
-    sweep shows the best depth can move with the amount of data; but measure before adopting it:
-    test AUC over several seeds (mean and spread) for each depth on the larger data, the
-    one-standard-error choice, epochs to early stopping, time per epoch and multiply-adds per
-    example (serving cost). Adopt the deeper model only if its gain is larger than the seed spread
-    and pays for its training and serving cost. You would change your mind if, on the bigger data,
-    the deeper networks beat the shallow ones by more than one standard error and the
-    structure-matched model stops improving.
+    Try structure before depth: the FM cross and DIN's attention target behaviours (feature crosses,
+    interest in items like recent ones) and, on the planted task, beat or match every MLP depth for a
+    fraction of the extra compute that layers cost; on SparrowLens, where no such behaviour is learnable
+    from this much data, none of them helped, so check first that the behaviour is there. Depth comes
+    next: the best depth moved up with the training-set size, so with ten times the data a deeper net may
+    pay. Before adopting it measure, on the new data and with paired seeds: test AUC per depth and the
+    one-standard-error pick; the learning curves without early stopping (does validation loss still fall
+    at the end?); steps to converge and time per step (training budget); multiply-adds per candidate
+    (serving cost per request). Adopt the deeper net when its paired gain exceeds its standard error and
+    the expected click gain (the chapter's slate measure) is worth the serving cost. Change your mind if
+    the gain stays inside one standard error, or if the structure-matched model already captures it.
     """,
-    hints=["Look back at which depth the one-standard-error rule chose at 10%, 30% and 100% of the data."],
+    hints=["Look back at which depth the paired one-SE rule chose at each training-set size."],
 )
 
 QUESTIONS = questions(globals())
