@@ -41,7 +41,7 @@ SMOKE_PARAMETERS: dict[str, dict] = {
         "MAX_USERS": 500,
         "DECAYS": (0.0, 1.0),
         "BLENDS": (0.0, 0.5),
-        "N_BOOT": 50,
+        "N_BOOT": 100,
     },
     "06_graph_embedding_eges": {
         "N_WALKS": 2_000,
