@@ -11,7 +11,6 @@ exits non-zero if the curves differ.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 
@@ -19,6 +18,7 @@ import cachetools
 import numpy as np
 
 from sparrow_course import caching, traffic
+from timing import timed  # benchmarks/timing.py: the median of a few runs
 
 
 def cachetools_hits(keys: list[int], size: int) -> int:
@@ -34,14 +34,6 @@ def cachetools_hits(keys: list[int], size: int) -> int:
     return hits
 
 
-def timed(fn, repeats: int) -> tuple[float, object]:
-    """Median wall time of ``repeats`` calls, and the last result."""
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,23 +23,15 @@ with that message. faiss is limited to one thread so the comparison is core for 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 
 import numpy as np
 
 from sparrow_course import lsh
+from timing import timed  # benchmarks/timing.py: the median of a few runs
 
 
-def timed(fn, repeats: int) -> tuple[float, object]:
-    """Median wall time of ``repeats`` calls, and the last result."""
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import time
 
 import numpy as np
@@ -30,6 +29,7 @@ import numpy as np
 from sparrow_course import eges, seed_everything
 from sparrow_course.datasets import load_movielens
 from sparrow_course.embeddings import positive_sequences, random_walks, train_item2vec, transition_graph
+from timing import timed  # benchmarks/timing.py: the median of a few runs
 
 
 def python_walks(graph, n_walks: int, length: int, seed: int) -> list[list[int]]:
@@ -60,13 +60,6 @@ def step_shares(pairs: np.ndarray) -> dict[tuple[int, int], float]:
     return {tuple(p): c / counts.sum() for p, c in zip(a.tolist(), counts)}
 
 
-def median_time(fn, repeats: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def main() -> None:
@@ -82,8 +75,8 @@ def main() -> None:
     graph = transition_graph(sequences)
 
     # part 1: walkers
-    t_vec, walks = median_time(lambda: random_walks(graph, n_walks=args.walks, length=10, seed=1), args.repeats)
-    t_py, py = median_time(lambda: python_walks(graph, args.walks, 10, seed=1), args.repeats)
+    t_vec, walks = timed(lambda: random_walks(graph, n_walks=args.walks, length=10, seed=1), args.repeats)
+    t_py, py = timed(lambda: python_walks(graph, args.walks, 10, seed=1), args.repeats)
     vec_steps = np.stack([walks[:, 0], walks[:, 1]], axis=1)
     vec_steps = vec_steps[(vec_steps >= 0).all(axis=1)]
     py_steps = np.array([w[:2] for w in py if len(w) > 1])
