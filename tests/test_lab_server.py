@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,19 +11,15 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from lab_process import free_port, stop_group
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.lab
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_jupyterlab_serves_the_notebooks(tmp_path):
-    port, token = _free_port(), "sparrow-test-token"
+    port, token = free_port(), "sparrow-test-token"
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTER_CONFIG_DIR=str(tmp_path / "config"))
     # The README's own lab command, with the flags a headless test needs passed through to JupyterLab.
     cmd = [sys.executable, str(ROOT / "tasks.py"), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
@@ -50,10 +44,5 @@ def test_jupyterlab_serves_the_notebooks(tmp_path):
             assert response.status == 200 and b"JupyterLab" in response.read()
     finally:
         # tasks.py started JupyterLab as its child: stop the whole process group
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_group(server, timeout=20)
         log.close()
