@@ -11,12 +11,16 @@ from __future__ import annotations
 SMOKE_PARAMETERS: dict[str, dict] = {
     "00_welcome_and_data": {"MIN_RELEVANCE": 0.5},
     "01_network_depth": {
-        "USERS": 300,
+        "TRAIN_ROWS": 8_000,
+        "SWEEP_ROWS": 4_000,
         "DEPTHS": [0, 1, 2],
         "SEEDS": [0, 1],
-        "FRACTIONS": [0.5, 1.0],
-        "SCALE_DEPTHS": [0, 2],
-        "TRAINING": dict(epochs=3, batch_size=4096, patience=1, learning_rate=3e-3),
+        "TRAIN_SIZES": [2_000],
+        "SIZE_DEPTHS": [0, 1],
+        "TRAINING": dict(steps=60, batch_size=512, learning_rate=1e-2, eval_every=20),
+        "USERS": 300,
+        "LENS_DEPTHS": [0, 1],
+        "LENS_TRAINING": dict(steps=30, batch_size=512, learning_rate=1e-2, eval_every=10),
     },
     "02_load_balancing": {
         "N_REQUESTS": 20_000,

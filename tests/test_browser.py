@@ -37,7 +37,8 @@ CHROMIUM = next((p for p in (os.environ.get("SPARROW_COURSE_CHROMIUM"), shutil.w
                              shutil.which("chromium-browser")) if p), None)
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-RUN_TIMEOUT_S = 1200  # per notebook, generous: the heaviest runs about 2.5 minutes on 2 cores
+RUN_TIMEOUT_S = 900  # per notebook, generous: with the small values each runs well under a minute on 2 cores
+STALL_S = 20  # the kernel idle and no prompt changing for this long: Run All stopped (an error, a dialog)
 
 try:
     from playwright.sync_api import sync_playwright
@@ -178,11 +179,21 @@ def test_notebook_runs_clean_in_jupyterlab(lab, browser, path):
         assert cleared and all(p in ("[ ]:", "[ ]") for p in cleared), f"outputs were not cleared: {cleared[:5]}"
         _menu(page, "Run", "Run All Cells")
         deadline = time.monotonic() + RUN_TIMEOUT_S
-        prompts = page.evaluate(PROMPTS_JS)
+        prompts, last_change, idle_since = page.evaluate(PROMPTS_JS), time.monotonic(), None
         while not (prompts and all(p.startswith("[") and p[1:-2].isdigit() for p in prompts)):
-            assert time.monotonic() < deadline, f"{path.name} still running after {RUN_TIMEOUT_S} s: {prompts}"
+            now = time.monotonic()
+            stalled = idle_since is not None and now - idle_since > STALL_S and now - last_change > STALL_S
+            if now > deadline or stalled:
+                page.screenshot(path=str(ARTEFACTS / f"{path.stem}.png"), full_page=False)
+                waiting = [i for i, p in enumerate(prompts) if not p[1:-2].isdigit()]
+                pytest.fail(f"{path.name}: {'stopped' if stalled else 'still running'} with code cells {waiting[:5]} "
+                            f"not run (prompts {[prompts[i] for i in waiting[:5]]}); errors shown: "
+                            f"{page.evaluate(CHECK_JS)['bad'][:2]}; see build/browser/{path.stem}.png")
             time.sleep(1.0)
-            prompts = page.evaluate(PROMPTS_JS)
+            current = page.evaluate(PROMPTS_JS)
+            if current != prompts:
+                prompts, last_change = current, now
+            idle_since = (idle_since or now) if page.evaluate(IDLE_JS) else None
         found = page.evaluate(CHECK_JS)
         page.screenshot(path=str(ARTEFACTS / f"{path.stem}.png"), full_page=False)
         assert not found["bad"], f"{path.name}: cells show errors or stderr in the browser: {found['bad'][:3]}"
