@@ -163,6 +163,8 @@ def start_spark(master: str = "local[2]", *, app_name: str = "sparrow-course", s
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.session.timeZone", "UTC")
+               # results come back as plain rows; the course does not depend on pyarrow
+               .config("spark.sql.execution.arrow.pyspark.enabled", "false")
                .config("spark.local.dir", str(folder)))
     with _stderr_to(log):
         spark = builder.getOrCreate()

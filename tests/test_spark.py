@@ -90,8 +90,8 @@ def small(tmp_path_factory):
 @pytest.mark.slow
 def test_positive_sequences_match_the_single_machine_version(spark, small):
     folder, ratings = small
-    got = S.positive_sequences(S.read_ratings(spark, folder)).toPandas()
-    got = {int(u): [int(m) for m in ms] for u, ms in zip(got["userId"], got["movieIds"])}
+    rows = S.positive_sequences(S.read_ratings(spark, folder)).collect()
+    got = {int(r["userId"]): [int(m) for m in r["movieIds"]] for r in rows}
     want = embeddings.positive_sequences(ratings)
     assert got == {int(u): list(map(int, ms)) for u, ms in want.items()}
 
