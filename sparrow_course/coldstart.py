@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from .checks import check_choice, check_fraction, check_frame, check_int, check_number, check_seed
 from .datasets import POSITIVE_THRESHOLD, MovieLens, genre_matrix, release_year
 from .embeddings import ItemVectors, positive_sequences, train_item2vec
-from .metrics import RECOMMENDATION_COLUMNS, top_k_frame
+from .metrics import RECOMMENDATION_COLUMNS, per_user_metrics, top_k_frame  # per_user_metrics: re-exported
 from .seeding import DEFAULT_SEED
 
 __all__ = [
@@ -255,30 +255,6 @@ def _encoder(frame: pd.DataFrame):
 # Per-user metrics and paired comparisons
 # ---------------------------------------------------------------------------
 
-
-def per_user_metrics(recommendations: pd.DataFrame, truth: pd.DataFrame, k: int) -> pd.DataFrame:
-    """recall@k and NDCG@k of every user in ``truth`` (index userId), for paired comparisons and bootstraps.
-
-    Their means are exactly :func:`metrics.evaluate_top_k`'s figures.
-    """
-    k = check_int(k, "k", low=1)
-    check_frame(recommendations, RECOMMENDATION_COLUMNS, "recommendations")
-    check_frame(truth, ["userId", "movieId"], "truth", allow_empty=False)
-    relevant = truth[["userId", "movieId"]].drop_duplicates()
-    n_relevant = relevant.groupby("userId").size()
-    top = recommendations[["userId", "movieId"]].copy()
-    top["rank"] = top.groupby("userId", sort=False).cumcount()
-    top = top[top["rank"] < k].drop_duplicates(["userId", "movieId"])
-    hits = top.merge(relevant, on=["userId", "movieId"], how="inner")
-    hits["gain"] = 1.0 / np.log2(hits["rank"].to_numpy() + 2.0)
-    per_user = hits.groupby("userId").agg(hits=("gain", "size"), dcg=("gain", "sum"))
-    per_user = per_user.reindex(n_relevant.index, fill_value=0)
-    discounts = np.cumsum(1.0 / np.log2(np.arange(k) + 2.0))
-    ideal = discounts[np.minimum(n_relevant.to_numpy(), k) - 1]
-    frame = pd.DataFrame({f"recall@{k}": per_user["hits"].to_numpy() / n_relevant.to_numpy(),
-                          f"ndcg@{k}": per_user["dcg"].to_numpy() / ideal},
-                         index=pd.Index(n_relevant.index.to_numpy(), name="userId"))
-    return frame
 
 
 def paired_difference(a: Sequence[float] | pd.Series, b: Sequence[float] | pd.Series, *, n_boot: int = 2000,

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .checks import check_frame, check_int
 
-__all__ = ["auc", "percentiles", "hit_ratio", "recall_at_k", "ndcg_at_k", "evaluate_top_k", "top_k_frame",
+__all__ = ["auc", "percentiles", "hit_ratio", "recall_at_k", "ndcg_at_k", "per_user_metrics", "evaluate_top_k", "top_k_frame",
            "RECOMMENDATION_COLUMNS"]
 
 #: The common shape of every recall channel's output: one row per (user, recommended movie),
@@ -114,6 +114,31 @@ def top_k_frame(user_ids: Sequence[int], item_ids: Sequence[int], scores: np.nda
     return frame.reset_index(drop=True)
 
 
+def per_user_metrics(recommendations: pd.DataFrame, truth: pd.DataFrame, k: int) -> pd.DataFrame:
+    """recall@k and NDCG@k of every user in ``truth`` (index userId; 0 for a user with no recommendations).
+
+    The per-user numbers behind :func:`evaluate_top_k`, for paired comparisons and bootstraps over
+    users; computed for all users at once with joins, not a loop over users.
+    """
+    k = check_int(k, "k", low=1)
+    check_frame(recommendations, RECOMMENDATION_COLUMNS, "recommendations")
+    check_frame(truth, ["userId", "movieId"], "truth", allow_empty=False)
+    relevant = truth[["userId", "movieId"]].drop_duplicates()
+    n_relevant = relevant.groupby("userId").size()
+    top = recommendations[["userId", "movieId"]].copy()
+    top["rank"] = top.groupby("userId", sort=False).cumcount()
+    top = top[top["rank"] < k].drop_duplicates(["userId", "movieId"])
+    hits = top.merge(relevant, on=["userId", "movieId"], how="inner")
+    hits["gain"] = 1.0 / np.log2(hits["rank"].to_numpy() + 2.0)
+    per_user = hits.groupby("userId").agg(hits=("gain", "size"), dcg=("gain", "sum"))
+    per_user = per_user.reindex(n_relevant.index, fill_value=0)
+    discounts = np.cumsum(1.0 / np.log2(np.arange(k) + 2.0))
+    ideal = discounts[np.minimum(n_relevant.to_numpy(), k) - 1]
+    return pd.DataFrame({f"recall@{k}": per_user["hits"].to_numpy() / n_relevant.to_numpy(),
+                         f"ndcg@{k}": per_user["dcg"].to_numpy() / ideal},
+                        index=pd.Index(n_relevant.index.to_numpy(), name="userId"))
+
+
 def evaluate_top_k(recommendations: pd.DataFrame, truth: pd.DataFrame, k: int, *,
                    n_items: int | None = None) -> dict[str, float]:
     """Mean recall@k and NDCG@k over the users in ``truth`` (a user with no recommendations scores 0).
@@ -122,17 +147,9 @@ def evaluate_top_k(recommendations: pd.DataFrame, truth: pd.DataFrame, k: int, *
     user; ``truth`` holds the held-out relevant (userId, movieId) pairs. With ``n_items`` the
     result also has ``coverage``: the share of the catalogue recommended to anyone.
     """
-    k = check_int(k, "k", low=1)
-    check_frame(recommendations, RECOMMENDATION_COLUMNS, "recommendations")
-    check_frame(truth, ["userId", "movieId"], "truth", allow_empty=False)
-    recs = recommendations.groupby("userId", sort=False)["movieId"].agg(lambda s: list(s)[:k]).to_dict()
-    recalls, ndcgs = [], []
-    for user, items in truth.groupby("userId", sort=True)["movieId"]:
-        got = recs.get(user, [])
-        recalls.append(recall_at_k(got, items, k) if got else 0.0)
-        ndcgs.append(ndcg_at_k(got, items, k) if got else 0.0)
-    result = {"users": float(len(recalls)), f"recall@{k}": float(np.mean(recalls)),
-              f"ndcg@{k}": float(np.mean(ndcgs))}
+    per_user = per_user_metrics(recommendations, truth, k)
+    result = {"users": float(len(per_user)), f"recall@{k}": float(per_user[f"recall@{k}"].mean()),
+              f"ndcg@{k}": float(per_user[f"ndcg@{k}"].mean())}
     if n_items is not None:
         n_items = check_int(n_items, "n_items", low=1)
         shown = recommendations.groupby("userId", sort=False).head(k)["movieId"].nunique()

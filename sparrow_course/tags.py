@@ -29,6 +29,7 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import MultiLabelBinarizer, normalize
 
 from . import metrics
+from .metrics import per_user_metrics  # re-exported for the chapter: the shared per-user recall and NDCG
 from .checks import check_bool, check_choice, check_fraction, check_frame, check_int, check_memory, check_seed
 from .datasets import POSITIVE_THRESHOLD, user_time_split
 
@@ -623,22 +624,6 @@ def prepare_experiment(ml: Any, *, k: int = 20, test_fraction: float = 0.2, sour
                          index=pd.Index(users, name="userId"), name="activity")
     return TagExperiment(catalogue=catalogue, train=train, truth=truth, users=users, activity=activity, k=k)
 
-
-def per_user_metrics(recs: pd.DataFrame, truth: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Recall@k and NDCG@k of every user in ``truth`` (0 for a user without recommendations), index userId.
-
-    The same numbers as :func:`metrics.evaluate_top_k`, per user, for paired comparisons.
-    """
-    k = check_int(k, "k", low=1)
-    top = recs.groupby("userId", sort=False).head(k)
-    top = top.assign(rank=top.groupby("userId", sort=False).cumcount())
-    hits = top.merge(truth[["userId", "movieId"]].drop_duplicates(), on=["userId", "movieId"])
-    n_rel = truth.drop_duplicates(["userId", "movieId"]).groupby("userId").size()
-    found = hits.groupby("userId").size().reindex(n_rel.index, fill_value=0)
-    dcg = (1 / np.log2(hits["rank"] + 2)).groupby(hits["userId"]).sum().reindex(n_rel.index, fill_value=0.0)
-    ideal_table = np.cumsum(1 / np.log2(np.arange(k) + 2))
-    ideal = ideal_table[np.minimum(n_rel.to_numpy(), k) - 1]
-    return pd.DataFrame({f"recall@{k}": found / n_rel, f"ndcg@{k}": dcg.to_numpy() / ideal}, index=n_rel.index)
 
 
 def evaluate(recs: pd.DataFrame, experiment: TagExperiment, *, label: str = "") -> pd.DataFrame:

@@ -139,3 +139,25 @@ def test_tasks_fast_runs_unit_tests_without_slow_ones(monkeypatch):
     assert ["-m", "not slow"] in [fast[i:i + 2] for i in range(len(fast) - 1)] and "tests" in fast
     assert "notebooks" not in fast and "--nbval" not in fast and fast[-1] == "-q"
     assert "--nbval" in full and "notebooks" in full and full[full.index("--nbval-kernel-name") + 1] == KERNEL
+
+
+def test_per_user_metrics_agree_with_the_one_user_definitions():
+    import pandas as pd
+
+    from sparrow_course import metrics
+
+    recs = pd.DataFrame({"userId": [1, 1, 1, 2, 2, 3], "movieId": [10, 11, 12, 10, 13, 14],
+                         "score": [3.0, 2.0, 1.0, 2.0, 1.0, 1.0]})
+    truth = pd.DataFrame({"userId": [1, 1, 2, 4], "movieId": [11, 12, 15, 10]})
+    got = metrics.per_user_metrics(recs, truth, k=2)
+    assert list(got.index) == [1, 2, 4]  # users in truth only; user 4 has no recommendations
+    lists = {1: [10, 11, 12], 2: [10, 13], 4: []}
+    relevant = {1: [11, 12], 2: [15], 4: [10]}
+    for user in (1, 2, 4):
+        want_recall = metrics.recall_at_k(lists[user], relevant[user], 2) if lists[user] else 0.0
+        want_ndcg = metrics.ndcg_at_k(lists[user], relevant[user], 2) if lists[user] else 0.0
+        assert got.loc[user, "recall@2"] == pytest.approx(want_recall)
+        assert got.loc[user, "ndcg@2"] == pytest.approx(want_ndcg)
+    assert got.loc[1, "recall@2"] == 0.5 and got.loc[1, "ndcg@2"] == pytest.approx((1 / np.log2(3)) / (1 + 1 / np.log2(3)))
+    summary = metrics.evaluate_top_k(recs, truth, 2, n_items=6)
+    assert summary["recall@2"] == pytest.approx(got["recall@2"].mean()) and summary["users"] == 3.0
