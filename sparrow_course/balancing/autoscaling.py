@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..checks import check_choice, check_int, check_number
+from ..checks import check_choice, check_int, check_number, check_seed
+from ..seeding import DEFAULT_SEED
 from .engine import ClusterEngine
 from .simulator import Node
 from .strategies import STRATEGIES, make_balancer
@@ -132,12 +133,14 @@ def simulate_autoscaling(
     cache_ttl: float = 60.0,
     miss_penalty: float = 0.01,
     label: str | None = None,
+    seed: int = DEFAULT_SEED,
 ) -> AutoscalingResult:
     """Serve a day of ``requests`` on identical ``node``s, resized by ``policy`` (None: a fixed cluster).
 
     ``interval``: seconds between the autoscaler's looks. ``boot_time``: seconds from ordering a
     node until it takes traffic. ``slo``: latency objective in seconds, to be met by all but
-    ``slo_target`` of requests.
+    ``slo_target`` of requests. ``seed`` seeds every balancer built over the day (random
+    choices, ring positions).
     """
     if not isinstance(node, Node):
         raise TypeError(f"node must be a Node (the hardware every instance runs on), got {type(node).__name__}")
@@ -152,6 +155,7 @@ def simulate_autoscaling(
     boot_time = check_number(boot_time, "boot_time", low=0)
     slo_target = check_number(slo_target, "slo_target", low=0, high=1, include_high=False)
     check_choice(strategy, "strategy", STRATEGIES)
+    seed = check_seed(seed)
     if not isinstance(requests, Requests):
         raise TypeError(f"requests must be a Requests stream (see diurnal_traffic), got {type(requests).__name__}")
     if len(requests) == 0:
@@ -174,7 +178,7 @@ def simulate_autoscaling(
 
     def rebuild(i0: int) -> None:
         """Rebuild the balancer over the active slots; requests from i0 on are dispatched by it."""
-        engine.route(make_balancer(strategy, [slots[s] for s in active]), active, i0)
+        engine.route(make_balancer(strategy, [slots[s] for s in active], seed=seed), active, i0)
 
     def control(now: float, i: int) -> None:
         """The autoscaler's look at the window that just ended (requests window_start..i-1)."""

@@ -20,6 +20,7 @@ import pandas as pd
 from ..caching import lru_stack_distances
 from ..checks import check_choice, check_fraction, check_int, check_number
 from ..metrics import percentiles
+from ..seeding import DEFAULT_SEED
 from ..traffic import Requests
 from .engine import ClusterEngine
 from .simulator import Node, check_nodes
@@ -42,7 +43,7 @@ def _strategies(kinds: Sequence[str], *, state_free: bool = False) -> list[str]:
 
 
 def run_with_resize(requests: Requests, nodes: Sequence[Node], kind: str, event: str, at: float, *,
-                    key: str = "user", cache_ttl: float = 60.0, miss_penalty: float = 0.015, seed: int = 0,
+                    key: str = "user", cache_ttl: float = 60.0, miss_penalty: float = 0.015, seed: int = DEFAULT_SEED,
                     **options) -> dict[str, np.ndarray]:
     """Serve ``requests`` on ``nodes`` with strategy ``kind``; at ``at`` seconds a node joins, fails, or nothing happens.
 
@@ -83,7 +84,7 @@ def run_with_resize(requests: Requests, nodes: Sequence[Node], kind: str, event:
 
 def resize_experiment(requests: Requests, nodes: Sequence[Node], kinds: Sequence[str], *, at: float,
                       recovery: float = 60.0, window: float = 10.0, key: str = "user", cache_ttl: float = 60.0,
-                      miss_penalty: float = 0.015, seed: int = 0, options: dict | None = None
+                      miss_penalty: float = 0.015, seed: int = DEFAULT_SEED, options: dict | None = None
                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each strategy in ``kinds`` under each of ``EVENTS`` at time ``at``: (timeline, costs).
 
@@ -139,7 +140,7 @@ def resize_experiment(requests: Requests, nodes: Sequence[Node], kinds: Sequence
 
 
 def cache_entries_for_hit_ratio(keys: np.ndarray, nodes: Sequence[str] | Sequence[Node], kinds: Sequence[str],
-                                targets: Sequence[float], *, bytes_per_entry: float = 2048.0, seed: int = 0,
+                                targets: Sequence[float], *, bytes_per_entry: float = 2048.0, seed: int = DEFAULT_SEED,
                                 options: dict | None = None) -> pd.DataFrame:
     """Entries (and MiB) each node's LRU cache needs for the cluster to reach each target hit ratio.
 

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..checks import check_bool, check_choice, check_int, check_memory, check_number, check_seed, check_str
+from ..seeding import DEFAULT_SEED
 from .hashing import hash_keys, hash_stream, splitmix64, stable_hash, unit_interval
 
 __all__ = [
@@ -104,7 +105,7 @@ class Balancer:
     uses_key = False   # does the choice depend on a key of the request (user id, item id)?
     weighted = True    # are unequal weights meaningful for this strategy?
 
-    def __init__(self, nodes: Sequence[str] | Mapping[str, float] = (), *, seed: int = 0) -> None:
+    def __init__(self, nodes: Sequence[str] | Mapping[str, float] = (), *, seed: int = DEFAULT_SEED) -> None:
         self.seed = check_seed(seed)
         self._rng = np.random.default_rng(self.seed)
         self._names: list[str] = []
@@ -276,7 +277,7 @@ class RoundRobin(Balancer):
     label = "round robin"
     weighted = False
 
-    def __init__(self, nodes: Sequence[str] | Mapping[str, float] = (), *, seed: int = 0) -> None:
+    def __init__(self, nodes: Sequence[str] | Mapping[str, float] = (), *, seed: int = DEFAULT_SEED) -> None:
         self._next = 0
         # round robin ignores weights by definition: accept capacity-weighted node lists as plain names
         names = [n for n, _ in _parse_nodes(nodes)]
@@ -384,7 +385,7 @@ class PowerOfTwoChoices(Balancer):
     label = "two choices"
     stateful = True
 
-    def __init__(self, nodes=(), *, hashed: bool = False, seed: int = 0) -> None:
+    def __init__(self, nodes=(), *, hashed: bool = False, seed: int = DEFAULT_SEED) -> None:
         self.hashed = check_bool(hashed, "hashed")
         self.uses_key = hashed
         if hashed:
@@ -456,7 +457,7 @@ class ConsistentHashRing(Balancer):
     label = "consistent hashing"
     uses_key = True
 
-    def __init__(self, nodes=(), *, vnodes: int = 160, seed: int = 0) -> None:
+    def __init__(self, nodes=(), *, vnodes: int = 160, seed: int = DEFAULT_SEED) -> None:
         self.vnodes = check_int(vnodes, "vnodes", low=1)
         self._point_cache: dict[tuple[str, int], np.ndarray] = {}
         super().__init__(nodes, seed=seed)
@@ -599,7 +600,7 @@ class MaglevHash(Balancer):
     uses_key = True
     weighted = False
 
-    def __init__(self, nodes=(), *, table_size: int = 65537, seed: int = 0) -> None:
+    def __init__(self, nodes=(), *, table_size: int = 65537, seed: int = DEFAULT_SEED) -> None:
         table_size = check_int(table_size, "table_size", low=2)
         # the table is built as a Python list (8-byte slots plus int objects) and then a numpy array
         check_memory(48.0 * table_size, f"a Maglev table of table_size={table_size} slots")
@@ -648,7 +649,7 @@ class BoundedLoadHash(ConsistentHashRing):
     label = "bounded-load hashing"
     stateful = True
 
-    def __init__(self, nodes=(), *, epsilon: float = 0.25, vnodes: int = 160, seed: int = 0) -> None:
+    def __init__(self, nodes=(), *, epsilon: float = 0.25, vnodes: int = 160, seed: int = DEFAULT_SEED) -> None:
         self.epsilon = check_number(epsilon, "epsilon", low=0, include_low=False)
         super().__init__(nodes, vnodes=vnodes, seed=seed)
 
@@ -724,7 +725,7 @@ def keys_moved(before: Balancer, after: Balancer, keys: Sequence | np.ndarray) -
     return float(np.mean(a != b))
 
 
-def keys_moved_on_resize(kind: str, n_nodes: int, keys: Sequence | np.ndarray, *, seed: int = 0,
+def keys_moved_on_resize(kind: str, n_nodes: int, keys: Sequence | np.ndarray, *, seed: int = DEFAULT_SEED,
                          **options) -> tuple[float, float]:
     """Share of ``keys`` that move when a node joins (N -> N+1) and when the last node leaves (N -> N-1).
 
