@@ -11,6 +11,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .runtime import KERNEL
+
+__all__ = ["Finding", "check_data", "check_java", "check_kernel", "check_tensorflow", "data_download", "data_info",
+           "doctor", "main", "notebooks_run", "progress", "workspace"]
+
 KEY_PACKAGES = ["numpy", "pandas", "tensorflow", "gensim", "sklearn", "matplotlib", "cachetools", "jupyterlab", "nbval"]
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -40,7 +45,7 @@ def _version(module: str) -> Finding:
     return Finding(module, True, getattr(mod, "__version__", "installed"))
 
 
-def check_kernel(name: str = "sparrow-course") -> Finding:
+def check_kernel(name: str = KERNEL) -> Finding:
     """Is the course's Jupyter kernel registered?"""
     from jupyter_client.kernelspec import KernelSpecManager
 

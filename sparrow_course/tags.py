@@ -32,6 +32,7 @@ from . import metrics
 from .metrics import per_user_metrics  # re-exported for the chapter: the shared per-user recall and NDCG
 from .checks import check_bool, check_choice, check_fraction, check_frame, check_int, check_memory, check_seed
 from .datasets import POSITIVE_THRESHOLD, user_time_split
+from .seeding import DEFAULT_SEED
 
 __all__ = [
     "WEIGHTINGS", "PROFILE_WEIGHTS", "ACTIVITY_EDGES", "GENRE_PREFIX",
@@ -594,7 +595,7 @@ def _bucket_labels(edges: Sequence[int]) -> list[str]:
 
 
 def prepare_experiment(ml: Any, *, k: int = 20, test_fraction: float = 0.2, source: str = "auto",
-                       max_users: int | None = None, seed: int = 2024,
+                       max_users: int | None = None, seed: int = DEFAULT_SEED,
                        activity_edges: Sequence[int] = ACTIVITY_EDGES) -> TagExperiment:
     """Split each user's ratings by time, keep users with a liked movie on both sides, bucket them by activity.
 
@@ -734,7 +735,7 @@ def blend_sweep(experiment: TagExperiment, blends: Sequence[float] = (0.0, 0.25,
     return table[["blend"] + [c for c in table.columns if c != "blend"]]
 
 
-def paired_difference(a: pd.Series, b: pd.Series, *, n_boot: int = 2000, seed: int = 2024,
+def paired_difference(a: pd.Series, b: pd.Series, *, n_boot: int = 2000, seed: int = DEFAULT_SEED,
                       level: float = 0.95) -> dict[str, float]:
     """Mean of a - b over the users both have, with a bootstrap confidence interval over users."""
     n_boot = check_int(n_boot, "n_boot", low=100)
@@ -752,7 +753,7 @@ def paired_difference(a: pd.Series, b: pd.Series, *, n_boot: int = 2000, seed: i
 
 
 def select_and_test(per_user: pd.DataFrame, activity: pd.Series, *, by: str = "decay", metric: str | None = None,
-                    bucket: str | None = None, seed: int = 2024, n_boot: int = 2000) -> pd.DataFrame:
+                    bucket: str | None = None, seed: int = DEFAULT_SEED, n_boot: int = 2000) -> pd.DataFrame:
     """Choose the best setting on a random half of users, then compare it with every setting on the other half.
 
     Selecting and testing on different users keeps the winner's curse out of the claim. Returns one
