@@ -8,6 +8,7 @@ import pytest
 from sparrow_course import cli
 
 
+@pytest.mark.tensorflow   # the doctor imports TensorFlow in a child process
 def test_doctor_reports_each_check(capfd):
     problems = cli.doctor()
     out, err = capfd.readouterr()  # file descriptors: TensorFlow's C++ log lines would land here

@@ -16,6 +16,11 @@ from sparrow_course.exercises import (
 CHAPTERS = chapters()
 ALL = [(f"{ch}.{name}", q) for ch, mod in CHAPTERS.items() for name, q in mod.QUESTIONS.items()]
 IDS = [n for n, _ in ALL]
+# Questions whose reference reruns a chapter's experiment on the bundled data (seconds each, up to ~10 s):
+# their checks are `slow`, so `tasks.py test --fast` leaves them to the full run.
+RERUNS_AN_EXPERIMENT = {"ch00.q1", "ch01.q3", "ch01.q4", "ch01.q5", "ch02.q3", "ch03.q6", "ch03.q7", "ch04.q1",
+                        "ch04.q3", "ch05.q2", "ch05.q3", "ch05.q4", "ch06.q1", "ch06.q4"}
+MEASURED = [pytest.param(n, q, id=n, marks=[pytest.mark.slow] if n in RERUNS_AN_EXPERIMENT else []) for n, q in ALL]
 # the texts the core falls back on when a question has none of its own: not counted as written
 FALLBACKS = ("no hint for this one", "(no written solution)")
 
@@ -27,6 +32,7 @@ def _leaves(question):
 
 def test_every_chapter_has_exercises():
     assert ALL, "no exercise modules found"
+    assert RERUNS_AN_EXPERIMENT <= set(IDS), f"RERUNS_AN_EXPERIMENT names no question: {RERUNS_AN_EXPERIMENT - set(IDS)}"
     for ch, mod in CHAPTERS.items():
         assert len(mod.QUESTIONS) >= 3, f"{ch} has fewer than three questions"
         assert callable(getattr(mod, "progress", None)), f"{ch} has no progress(): end it with QUESTIONS = questions(globals())"
@@ -38,7 +44,7 @@ def test_placeholder_reads_as_not_attempted(name, question):
     assert question.check().outcome == NOT_ATTEMPTED
 
 
-@pytest.mark.parametrize("name,question", ALL, ids=IDS)
+@pytest.mark.parametrize("name,question", MEASURED)
 def test_reference_passes(name, question):
     if isinstance(question, ThoughtQuestion):
         assert question.check("my answer").outcome == NOTED
@@ -47,7 +53,7 @@ def test_reference_passes(name, question):
     assert ref.outcome == CORRECT, f"{name}: the reference answer fails: {ref.message}"
 
 
-@pytest.mark.parametrize("name,question", ALL, ids=IDS)
+@pytest.mark.parametrize("name,question", MEASURED)
 def test_wrong_answers_fail_without_revealing_the_answer(name, question):
     if isinstance(question, ThoughtQuestion):
         pytest.skip("a thought question has no automatic verdict")
@@ -62,17 +68,21 @@ def test_wrong_answers_fail_without_revealing_the_answer(name, question):
                 assert not shown, f"{leaf.name}: the message for {wrong!r} shows the expected value as {shown}: {result.message}"
 
 
-@pytest.mark.parametrize("name,question", ALL, ids=IDS)
-def test_hints_solution_and_explanation_are_written_for_the_question(name, question):
-    hints = question.hints or [h for leaf in _leaves(question) for h in leaf.hints]
-    assert hints, f"{name}: give at least one hint (hints=[...]) that nudges without stating the answer"
-    assert all(h.strip() and not h.startswith(FALLBACKS) for h in hints)
+@pytest.mark.parametrize("name,question", MEASURED)
+def test_solution_is_written_for_the_question(name, question):
     for leaf in _leaves(question):
         if isinstance(leaf, ValueQuestion):
             # the bare value is not a solution: say how it is found (solution=, or expected= as a function)
             assert leaf._solution or leaf._expected_source, f"{leaf.name}: write solution= (how the value is found)"
-        body = leaf.solution().body
+        body = leaf.solution().body              # shows the value, so it measures it
         assert body.strip() and FALLBACKS[1] not in body, f"{leaf.name}: write a solution"
+
+
+@pytest.mark.parametrize("name,question", ALL, ids=IDS)
+def test_hints_and_explanation_are_written_for_the_question(name, question):
+    hints = question.hints or [h for leaf in _leaves(question) for h in leaf.hints]
+    assert hints, f"{name}: give at least one hint (hints=[...]) that nudges without stating the answer"
+    assert all(h.strip() and not h.startswith(FALLBACKS) for h in hints)
     if isinstance(question, ThoughtQuestion):
         assert question._solution and len(question._solution.split()) >= 20, f"{name}: a thought question needs a discussion"
         return

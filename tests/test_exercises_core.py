@@ -295,3 +295,23 @@ def test_a_tuple_is_asked_for_where_it_matters():
     r = q.check(["east", "ios", "evening", 1])
     assert r.outcome == INCORRECT and "expected a tuple" in r.message
     assert ValueQuestion("A list.", [1, 2]).check((1, 2)).correct  # a list question takes any sequence
+
+
+def test_wrong_answers_given_as_functions_are_measured_on_first_use_only():
+    calls = []
+
+    def measured():
+        calls.append("item")
+        return 0.25
+
+    def whole_list():
+        calls.append("list")
+        return [0.75, measured]
+
+    items = ValueQuestion("What share?", expected=lambda: 0.5, wrong_answers=[measured, 0.1])
+    listed = ValueQuestion("What share?", expected=0.5, wrong_answers=whole_list)
+    assert calls == []                       # building a chapter's questions runs no experiment
+    assert items.wrong_answers == [0.25, 0.1] and listed.wrong_answers == [0.75, 0.25]
+    assert calls == ["item", "list", "item"]
+    assert listed.wrong_answers == [0.75, 0.25] and len(calls) == 3     # measured once
+    assert items.check(0.25).outcome == INCORRECT

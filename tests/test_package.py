@@ -63,6 +63,7 @@ print(json.dumps(culprit))
 """
 
 
+@pytest.mark.slow   # imports every module in fresh interpreters, TensorFlow among them (~20 s)
 def test_only_chapters_that_need_it_import_tensorflow():
     """Import every module in a fresh interpreter; one whose import loads TensorFlow must be a TensorFlow chapter."""
     remaining = [m for m in MODULES if m not in TENSORFLOW_MODULES]

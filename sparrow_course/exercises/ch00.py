@@ -15,20 +15,6 @@ import pandas as pd
 from .core import Case, FunctionQuestion, ValueQuestion, questions
 
 
-class _MeasuredQuestion(ValueQuestion):
-    """A value question whose typical wrong answers are measured on the data too, on first use."""
-
-    @property  # type: ignore[override]
-    def wrong_answers(self) -> list:
-        if self._wrong_values is None:
-            self._wrong_values = [w() if callable(w) else w for w in self._wrong]
-        return self._wrong_values
-
-    @wrong_answers.setter
-    def wrong_answers(self, values) -> None:
-        self._wrong, self._wrong_values = list(values), None
-
-
 @lru_cache(maxsize=1)
 def _bundled():
     from ..datasets import load_movielens
@@ -43,7 +29,7 @@ def _positive_share_at(threshold: float) -> float:
     return float((_bundled().ratings["rating"] >= threshold).mean())
 
 
-q1 = _MeasuredQuestion(
+q1 = ValueQuestion(
     """Transfer: the notebook labels a rating positive (正反馈) when it is at least 3.5 stars, as
     SparrowRecSys does. Move the threshold to 4.0: what share of all ratings in the bundled
     SparrowLens (`ml.ratings`) is at least 4.0 stars? Answer as a fraction of all ratings
@@ -103,7 +89,7 @@ def _overlap_at(min_relevance: float) -> float:
     return float(describe_movie_tags(_bundled(), min_relevance=min_relevance)["sibling_leaf_overlap"])
 
 
-q3 = _MeasuredQuestion(
+q3 = ValueQuestion(
     """Transfer: the notebook measures the sibling leaf overlap over every catalogue tag row. Keep
     only the rows of `ml.movie_tags` with `relevance >= 0.9` (the package's
     `datasets.describe_movie_tags(ml, min_relevance=0.9)` does it for you) and measure it again:
@@ -142,7 +128,7 @@ def _comedies_tagged_funny() -> float:
     return float(pd.Series(comedies).isin(funny).mean())
 
 
-q4 = _MeasuredQuestion(
+q4 = ValueQuestion(
     """Generic tags carry a weaker signal than leaves. Measure one: among the movies whose catalogue
     tags (`ml.movie_tags`) include the generic tag `funny`, what share has `Comedy` among its genres
     in `ml.movies` (the `genres` column, split on `|`)? Answer as a fraction of the `funny` movies,

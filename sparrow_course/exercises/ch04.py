@@ -47,23 +47,13 @@ q1 = ValueQuestion(
     decimals=3,
     hints=["Use the chapter's `holdout`: the same test users as the tables above.",
            "`model.recall(ml, holdout.test_users, 20)` gives the lists; compare with `holdout.truth('test')`."],
-    wrong_answers=[0.0, 13.0],
+    # a typical mistake: serving everyone the popularity list (one cluster) instead of two
+    wrong_answers=[_popularity_recall, 0.0, 13.0],
     explanations={0.0: "Zero hits: did you pass the validation users' lists against the test users' truth?",
                   13.0: "That looks like a percentage; give recall as a fraction between 0 and 1."},
     explanation="Two gender clusters gain little over one list for all: which features you cluster on decides "
                 "more than how many clusters you make.",
 )
-
-
-class _LazyWrong(list):
-    """Wrong answers that need the data (popularity's recall) are computed when the test asks for them."""
-
-    def __iter__(self):
-        return (w() if callable(w) else w for w in list.__iter__(self))
-
-
-# a typical mistake: serving everyone the popularity list (one cluster) instead of two
-q1.wrong_answers = _LazyWrong([_popularity_recall, 0.0, 13.0])
 
 
 # --------------------------------------------------------------------------- q2: centred cosine

@@ -3,37 +3,8 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Any, Callable
 
 from .core import MultipartQuestion, ThoughtQuestion, ValueQuestion, FunctionQuestion, questions
-
-
-class _LazyList(list):
-    """A list filled on first use: wrong answers that depend on a run the module must not do at import."""
-
-    def __init__(self, make: Callable[[], list]) -> None:
-        super().__init__()
-        self._make: Callable[[], list] | None = make
-
-    def _fill(self) -> None:
-        if self._make is not None:
-            make, self._make = self._make, None
-            self.extend(make())
-
-    def __iter__(self):
-        self._fill()
-        return super().__iter__()
-
-    def __len__(self) -> int:
-        self._fill()
-        return super().__len__()
-
-    def __getitem__(self, item: Any) -> Any:
-        self._fill()
-        return super().__getitem__(item)
-
-    def __bool__(self) -> bool:
-        return len(self) > 0
 
 
 @lru_cache(maxsize=2)
@@ -155,7 +126,7 @@ q2 = MultipartQuestion(
         "a": ValueQuestion(
             "the decay with the highest overall recall@20 (one of 0.0, 0.25, 0.5, 0.75, 1.0)",
             expected=_best_relevance_decay,
-            wrong_answers=_LazyList(lambda: [d for d in _DECAYS if d != _best_relevance_decay()][:2]),
+            wrong_answers=lambda: [d for d in _DECAYS if d != _best_relevance_decay()][:2],
             hints=["Read the rows with activity 'all' of the first table decay_sweep returns."],
             explanation="Relevance changes how much each tag weighs, not which levels exist.",
         ),
@@ -163,7 +134,7 @@ q2 = MultipartQuestion(
             "its recall@20 to 3 decimals",
             expected=lambda: round(_relevance_sweep()[_best_relevance_decay()], 3),
             decimals=3,
-            wrong_answers=_LazyList(lambda: [round(_relevance_sweep()[_best_relevance_decay()] * 100, 3)]),
+            wrong_answers=lambda: [round(_relevance_sweep()[_best_relevance_decay()] * 100, 3)],
             hints=["A fraction between 0 and 1, not a percentage."],
             explanation="Compare it with the sweep without relevance in the chapter.",
         ),
@@ -199,7 +170,7 @@ q3 = ValueQuestion(
     equal weights, to 3 decimals (negative if recency hurts)?""",
     expected=lambda: round(_recency_gain()[0], 3),
     decimals=3,
-    wrong_answers=_LazyList(_recency_wrong),
+    wrong_answers=_recency_wrong,
     hints=["`tags.compare_vectorisers(exp, {'equal': dict(weighting='tf-idf'), "
            "'recency': dict(weighting='tf-idf', profile_weights='recency')})`.",
            "Take the rows with activity 'all'; the answer is a difference of two fractions, not either one."],
@@ -227,7 +198,7 @@ q4 = ValueQuestion(
     TF-IDF tag scores (decay 0) with log-popularity at weights 0.25, 0.5 and 0.75
     (`tags.blend_sweep(exp10, (0.25, 0.5, 0.75))`). Which blend weight gives the highest recall@10?""",
     expected=_best_blend_at_10,
-    wrong_answers=_LazyList(lambda: [b for b in _BLENDS if b != _best_blend_at_10()]),
+    wrong_answers=lambda: [b for b in _BLENDS if b != _best_blend_at_10()],
     hints=["Predict first: with only 10 slots, does popularity or the tag score matter more?",
            "blend_sweep returns one row per weight with a recall@10 column."],
     explanation="Where the best blend sits depends on K: the head of the list is where popularity is strongest.",

@@ -656,7 +656,7 @@ class ValueQuestion(Question):
         hints: Sequence[str] = (),
         rtol: float = _DEFAULT_RTOL,
         atol: float = _DEFAULT_ATOL,
-        wrong_answers: Sequence[Any] = (),
+        wrong_answers: Sequence[Any] | Callable[[], Sequence[Any]] = (),
         explanations: Mapping[Any, str] | None = None,
         solution: str | None = None,
         explanation: str = "",
@@ -668,7 +668,7 @@ class ValueQuestion(Question):
         self.rtol, self.atol = self.tolerance.rtol, self.tolerance.atol
         self._expected = expected
         self._expected_source = _source_of(expected) if callable(expected) else ""
-        self.wrong_answers = list(wrong_answers)
+        self.wrong_answers = wrong_answers
         # what a known wrong answer usually means, told to the learner who gives it
         self.explanations = {k: _clean(v) for k, v in (explanations or {}).items()}
 
@@ -682,6 +682,19 @@ class ValueQuestion(Question):
     @property
     def reference_answer(self) -> Any:  # type: ignore[override]
         return self.expected
+
+    @property  # type: ignore[override]
+    def wrong_answers(self) -> list:
+        """Typical wrong answers, measured on first use (like ``expected``) where given as zero-argument
+        functions: each entry, or the whole list, may be one, so importing a chapter runs no experiment."""
+        if self._wrong_values is None:
+            listed = self._wrong() if callable(self._wrong) else self._wrong
+            self._wrong_values = [w() if callable(w) else w for w in listed]
+        return self._wrong_values
+
+    @wrong_answers.setter
+    def wrong_answers(self, values: Sequence[Any] | Callable[[], Sequence[Any]]) -> None:
+        self._wrong, self._wrong_values = (values if callable(values) else list(values)), None
 
     def _solution_text(self) -> str:
         answer = self.expected
