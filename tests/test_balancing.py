@@ -807,3 +807,33 @@ def test_every_public_name_is_in_all(name):
               and getattr(v, "__module__", None) == module.__name__}
     assert public <= set(module.__all__)
     assert all(hasattr(module, n) for n in module.__all__)
+
+
+# --------------------------------------------------------------------------- compare_balancers
+
+from sparrow_course.balancing import compare_balancers  # noqa: E402
+
+
+def test_compare_balancers_runs_each_balancer_as_simulate_does():
+    req = poisson_traffic(200, 60, seed=11, n_users=2_000, session_requests=6, think_time=5, mean_work=0.01)
+    cluster = make_cluster([1.0] * 3 + [2.0], workers=2)
+    table, runs = compare_balancers(req, cluster, ["round_robin", "ring", "two_choices"], seed=3,
+                                    columns=["hit_ratio", "p99_ms"], cache_ttl=30.0, miss_penalty=0.01)
+    assert list(table.index) == ["round_robin", "ring", "two_choices"] == list(runs)
+    assert list(table.columns) == ["hit_ratio", "p99_ms", "affinity", "fetches_per_s"]
+    for kind in runs:
+        ref = simulate(req, cluster, make_balancer(kind, cluster, seed=3), cache_ttl=30.0, miss_penalty=0.01)
+        assert np.array_equal(runs[kind].node, ref.node) and np.array_equal(runs[kind].hit, ref.hit)
+        # misses per second of traffic agree with the hit ratio (all requests are served here)
+        assert table.loc[kind, "fetches_per_s"] == pytest.approx((1 - ref.hit.mean()) * req.rate, abs=0.5)
+    assert table.loc["ring", "affinity"] == 1.0 > table.loc["round_robin", "affinity"]
+    # labelled balancers, built by the caller
+    table2, _ = compare_balancers(req, cluster, {"hashed p2c": PowerOfTwoChoices(cluster, hashed=True, seed=3)})
+    assert list(table2.index) == ["hashed p2c"]
+
+
+@pytest.mark.parametrize("bad", [[], "ring", ["ring", "ring"], 5])
+def test_compare_balancers_refuses_bad_lists(bad):
+    req = poisson_traffic(50, 10, seed=1, n_users=100)
+    with pytest.raises(ValueError, match="balancers"):
+        compare_balancers(req, make_cluster([1.0] * 2), bad)

@@ -28,6 +28,7 @@ from .hashing import hash_keys, splitmix64, stable_hash
 from .simulator import (
     Node,
     SimulationResult,
+    compare_balancers,
     erlang_c_mean_wait,
     fifo_start_times,
     key_affinity,
@@ -66,7 +67,7 @@ from .strategies import (
 from ..traffic import DIURNAL_PROFILE, Population, Requests, diurnal_rate, diurnal_traffic, poisson_traffic, zipf_probabilities
 
 __all__ = [
-    "AutoscalingResult", "Balancer", "compare_policies", "smallest_fixed_cluster", "keys_moved_table", "ring_spread_table", "EVENTS", "cache_entries_for_hit_ratio", "resize_experiment", "run_with_resize", "BoundedLoadHash", "ClusterEngine", "Load", "ConsistentHashRing", "DIURNAL_PROFILE", "JumpHash",
+    "AutoscalingResult", "Balancer", "compare_balancers", "compare_policies", "smallest_fixed_cluster", "keys_moved_table", "ring_spread_table", "EVENTS", "cache_entries_for_hit_ratio", "resize_experiment", "run_with_resize", "BoundedLoadHash", "ClusterEngine", "Load", "ConsistentHashRing", "DIURNAL_PROFILE", "JumpHash",
     "LeastConnections", "MaglevHash", "ModuloHash", "Node", "Population", "PowerOfTwoChoices", "RandomChoice",
     "RendezvousHash", "Requests", "RoundRobin", "STRATEGIES", "ScalingPolicy", "SimulationResult",
     "SmoothWeightedRoundRobin", "consistent_moved_theory", "diurnal_rate", "diurnal_traffic",

@@ -35,13 +35,15 @@ from ..metrics import percentiles
 from .hashing import hash_keys
 from ..checks import check_choice, check_int, check_number, check_str
 from .engine import ClusterEngine, check_cache_options
-from .strategies import Balancer
+from ..seeding import DEFAULT_SEED
+from .strategies import Balancer, make_balancer
 from ..traffic import Requests
 
 __all__ = [
     "Node",
     "SimulationResult",
     "check_nodes",
+    "compare_balancers",
     "erlang_c_mean_wait",
     "fifo_start_times",
     "key_affinity",
@@ -276,6 +278,36 @@ def summary_table(results: Mapping[str, SimulationResult], columns: Sequence[str
     if "requests" in table.columns:
         table["requests"] = table["requests"].astype(int)
     return table
+
+
+def compare_balancers(requests: Requests, nodes: Sequence[Node], balancers: Sequence[str] | Mapping[str, Balancer | str],
+                      *, columns: Sequence[str] | None = None, seed: int = DEFAULT_SEED, **options
+                      ) -> tuple[pd.DataFrame, dict[str, SimulationResult]]:
+    """Serve the same ``requests`` on ``nodes`` under each balancer: a table and the runs, by name.
+
+    ``balancers``: strategy names (built with :func:`make_balancer` over ``nodes`` with ``seed``),
+    or ``{label: Balancer or strategy name}``. ``options`` go to :func:`simulate` (cache, key,
+    engine...). The table has one row per balancer: the ``summary()`` ``columns`` (all by
+    default, rounded as :func:`summary_table` does), then ``affinity`` (:func:`key_affinity` on
+    the simulated key) and ``fetches_per_s`` (cache misses per second of traffic: the load on
+    the feature store).
+    """
+    if isinstance(balancers, str) or not isinstance(balancers, (Sequence, Mapping)) or not len(balancers):
+        raise ValueError(f"balancers must be a non-empty list of strategy names or {{label: Balancer}} dict, "
+                         f"got {balancers!r}")
+    named = dict(balancers) if isinstance(balancers, Mapping) else {kind: kind for kind in balancers}
+    if len(named) != len(balancers):
+        raise ValueError(f"balancers names a strategy twice: {list(balancers)}")
+    runs = {}
+    for label, balancer in named.items():
+        if isinstance(balancer, str):
+            balancer = make_balancer(balancer, nodes, seed=seed)
+        runs[str(label)] = simulate(requests, nodes, balancer, **options)
+    table = summary_table(runs, columns)
+    keys = requests.keys(options.get("key", "user"))
+    table["affinity"] = [round(key_affinity(r, keys), 3) for r in runs.values()]
+    table["fetches_per_s"] = [round(float((r.served & ~r.hit).sum()) / requests.duration, 0) for r in runs.values()]
+    return table, runs
 
 
 # --------------------------------------------------------------------------- the simulator
