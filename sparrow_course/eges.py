@@ -16,6 +16,12 @@ embeddings. The pipeline of this module::
     walks = random_walks(split.graph, n_walks=20_000, length=10, seed=1)
     model = train_eges(walks, side, method="eges", seed=1)
     link_prediction_auc(model, split)                  # overall, long tail, cold items
+    recall(ml, user_ids, k=20)                         # a user-level recall channel, DataFrame[userId, movieId, score]
+
+``compare_methods`` trains every variant to convergence: a validation slice carved from
+the training graph (``link_prediction_split(..., exclude_edges=split.excluded)``) decides the
+epoch (:func:`epochs_to_converge`), and :func:`remedies` reports time per epoch, epochs to
+converge and total training time beside the AUC.
 
 Why it is slow, as this module measures it: Adam (as most embedding trainers) updates
 every row of every trainable table at every step (its moment estimates decay everywhere),
@@ -1125,20 +1131,27 @@ def recall(ml: MovieLens, user_ids: Sequence[int], k: int = 20, *, train: pd.Dat
 
 def recall_experiment(ml: MovieLens, *, k: int = 20, test_fraction: float = 0.2, n_walks: int = 10_000,
                       length: int = 10, dim: int = 16, epochs: int = 2, w2v_epochs: int = 5, half_life: int = 10,
-                      blend: float = 0.5, seed: int = DEFAULT_SEED) -> tuple[pd.DataFrame, dict[str, Any]]:
+                      blend: float = 0.5, methods: Sequence[str] = RECALL_METHODS, seed: int = DEFAULT_SEED
+                      ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """recall@k and NDCG@k of the channel with EGES and with DeepWalk vectors, against popularity, on held-out likes.
 
     The shared per-user time split; the truth is each user's held-out positives (rating >= 3.5),
     for users with a liked movie on both sides. Rows: popularity (training likes, unrated
     movies only), DeepWalk (BGE) vectors, EGES vectors, and each blended with popularity
-    (``blend``, fixed beforehand, not tuned on the held-out likes). Returns the table (sorted by
-    recall, best first) and the fitted channels.
+    (``blend``, fixed beforehand, not tuned on the held-out likes); ``methods`` picks which
+    vectors to fit ("eges", "bge"). Returns the table (sorted by recall, best first) and the
+    fitted channels.
     """
     from .datasets import user_time_split
     from .metrics import evaluate_top_k
 
     k = check_int(k, "k", low=1)
     blend = check_fraction(blend, "blend", include_low=False, include_high=False)
+    if isinstance(methods, str) or not len(methods) or len(set(methods)) != len(methods):
+        raise ValueError(f"methods must be a non-empty list of distinct names from {list(RECALL_METHODS)}, "
+                         f"got {methods!r}")
+    for m in methods:
+        check_choice(m, "method", RECALL_METHODS)
     train, test = user_time_split(ml.ratings, test_fraction)
     truth = test.loc[test["rating"] >= POSITIVE_THRESHOLD, ["userId", "movieId"]]
     liked_before = train.loc[train["rating"] >= POSITIVE_THRESHOLD, "userId"].unique()
@@ -1149,13 +1162,16 @@ def recall_experiment(ml: MovieLens, *, k: int = 20, test_fraction: float = 0.2,
     side = side_information(ml)
     common = dict(n_walks=n_walks, length=length, dim=dim, epochs=epochs, w2v_epochs=w2v_epochs,
                   half_life=half_life, side=side, seed=seed)
-    channels = {"eges": fit_recall(ml, train, method="eges", **common),
-                "bge": fit_recall(ml, train, method="bge", **common)}
-    runs = {"popularity (unrated movies)": channels["eges"].recall(users, k, blend=1.0),
-            "DeepWalk (BGE) vectors": channels["bge"].recall(users, k, on_empty="skip"),
-            "EGES vectors": channels["eges"].recall(users, k, on_empty="skip"),
-            f"DeepWalk + popularity (blend {blend:g})": channels["bge"].recall(users, k, blend=blend),
-            f"EGES + popularity (blend {blend:g})": channels["eges"].recall(users, k, blend=blend)}
+    channels = {m: fit_recall(ml, train, method=m, **common) for m in methods}
+    names = {"eges": "EGES", "bge": "DeepWalk"}
+    # popularity needs no vectors: any fitted channel serves it (training likes, unrated movies only)
+    runs = {"popularity (unrated movies)": next(iter(channels.values())).recall(users, k, blend=1.0,
+                                                                                on_empty="skip")}
+    for m, channel in channels.items():
+        runs[f"{names[m]} vectors" if m == "eges" else "DeepWalk (BGE) vectors"] = channel.recall(
+            users, k, on_empty="skip")
+    for m, channel in channels.items():
+        runs[f"{names[m]} + popularity (blend {blend:g})"] = channel.recall(users, k, blend=blend, on_empty="skip")
     rows = []
     for name, recs in runs.items():
         result = evaluate_top_k(recs, truth, k, n_items=len(side))
