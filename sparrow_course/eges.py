@@ -16,6 +16,12 @@ embeddings. The pipeline of this module::
     walks = random_walks(split.graph, n_walks=20_000, length=10, seed=1)
     model = train_eges(walks, side, method="eges", seed=1)
     link_prediction_auc(model, split)                  # overall, long tail, cold items
+    recall(ml, user_ids, k=20)                         # a user-level recall channel, DataFrame[userId, movieId, score]
+
+``compare_methods`` trains every variant to convergence: a validation slice carved from
+the training graph (``link_prediction_split(..., exclude_edges=split.excluded)``) decides the
+epoch (:func:`epochs_to_converge`), and :func:`remedies` reports time per epoch, epochs to
+converge and total training time beside the AUC.
 
 Why it is slow, as this module measures it: Adam (as most embedding trainers) updates
 every row of every trainable table at every step (its moment estimates decay everywhere),
@@ -32,7 +38,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .checks import check_choice, check_fraction, check_int, check_memory, check_number, check_seed
+from .checks import check_bool, check_choice, check_fraction, check_frame, check_int, check_memory, check_number, check_seed
 from .datasets import MovieLens, POSITIVE_THRESHOLD, genre_matrix, release_year, require_frame
 from .embeddings import ItemVectors, TransitionGraph, _as_sequences, deepwalk, random_walks, transition_graph
 from .seeding import DEFAULT_SEED
@@ -48,6 +54,7 @@ __all__ = [
     "cluster_items",
     "EGESModel",
     "train_eges",
+    "epochs_to_converge",
     "LinkSplit",
     "link_prediction_split",
     "link_prediction_auc",
@@ -56,12 +63,20 @@ __all__ = [
     "epoch_time_by_id_count",
     "remedies",
     "neighbour_agreement",
+    "EmbeddingRecall",
+    "RECALL_METHODS",
+    "embedding_recall",
+    "fit_recall",
+    "recall",
+    "recall_experiment",
 ]
 
 #: Side-information fields :func:`side_information` can build.
 FIELDS = ("genres", "year", "tag")
 #: Training methods: end-to-end EGES, GES (equal weights), remedy 1 (pretrained inputs), remedy 2 (cluster ids).
 METHODS = ("eges", "ges", "pretrained", "clustered")
+#: Item vectors the user-level recall channel can be fitted with: EGES, or DeepWalk (BGE) alone.
+RECALL_METHODS = ("eges", "bge")
 _NONE = "(none)"
 
 
@@ -263,8 +278,15 @@ class EGESModel:
     projection: np.ndarray | None = None    # remedy 1: (d_pre, dim)
     attention_map: np.ndarray | None = None  # remedy 1: (d_pre + 1, 1 + fields)
     trained_ids: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    history: pd.DataFrame = field(default_factory=pd.DataFrame)   # epoch, loss, batches, seconds (median step x steps)
+    history: pd.DataFrame = field(default_factory=pd.DataFrame)   # epoch, loss, batches, seconds (median step x steps)[, validation_auc]
     n_parameters: int = 0
+    converged_epoch: int = 0                # the epoch these weights are from (see epochs_to_converge)
+
+    @property
+    def total_seconds(self) -> float:
+        """Training time up to the converged epoch: the sum of the per-epoch ``seconds`` of ``history``."""
+        h = self.history
+        return float(h.loc[h["epoch"] <= self.converged_epoch, "seconds"].sum())
 
     @property
     def dim(self) -> int:
@@ -334,7 +356,8 @@ def _glorot(rng: np.random.Generator, rows: int, cols: int, scale: float | None 
 def train_eges(walks: np.ndarray, side: SideInformation, *, method: str = "eges", dim: int = 16, window: int = 2,
                negatives: int = 5, epochs: int = 3, batch_size: int = 2048, learning_rate: float = 0.01,
                pretrained: ItemVectors | None = None, clusters: np.ndarray | None = None, id_copies: int = 1,
-               max_batches: int | None = None, seed: int = DEFAULT_SEED) -> EGESModel:
+               max_batches: int | None = None, validation: "LinkSplit | None" = None, tolerance: float = 0.002,
+               patience: int | None = None, seed: int = DEFAULT_SEED) -> EGESModel:
     """Train EGES, GES or a remedy by skip-gram with negative sampling on pairs from ``walks``; Adam optimiser.
 
     method:
@@ -349,6 +372,14 @@ def train_eges(walks: np.ndarray, side: SideInformation, *, method: str = "eges"
     ``id_copies`` > 1 splits every item into that many ids (each occurrence in a pair picks one
     at random): the same data over a bigger id space, to measure how the cost grows with it.
     ``max_batches`` stops an epoch early (for timing a slice of an epoch).
+
+    With ``validation`` (a :class:`LinkSplit` carved from the training graph, never the test
+    split) ``epochs`` is the most epochs trained: after each one the overall link-prediction
+    AUC on ``validation`` joins ``history`` (column ``validation_auc``), and the model returned
+    holds the weights of the converged epoch, the first within ``tolerance`` of the best
+    (:func:`epochs_to_converge`). With ``patience`` as well, training stops early once that many
+    epochs have passed since the converged epoch (the rule applied to the epochs so far). Without
+    ``validation`` the model is the last epoch's.
     """
     tf = _tensorflow()
     check_choice(method, "method", METHODS)
@@ -362,6 +393,13 @@ def train_eges(walks: np.ndarray, side: SideInformation, *, method: str = "eges"
     id_copies = check_int(id_copies, "id_copies", low=1, high=100_000)
     if max_batches is not None:
         max_batches = check_int(max_batches, "max_batches", low=1)
+    if validation is not None and not isinstance(validation, LinkSplit):
+        raise TypeError(f"validation must be a LinkSplit (from link_prediction_split), got {type(validation).__name__}")
+    tolerance = check_number(tolerance, "tolerance", low=0.0, high=1.0)
+    if patience is not None:
+        patience = check_int(patience, "patience", low=1)
+        if validation is None:
+            raise ValueError("patience needs validation: early stopping watches the validation AUC")
     seed = check_seed(seed)
     pairs_ids = skipgram_pairs(walks, window)
     pairs = side.rows(pairs_ids.ravel()).reshape(-1, 2)
@@ -450,7 +488,22 @@ def train_eges(walks: np.ndarray, side: SideInformation, *, method: str = "eges"
         optimizer.apply_gradients(zip(grads, trainable))
         return loss
 
-    history = []
+    n_parameters = int(sum(np.prod(v.shape) for v in trainable))
+    trained_ids = np.unique(pairs_ids)
+
+    def snapshot(epoch: int) -> EGESModel:
+        """The model as it stands: the variables copied out as numpy arrays."""
+        return EGESModel(
+            method=method, side=side, field_tables=[v.numpy().astype(np.float64) for v in fields_v],
+            id_table=None if method == "pretrained" else variables["id_table"].numpy().astype(np.float64),
+            attention_logits=None if method == "pretrained" else variables["attention"].numpy().astype(np.float64),
+            id_of_row=id_of_row,
+            pretrained=pre.astype(np.float64) if method == "pretrained" else None,
+            projection=variables["projection"].numpy().astype(np.float64) if method == "pretrained" else None,
+            attention_map=variables["attention_map"].numpy().astype(np.float64) if method == "pretrained" else None,
+            trained_ids=trained_ids, n_parameters=n_parameters, converged_epoch=epoch)
+
+    history, snapshots = [], []
     for epoch in range(epochs):
         order = rng.permutation(len(pairs))
         neg = np.searchsorted(noise_cum, rng.random((len(pairs), negatives)), side="right")
@@ -472,17 +525,39 @@ def train_eges(walks: np.ndarray, side: SideInformation, *, method: str = "eges"
         full_batches = int(np.ceil(len(pairs) / batch_size))
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "batches": n_batches,
                         "seconds": float(np.median(step_times)) * full_batches})
-    n_parameters = int(sum(np.prod(v.shape) for v in trainable))
-    model = EGESModel(
-        method=method, side=side, field_tables=[v.numpy().astype(np.float64) for v in fields_v],
-        id_table=None if method == "pretrained" else variables["id_table"].numpy().astype(np.float64),
-        attention_logits=None if method == "pretrained" else variables["attention"].numpy().astype(np.float64),
-        id_of_row=id_of_row,
-        pretrained=pre.astype(np.float64) if method == "pretrained" else None,
-        projection=variables["projection"].numpy().astype(np.float64) if method == "pretrained" else None,
-        attention_map=variables["attention_map"].numpy().astype(np.float64) if method == "pretrained" else None,
-        trained_ids=np.unique(pairs_ids), history=pd.DataFrame(history), n_parameters=n_parameters)
+        if validation is not None:   # scored outside the timed steps
+            snapshots.append(snapshot(epoch + 1))
+            scores = link_prediction_auc(snapshots[-1], validation).set_index("subset")["auc"]
+            history[-1]["validation_auc"] = float(scores["overall"])
+            so_far = epochs_to_converge([h["validation_auc"] for h in history], tolerance=tolerance)
+            if patience is not None and epoch + 1 - so_far >= patience:
+                break
+    history = pd.DataFrame(history)
+    if validation is None:
+        model = snapshot(epochs)
+    else:
+        model = snapshots[epochs_to_converge(history["validation_auc"], tolerance=tolerance) - 1]
+    model.history = history
     return model
+
+
+def epochs_to_converge(scores: Sequence[float], *, tolerance: float = 0.002, higher_is_better: bool = True) -> int:
+    """The first epoch (counted from 1) whose score is within ``tolerance`` of the best score of all epochs.
+
+    ``scores[e - 1]`` is the validation score after epoch ``e`` (AUC: higher is better; a loss:
+    pass ``higher_is_better=False``). Later epochs that gain less than ``tolerance`` do not
+    count as progress, so a curve that has flattened has converged where it flattened.
+    """
+    values = np.asarray(scores, dtype=float)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"scores must be a non-empty 1-D sequence of per-epoch scores, got shape {values.shape}")
+    if not np.isfinite(values).all():
+        raise ValueError("scores contain NaN or infinite values")
+    tolerance = check_number(tolerance, "tolerance", low=0.0)
+    higher_is_better = check_bool(higher_is_better, "higher_is_better")
+    if not higher_is_better:
+        values = -values
+    return int(np.flatnonzero(values >= values.max() - tolerance)[0]) + 1
 
 
 def _tensorflow():
@@ -509,7 +584,7 @@ class LinkSplit:
 
 def link_prediction_split(sequences: Any, *, holdout: float = 1 / 3, cold_share: float = 0.05,
                           tail_share: float = 0.5, max_cold_pairs: int = 20_000,
-                          seed: int = DEFAULT_SEED) -> LinkSplit:
+                          exclude_edges: pd.DataFrame | None = None, seed: int = DEFAULT_SEED) -> LinkSplit:
     """Hold out a share of the item graph's edges (undirected pairs) and every edge of a few cold items.
 
     Each test positive is a held-out pair (item, other), oriented so ``item`` is the cold one,
@@ -518,6 +593,11 @@ def link_prediction_split(sequences: Any, *, holdout: float = 1 / 3, cold_share:
     as popular as positives, and popularity alone scores an AUC of 0.5). ``long_tail`` marks pairs whose ``item`` is among the ``tail_share``
     least popular movies of the graph. The returned graph is built with every held-out pair
     excluded (``transition_graph(..., exclude_edges=)``), so walks over it never cross one.
+
+    ``exclude_edges`` (source, target) are pairs kept out before splitting, e.g. the ``excluded``
+    of an outer split: they are neither trained on nor held out here, and never drawn as
+    negatives. ``link_prediction_split(seqs, holdout=0.1, cold_share=0, exclude_edges=outer.excluded)``
+    so carves a validation slice from the outer split's training graph without touching its test edges.
     """
     holdout = check_fraction(holdout, "holdout", include_low=False, include_high=False)
     cold_share = check_fraction(cold_share, "cold_share", include_high=False)
@@ -531,6 +611,17 @@ def link_prediction_split(sequences: Any, *, holdout: float = 1 / 3, cold_share:
     a, b = np.minimum(coo.row, coo.col), np.maximum(coo.row, coo.col)
     pairs = np.unique(np.stack([a, b], axis=1), axis=0)                 # undirected, node positions
     ids = full.ids
+    all_pairs = pairs                                                    # every edge: never a negative
+    if exclude_edges is not None:
+        check_frame(exclude_edges, ["source", "target"], "exclude_edges")
+        src = exclude_edges["source"].to_numpy(np.int64)
+        dst = exclude_edges["target"].to_numpy(np.int64)
+        inside = np.isin(src, ids) & np.isin(dst, ids)
+        u, v = np.searchsorted(ids, src[inside]), np.searchsorted(ids, dst[inside])
+        out_keys = np.minimum(u, v) * len(ids) + np.maximum(u, v)
+        pairs = pairs[~np.isin(pairs[:, 0] * len(ids) + pairs[:, 1], out_keys)]
+        if not len(pairs):
+            raise ValueError("exclude_edges removes every edge of the graph; nothing is left to split")
     pop = pd.Series(np.concatenate([np.asarray(s) for s in seqs])).value_counts()
     popularity = pd.Series(pop.reindex(ids).fillna(0).to_numpy(np.int64), index=ids, name="positives")
     n_cold = int(round(cold_share * len(ids)))
@@ -553,7 +644,7 @@ def link_prediction_split(sequences: Any, *, holdout: float = 1 / 3, cold_share:
     subset = np.array(["overall"] * len(test_warm) + ["cold"] * len(test_cold), dtype=object)
     # negatives: (item, other') with other' drawn from the other ends of all held-out edges, so
     # popularity alone cannot tell an edge from a non-edge; redrawn until no edge of the full graph
-    edge_keys = set((pairs[:, 0] * len(ids) + pairs[:, 1]).tolist())
+    edge_keys = set((all_pairs[:, 0] * len(ids) + all_pairs[:, 1]).tolist())
     partners = positives[:, 1]
     others = partners[rng.integers(0, len(partners), size=len(positives))]
     for _ in range(200):
@@ -575,6 +666,8 @@ def link_prediction_split(sequences: Any, *, holdout: float = 1 / 3, cold_share:
     test["long_tail"] = (popularity.reindex(test["item"]).to_numpy() <= tail_cut) & (test["subset"] == "overall")
     excluded_pairs = np.concatenate([test_warm, cold_pairs])
     excluded = pd.DataFrame({"source": ids[excluded_pairs[:, 0]], "target": ids[excluded_pairs[:, 1]]})
+    if exclude_edges is not None:
+        excluded = pd.concat([exclude_edges[["source", "target"]], excluded], ignore_index=True)
     graph = transition_graph(seqs, exclude_edges=excluded)
     return LinkSplit(graph=graph, excluded=excluded, test=test, cold_ids=ids[cold], popularity=popularity)
 
@@ -629,41 +722,68 @@ def _walks_and_pretrained(split: LinkSplit, n_walks: int, length: int, seed: int
 
 
 def compare_methods(ml: MovieLens, *, seeds: Sequence[int] = (DEFAULT_SEED,), n_walks: int = 20_000,
-                    length: int = 10, dim: int = 16, epochs: int = 3, w2v_epochs: int = 5, n_clusters: int = 300,
-                    holdout: float = 1 / 3, cold_share: float = 0.05, side: SideInformation | None = None
+                    length: int = 10, dim: int = 16, max_epochs: int = 10, w2v_epochs: int = 5, n_clusters: int = 300,
+                    holdout: float = 1 / 3, cold_share: float = 0.05, validation_share: float = 0.1,
+                    tolerance: float = 0.002, patience: int = 2, side: SideInformation | None = None
                     ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """BGE (DeepWalk), GES, EGES and both remedies on one link-prediction split per seed.
+    """BGE (DeepWalk), GES, EGES and both remedies on one link-prediction split per seed, each trained to convergence.
 
-    Returns a long table (seed, method, subset, auc, pairs, seconds_per_epoch, n_ids,
-    parameters) and the last seed's fitted state (split, models, pretrained vectors, clusters).
+    A validation slice (``validation_share`` of the training graph's edges, no cold items) is
+    carved from the training graph; walks, DeepWalk and clusters see only the rest. Each
+    EGES-family model trains up to ``max_epochs``, stops ``patience`` epochs after its
+    validation AUC last came within ``tolerance`` of its best, and keeps the weights of its
+    converged epoch (:func:`epochs_to_converge`); the test edges are scored once, at that epoch.
+    Returns a long table (seed, method, subset, auc, pairs, seconds_per_epoch, epochs_to_converge,
+    epochs_trained, total_seconds, preparation_seconds, validation_auc, n_ids, parameters) and the
+    last seed's fitted state (split, validation split, models, pretrained vectors, clusters).
+    ``total_seconds`` sums the per-epoch seconds up to the converged epoch; ``preparation_seconds``
+    is what a method needs before its first epoch: the DeepWalk pretraining for remedy 1, that
+    and k-means for remedy 2 (wall clock), none for the others.
     """
     if isinstance(seeds, (int, np.integer)):
         seeds = (seeds,)
     seeds = [check_seed(s) for s in seeds]
     if not seeds:
         raise ValueError("seeds is empty; give at least one seed")
+    max_epochs = check_int(max_epochs, "max_epochs", low=1, high=1000)
+    validation_share = check_fraction(validation_share, "validation_share", include_low=False, include_high=False)
     side = side_information(ml) if side is None else side
     sequences = _positive_in_catalogue(ml, side)
     rows, state = [], {}
     for seed in seeds:
         split = link_prediction_split(sequences, holdout=holdout, cold_share=cold_share, seed=seed)
-        walks, bge = _walks_and_pretrained(split, n_walks, length, seed, w2v_epochs)
+        validation = link_prediction_split(sequences, holdout=validation_share, cold_share=0.0, seed=seed + 1,
+                                           exclude_edges=split.excluded)
+        start = time.perf_counter()
+        walks, bge = _walks_and_pretrained(validation, n_walks, length, seed, w2v_epochs)
+        pretraining = time.perf_counter() - start
+        start = time.perf_counter()
         clusters = cluster_items(side, min(n_clusters, len(side)), pretrained=bge, seed=seed)
+        clustering = time.perf_counter() - start
+        preparation = {"pretrained": pretraining, "clustered": pretraining + clustering}
         models: dict[str, Any] = {"BGE (DeepWalk)": bge}
         for label, method in (("GES", "ges"), ("EGES", "eges"), ("remedy 1: pretrained", "pretrained"),
                               ("remedy 2: clustered", "clustered")):
-            models[label] = train_eges(walks, side, method=method, dim=dim, epochs=epochs, pretrained=bge,
-                                       clusters=clusters, seed=seed)
+            models[label] = train_eges(walks, side, method=method, dim=dim, epochs=max_epochs, pretrained=bge,
+                                       clusters=clusters, validation=validation, tolerance=tolerance,
+                                       patience=patience, seed=seed)
         for label, model in models.items():
             res = link_prediction_auc(model, split)
             is_eges = isinstance(model, EGESModel)
             res.insert(0, "method", label)
             res.insert(0, "seed", seed)
             res["seconds_per_epoch"] = float(model.history["seconds"].median()) if is_eges else np.nan
+            res["epochs_to_converge"] = model.converged_epoch if is_eges else np.nan
+            res["epochs_trained"] = len(model.history) if is_eges else np.nan
+            res["total_seconds"] = model.total_seconds if is_eges else np.nan
+            res["preparation_seconds"] = preparation.get(model.method, 0.0) if is_eges else np.nan
+            res["validation_auc"] = (float(model.history["validation_auc"].iloc[model.converged_epoch - 1])
+                                     if is_eges else link_prediction_auc(model, validation)["auc"].iloc[0])
             res["n_ids"] = model.n_ids if is_eges else len(model)
             res["parameters"] = model.n_parameters if is_eges else int(model.vectors.size * 2)
             rows.append(res)
-        state = {"split": split, "models": models, "clusters": clusters, "walks": walks, "side": side}
+        state = {"split": split, "validation": validation, "models": models, "clusters": clusters, "walks": walks,
+                 "side": side}
     return pd.concat(rows, ignore_index=True), state
 
 
@@ -720,14 +840,30 @@ def epoch_time_by_id_count(walks: np.ndarray, side: SideInformation, *, copies: 
 
 
 def remedies(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per EGES variant: AUC by subset (mean over seeds), seconds per epoch, ids, and ratios to EGES."""
+    """One row per EGES variant: AUC by subset, time per epoch, epochs to converge, total time, ids, ratios to EGES.
+
+    AUC and epochs are means over seeds, times medians. ``id vocabulary reduction`` is the
+    catalogue's movies over the method's trainable ids (clustering's reduction factor; NaN
+    for remedy 1, which has no id table). Speed-ups divide EGES's time by the method's:
+    per epoch, and in total training time to the converged epoch.
+    """
+    check_frame(results, ["method", "subset", "auc", "seconds_per_epoch", "epochs_to_converge", "total_seconds",
+                          "preparation_seconds", "n_ids", "parameters"], "results", allow_empty=False)
     eges_rows = results[results["method"] != "BGE (DeepWalk)"]
+    if "EGES" not in set(eges_rows["method"]):
+        raise ValueError("results has no EGES rows to compare against; pass the table of compare_methods")
     wide = eges_rows.pivot_table(index="method", columns="subset", values="auc", aggfunc="mean")
     cost = eges_rows.groupby("method").agg(seconds_per_epoch=("seconds_per_epoch", "median"),
+                                           epochs_to_converge=("epochs_to_converge", "mean"),
+                                           total_seconds=("total_seconds", "median"),
+                                           preparation_seconds=("preparation_seconds", "median"),
                                            n_ids=("n_ids", "first"), parameters=("parameters", "first"))
     out = wide.join(cost)
+    n_movies = eges_rows.loc[eges_rows["method"] == "EGES", "n_ids"].iloc[0]
+    out["id vocabulary reduction"] = np.where(out["n_ids"] > 0, n_movies / out["n_ids"].clip(lower=1), np.nan)
     base = out.loc["EGES"]
-    out["speed-up vs EGES"] = base["seconds_per_epoch"] / out["seconds_per_epoch"]
+    out["speed-up per epoch vs EGES"] = base["seconds_per_epoch"] / out["seconds_per_epoch"]
+    out["speed-up in total vs EGES"] = base["total_seconds"] / out["total_seconds"]
     out["AUC change vs EGES"] = out["overall"] - base["overall"]
     return out.reset_index()
 
@@ -805,3 +941,241 @@ def sequences_against_walks(sequences: Any, item_parent: pd.Series, *, n_walks: 
         table.insert(0, "model", name)
         rows.append(table)
     return pd.concat(rows, ignore_index=True), models
+
+
+# ---------------------------------------------------------------------------
+# The user-level recall channel, in the common shape of the recall chapters
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class EmbeddingRecall:
+    """A fitted embedding recall channel: unit item vectors, each user's vector, what they rated, popularity.
+
+    A user's vector is the recency-weighted mean of the centred, unit-length vectors of the
+    movies they liked in training (the latest like weighs 1, each earlier one halves every
+    ``half_life`` likes), scaled to length 1; an item's score is its cosine with it.
+    """
+
+    item_ids: np.ndarray            # catalogue movie ids, sorted: the columns of every score
+    item_unit: np.ndarray           # (n_items, dim) centred unit vectors; zero rows for movies without one
+    has_vector: np.ndarray          # bool per item
+    user_ids: np.ndarray            # the users fitted, sorted
+    profiles: np.ndarray            # (n_users, dim) unit user vectors; zero rows for empty profiles
+    rated: Any                      # scipy sparse (n_users, n_items) bool: rated in training, never recommended
+    log_popularity: np.ndarray      # log(1 + training likes) scaled to [0, 1], per item
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def empty(self) -> np.ndarray:
+        """Boolean per user: True where the user liked no movie that has a vector (an empty profile)."""
+        return ~self.profiles.any(axis=1)
+
+    def _rows(self, user_ids: Any) -> np.ndarray:
+        if isinstance(user_ids, (str, bytes)) or np.ndim(user_ids) != 1:
+            raise TypeError(f"user_ids must be a 1-D sequence of integer user ids, got {user_ids!r:.80}")
+        users = np.asarray(user_ids)
+        if users.size == 0:
+            raise ValueError("user_ids is empty; give at least one user id")
+        if users.dtype.kind not in "iu":
+            raise TypeError(f"user_ids must hold integer user ids, got dtype {users.dtype}")
+        rows = pd.Index(self.user_ids).get_indexer(users.astype(np.int64))
+        if (rows < 0).any():
+            raise ValueError(f"user_ids has {int((rows < 0).sum())} users the channel was not fitted on, e.g. "
+                             f"{int(users[rows < 0][0])}; fit on training ratings that include them")
+        return rows
+
+    def scores(self, user_ids: Any, *, blend: float = 0.0) -> np.ndarray:
+        """(users, items) scores: (1 - blend) * cosine + blend * scaled log popularity; rated items -inf.
+
+        With ``blend`` 0 an item without a vector, and every item for an empty profile, scores -inf
+        (the channel has nothing to say about it); with ``blend`` 1 the score is popularity alone.
+        """
+        blend = check_fraction(blend, "blend")
+        rows = self._rows(user_ids)
+        check_memory(8.0 * len(rows) * len(self.item_ids), "the users x items score matrix")
+        out = self.profiles[rows] @ self.item_unit.T
+        out = np.round(out, 12)     # equal vectors score exactly equal, so ties break by item order
+        if blend > 0:
+            out = (1 - blend) * out + blend * self.log_popularity[None, :]
+        else:
+            out[:, ~self.has_vector] = -np.inf
+            out[self.empty[rows]] = -np.inf
+        out[self.rated[rows].toarray()] = -np.inf        # never recommend what the user already rated
+        return out
+
+    def recall(self, user_ids: Any, k: int = 20, *, blend: float = 0.0, on_empty: str = "raise") -> pd.DataFrame:
+        """Top-``k`` unrated movies per user, best first, in the common shape DataFrame[userId, movieId, score].
+
+        Users with an empty profile raise a ValueError, or with ``on_empty="skip"`` get no rows
+        when ``blend`` is 0 (popularity alone otherwise). Ties break by movie id.
+        """
+        from .metrics import top_k_frame
+
+        k = check_int(k, "k", low=1)
+        check_choice(on_empty, "on_empty", ("raise", "skip"))
+        rows = self._rows(user_ids)
+        empty = self.empty[rows]
+        if empty.any() and on_empty == "raise":
+            raise ValueError(f"{int(empty.sum())} of {len(rows)} users have an empty profile (no liked training "
+                             f"movie with a vector), e.g. userId {int(self.user_ids[rows[empty][0]])}; pass "
+                             "on_empty='skip', or serve them another channel (popularity, cold start)")
+        frames = [top_k_frame(self.user_ids[rows[:0]], self.item_ids, np.empty((0, len(self.item_ids))), k)]
+        for start in range(0, len(rows), 512):      # blocks of users: the score matrix stays small
+            block = self.user_ids[rows[start:start + 512]]
+            frames.append(top_k_frame(block, self.item_ids, self.scores(block, blend=blend), k))
+        return pd.concat(frames, ignore_index=True)
+
+
+def embedding_recall(vectors: "EGESModel | ItemVectors", train: pd.DataFrame, *, catalogue: Any = None,
+                     half_life: int = 10, user_ids: Sequence[int] | None = None) -> EmbeddingRecall:
+    """Fit the channel from item vectors (an EGES model's, or DeepWalk's) and training ratings alone.
+
+    ``catalogue``: the movie ids that may be recommended (default: every movie with a vector or
+    a training rating). ``user_ids``: the users to fit (default: every user in ``train``).
+    """
+    from scipy import sparse
+
+    if isinstance(vectors, EGESModel):
+        vectors = vectors.item_vectors()
+    if not isinstance(vectors, ItemVectors):
+        raise TypeError(f"vectors must be an EGESModel or ItemVectors, got {type(vectors).__name__}")
+    check_frame(train, ["userId", "movieId", "rating", "timestamp"], "train", allow_empty=False)
+    half_life = check_int(half_life, "half_life", low=1)
+    if catalogue is None:
+        items = np.union1d(vectors.ids, train["movieId"].to_numpy(np.int64))
+    else:
+        items = np.unique(np.asarray(catalogue, dtype=np.int64))
+        if items.size == 0:
+            raise ValueError("catalogue is empty; give the movie ids that may be recommended")
+    users = (np.unique(train["userId"].to_numpy(np.int64)) if user_ids is None
+             else np.unique(np.asarray(user_ids, dtype=np.int64)))
+    unit_all = vectors.centred().normalized()
+    has_vector = np.isin(items, vectors.ids)
+    item_unit = np.zeros((len(items), vectors.dim))
+    item_unit[has_vector] = unit_all[vectors.rows(items[has_vector])]
+    known = train[train["userId"].isin(users)]
+    liked = known[known["rating"] >= POSITIVE_THRESHOLD].sort_values(["userId", "timestamp", "movieId"],
+                                                                     kind="stable")
+    from_latest = liked.groupby("userId").cumcount(ascending=False).to_numpy()
+    weight = 0.5 ** (from_latest / half_life)
+    cols = pd.Index(items).get_indexer(liked["movieId"])
+    keep = cols >= 0
+    user_rows = pd.Index(users).get_indexer(liked["userId"])
+    likes = sparse.csr_matrix((weight[keep], (user_rows[keep], cols[keep])), shape=(len(users), len(items)))
+    profiles = np.asarray(likes @ item_unit)
+    norms = np.linalg.norm(profiles, axis=1, keepdims=True)
+    profiles = np.divide(profiles, norms, out=np.zeros_like(profiles), where=norms > 1e-12)
+    r_cols = pd.Index(items).get_indexer(known["movieId"])
+    r_rows = pd.Index(users).get_indexer(known["userId"])
+    ok = r_cols >= 0
+    rated = sparse.csr_matrix((np.ones(int(ok.sum()), dtype=bool), (r_rows[ok], r_cols[ok])),
+                              shape=(len(users), len(items)))
+    count = liked["movieId"].value_counts().reindex(items, fill_value=0).to_numpy(float)
+    log_pop = np.log1p(count)
+    log_pop = log_pop / log_pop.max() if log_pop.max() > 0 else log_pop
+    return EmbeddingRecall(item_ids=items, item_unit=item_unit, has_vector=has_vector, user_ids=users,
+                           profiles=profiles, rated=rated, log_popularity=log_pop,
+                           settings={"half_life": half_life})
+
+
+def fit_recall(ml: MovieLens, train: pd.DataFrame, *, method: str = "eges", n_walks: int = 10_000,
+               length: int = 10, dim: int = 16, epochs: int = 2, w2v_epochs: int = 5, half_life: int = 10,
+               side: SideInformation | None = None, seed: int = DEFAULT_SEED) -> EmbeddingRecall:
+    """Train item vectors on ``train`` alone and fit the recall channel on them.
+
+    The item graph is built from the training ratings' positive sequences; ``method="eges"``
+    trains EGES on walks over it for ``epochs`` epochs (every catalogue movie gets a vector,
+    an unwalked one from its side information), ``method="bge"`` trains DeepWalk on the same
+    walks (only walked movies get one). The catalogue is ``ml.movies``.
+    """
+    from .embeddings import positive_sequences
+
+    if not isinstance(ml, MovieLens):
+        raise TypeError(f"ml must be a MovieLens dataset (from load_movielens), got {type(ml).__name__}")
+    check_choice(method, "method", RECALL_METHODS)
+    check_frame(train, ["userId", "movieId", "rating", "timestamp"], "train", allow_empty=False)
+    seed = check_seed(seed)
+    side = side_information(ml) if side is None else side
+    if not isinstance(side, SideInformation):
+        raise TypeError(f"side must be a SideInformation (from side_information), got {type(side).__name__}")
+    sequences = positive_sequences(train[train["movieId"].isin(side.ids)])
+    graph = transition_graph(sequences)
+    if method == "bge":
+        vectors: Any = deepwalk(graph, n_walks=n_walks, length=length, seed=seed, dim=dim, window=2,
+                                epochs=w2v_epochs)
+    else:
+        walks = random_walks(graph, n_walks=n_walks, length=length, seed=seed)
+        vectors = train_eges(walks, side, method="eges", dim=dim, epochs=epochs, seed=seed)
+    return embedding_recall(vectors, train, catalogue=side.ids, half_life=half_life)
+
+
+def recall(ml: MovieLens, user_ids: Sequence[int], k: int = 20, *, train: pd.DataFrame | None = None,
+           blend: float = 0.0, on_empty: str = "skip", **settings: Any) -> pd.DataFrame:
+    """The chapter's recall channel in the common shape: DataFrame[userId, movieId, score], best first.
+
+    Fits on ``train`` (default: the training part of ``user_time_split(ml.ratings)``) with
+    ``settings`` passed to :func:`fit_recall` (method, n_walks, epochs, half_life, seed, ...);
+    no held-out rating reaches the vectors or the user profiles.
+    """
+    from .datasets import user_time_split
+
+    if not isinstance(ml, MovieLens):
+        raise TypeError(f"ml must be a MovieLens dataset (from load_movielens), got {type(ml).__name__}")
+    k = check_int(k, "k", low=1)
+    if train is None:
+        train, _ = user_time_split(ml.ratings)
+    channel = fit_recall(ml, train, **settings)
+    return channel.recall(user_ids, k, blend=blend, on_empty=on_empty)
+
+
+def recall_experiment(ml: MovieLens, *, k: int = 20, test_fraction: float = 0.2, n_walks: int = 10_000,
+                      length: int = 10, dim: int = 16, epochs: int = 2, w2v_epochs: int = 5, half_life: int = 10,
+                      blend: float = 0.5, methods: Sequence[str] = RECALL_METHODS, seed: int = DEFAULT_SEED
+                      ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """recall@k and NDCG@k of the channel with EGES and with DeepWalk vectors, against popularity, on held-out likes.
+
+    The shared per-user time split; the truth is each user's held-out positives (rating >= 3.5),
+    for users with a liked movie on both sides. Rows: popularity (training likes, unrated
+    movies only), DeepWalk (BGE) vectors, EGES vectors, and each blended with popularity
+    (``blend``, fixed beforehand, not tuned on the held-out likes); ``methods`` picks which
+    vectors to fit ("eges", "bge"). Returns the table (sorted by recall, best first) and the
+    fitted channels.
+    """
+    from .datasets import user_time_split
+    from .metrics import evaluate_top_k
+
+    k = check_int(k, "k", low=1)
+    blend = check_fraction(blend, "blend", include_low=False, include_high=False)
+    if isinstance(methods, str) or not len(methods) or len(set(methods)) != len(methods):
+        raise ValueError(f"methods must be a non-empty list of distinct names from {list(RECALL_METHODS)}, "
+                         f"got {methods!r}")
+    for m in methods:
+        check_choice(m, "method", RECALL_METHODS)
+    train, test = user_time_split(ml.ratings, test_fraction)
+    truth = test.loc[test["rating"] >= POSITIVE_THRESHOLD, ["userId", "movieId"]]
+    liked_before = train.loc[train["rating"] >= POSITIVE_THRESHOLD, "userId"].unique()
+    users = np.intersect1d(truth["userId"].unique(), liked_before)
+    if len(users) == 0:
+        raise ValueError("no user has a liked movie both before and after the split; nothing to evaluate")
+    truth = truth[truth["userId"].isin(users)]
+    side = side_information(ml)
+    common = dict(n_walks=n_walks, length=length, dim=dim, epochs=epochs, w2v_epochs=w2v_epochs,
+                  half_life=half_life, side=side, seed=seed)
+    channels = {m: fit_recall(ml, train, method=m, **common) for m in methods}
+    names = {"eges": "EGES", "bge": "DeepWalk"}
+    # popularity needs no vectors: any fitted channel serves it (training likes, unrated movies only)
+    runs = {"popularity (unrated movies)": next(iter(channels.values())).recall(users, k, blend=1.0,
+                                                                                on_empty="skip")}
+    for m, channel in channels.items():
+        runs[f"{names[m]} vectors" if m == "eges" else "DeepWalk (BGE) vectors"] = channel.recall(
+            users, k, on_empty="skip")
+    for m, channel in channels.items():
+        runs[f"{names[m]} + popularity (blend {blend:g})"] = channel.recall(users, k, blend=blend, on_empty="skip")
+    rows = []
+    for name, recs in runs.items():
+        result = evaluate_top_k(recs, truth, k, n_items=len(side))
+        rows.append({"channel": name, f"recall@{k}": result[f"recall@{k}"], f"ndcg@{k}": result[f"ndcg@{k}"],
+                     "coverage": result["coverage"], "users": int(result["users"])})
+    table = pd.DataFrame(rows).sort_values(f"recall@{k}", ascending=False, kind="stable").reset_index(drop=True)
+    return table, {"channels": channels, "train": train, "truth": truth, "users": users, "recommendations": runs}

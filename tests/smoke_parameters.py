@@ -51,8 +51,10 @@ SMOKE_PARAMETERS: dict[str, dict] = {
         "N_WALKS": 2_000,
         "W2V_EPOCHS": 2,
         "DIM": 8,
-        "EPOCHS": 1,
+        "MAX_EPOCHS": 2,
+        "PATIENCE": 1,
         "N_CLUSTERS": 50,
+        "RECALL_K": 5,
         "ID_COPIES": (1, 4),
     },
     "07_lsh_and_user_embeddings": {

@@ -266,3 +266,238 @@ def test_neighbour_agreement_against_a_known_answer():
     table = G.neighbour_agreement(vectors, parent, k=2)
     assert table.loc[0, "same sub-genre"] == 1.0
     assert np.isclose(table.loc[0, "chance"], 12 / 30)
+
+
+# --------------------------------------------------------------------------- convergence
+
+def test_epochs_to_converge_on_a_controlled_sequence():
+    auc = [0.60, 0.65, 0.651, 0.649, 0.640]
+    assert G.epochs_to_converge(auc, tolerance=0.002) == 2        # 0.65 is within 0.002 of the best, 0.651
+    assert G.epochs_to_converge(auc, tolerance=0.0) == 3          # only the best itself
+    assert G.epochs_to_converge(auc, tolerance=0.06) == 1
+    loss = [3.0, 2.0, 1.5, 1.499]
+    assert G.epochs_to_converge(loss, tolerance=0.01, higher_is_better=False) == 3
+    assert G.epochs_to_converge(loss, tolerance=0.0, higher_is_better=False) == 4
+    assert G.epochs_to_converge([0.7]) == 1
+    with pytest.raises(ValueError, match="non-empty"):
+        G.epochs_to_converge([])
+    with pytest.raises(ValueError, match="NaN"):
+        G.epochs_to_converge([0.5, np.nan])
+    with pytest.raises(ValueError, match="tolerance"):
+        G.epochs_to_converge([0.5], tolerance=-0.1)
+    with pytest.raises(TypeError, match="higher_is_better"):
+        G.epochs_to_converge([0.5], higher_is_better="yes")
+
+
+@pytest.fixture(scope="module")
+def validation(toy, split):
+    return G.link_prediction_split(positive_sequences(toy.ratings), holdout=0.2, cold_share=0.0, seed=2,
+                                   exclude_edges=split.excluded)
+
+
+def _undirected(frame, a="source", b="target"):
+    pairs = {(x, y) for x, y in zip(frame[a], frame[b])}
+    return pairs | {(y, x) for x, y in pairs}
+
+
+def test_validation_slice_never_touches_the_test_edges(toy, split, validation):
+    test_held = _undirected(split.excluded)
+    val_pos = validation.test[validation.test["label"] == 1]
+    val_neg = validation.test[validation.test["label"] == 0]
+    assert len(val_pos) > 0 and (validation.test["subset"] == "overall").all()
+    assert not _undirected(val_pos, "item", "other") & test_held          # no test edge is a validation positive
+    full = transition_graph(positive_sequences(toy.ratings)).edges()
+    assert not _undirected(val_neg, "item", "other") & _undirected(full)  # negatives are no edge, test edges included
+    # the validation graph lacks the test edges and the validation edges; it is the training graph minus the latter
+    graph_edges = set(zip(validation.graph.edges()["source"], validation.graph.edges()["target"]))
+    assert not graph_edges & test_held
+    assert not graph_edges & _undirected(val_pos, "item", "other")
+    outer = set(zip(split.graph.edges()["source"], split.graph.edges()["target"]))
+    assert graph_edges < outer
+    assert test_held <= _undirected(validation.excluded)
+    with pytest.raises(ValueError, match="source"):
+        G.link_prediction_split(positive_sequences(toy.ratings), exclude_edges=pd.DataFrame({"a": [1]}))
+
+
+def test_training_to_convergence(validation, side):
+    walks = random_walks(validation.graph, n_walks=1500, length=8, seed=1)
+    model = G.train_eges(walks, side, method="eges", dim=8, epochs=4, batch_size=512, learning_rate=0.05,
+                         validation=validation, tolerance=0.002, seed=1)
+    h = model.history
+    assert list(h["epoch"]) == [1, 2, 3, 4] and h["validation_auc"].between(0, 1).all()
+    assert model.converged_epoch == G.epochs_to_converge(h["validation_auc"], tolerance=0.002)
+    # total time: the per-epoch times summed up to the converged epoch
+    assert np.isclose(model.total_seconds, h["seconds"].iloc[:model.converged_epoch].sum())
+    assert model.total_seconds <= h["seconds"].sum()
+    # the weights returned are the converged epoch's: the same as training that many epochs outright
+    outright = G.train_eges(walks, side, method="eges", dim=8, epochs=model.converged_epoch, batch_size=512,
+                            learning_rate=0.05, seed=1)
+    assert np.allclose(outright.item_vectors().vectors, model.item_vectors().vectors, atol=1e-5)
+    assert outright.converged_epoch == model.converged_epoch and "validation_auc" not in outright.history
+    # and its validation AUC is the one recorded for that epoch
+    recorded = h["validation_auc"].iloc[model.converged_epoch - 1]
+    assert np.isclose(G.link_prediction_auc(model, validation)["auc"].iloc[0], recorded)
+    # early stopping: one epoch of patience stops right after the first epoch that does not improve
+    early = G.train_eges(walks, side, method="eges", dim=8, epochs=4, batch_size=512, learning_rate=0.05,
+                         validation=validation, tolerance=1.0, patience=1, seed=1)
+    assert len(early.history) == 2 and early.converged_epoch == 1      # with tolerance 1 epoch 1 is converged
+    with pytest.raises(ValueError, match="patience needs validation"):
+        G.train_eges(walks, side, epochs=2, patience=1)
+    with pytest.raises(TypeError, match="validation"):
+        G.train_eges(walks, side, epochs=2, validation="split")
+
+
+def test_compare_methods_and_the_remedies_table(toy, side):
+    results, fitted = G.compare_methods(toy, seeds=(1,), n_walks=800, length=8, dim=8, max_epochs=3, w2v_epochs=2,
+                                        n_clusters=6, cold_share=0.1, validation_share=0.2, side=side)
+    eges_rows = results[results["method"] != "BGE (DeepWalk)"].drop_duplicates("method")
+    assert (eges_rows["epochs_to_converge"] <= eges_rows["epochs_trained"]).all()
+    assert (eges_rows["epochs_trained"] <= 3).all() and (eges_rows["epochs_to_converge"] >= 1).all()
+    for label in ("EGES", "remedy 1: pretrained", "remedy 2: clustered"):
+        model = fitted["models"][label]
+        row = eges_rows.set_index("method").loc[label]
+        assert row["total_seconds"] == model.total_seconds
+        assert row["epochs_to_converge"] == model.converged_epoch
+    prep = eges_rows.set_index("method")["preparation_seconds"]
+    assert prep["EGES"] == 0 and prep["remedy 2: clustered"] >= prep["remedy 1: pretrained"] > 0
+    table = G.remedies(results).set_index("method")
+    assert {"seconds_per_epoch", "epochs_to_converge", "total_seconds", "id vocabulary reduction",
+            "speed-up per epoch vs EGES", "speed-up in total vs EGES", "AUC change vs EGES"} <= set(table.columns)
+    assert table.loc["remedy 2: clustered", "id vocabulary reduction"] == len(side) / 6
+    assert np.isnan(table.loc["remedy 1: pretrained", "id vocabulary reduction"])
+    assert table.loc["EGES", "id vocabulary reduction"] == 1.0
+    assert np.isclose(table.loc["remedy 1: pretrained", "speed-up in total vs EGES"],
+                      table.loc["EGES", "total_seconds"] / table.loc["remedy 1: pretrained", "total_seconds"])
+
+
+def test_remedies_on_a_controlled_table():
+    rows = []
+    for method, auc, spe, epochs, n_ids in (("EGES", 0.70, 2.0, 4, 100), ("remedy 1: pretrained", 0.69, 1.0, 2, 0),
+                                            ("remedy 2: clustered", 0.72, 0.5, 8, 10)):
+        rows.append({"seed": 1, "method": method, "subset": "overall", "auc": auc, "pairs": 10,
+                     "seconds_per_epoch": spe, "epochs_to_converge": epochs, "total_seconds": spe * epochs,
+                     "preparation_seconds": 0.0, "n_ids": n_ids, "parameters": 1})
+    table = G.remedies(pd.DataFrame(rows)).set_index("method")
+    assert np.isclose(table.loc["remedy 1: pretrained", "speed-up per epoch vs EGES"], 2.0)
+    assert np.isclose(table.loc["remedy 1: pretrained", "speed-up in total vs EGES"], 4.0)
+    assert np.isclose(table.loc["remedy 2: clustered", "speed-up per epoch vs EGES"], 4.0)
+    assert np.isclose(table.loc["remedy 2: clustered", "speed-up in total vs EGES"], 2.0)   # faster epochs, more of them
+    assert np.isclose(table.loc["remedy 2: clustered", "id vocabulary reduction"], 10.0)
+    assert np.isclose(table.loc["remedy 1: pretrained", "AUC change vs EGES"], -0.01)
+    with pytest.raises(ValueError, match="EGES"):
+        G.remedies(pd.DataFrame(rows[1:]))
+    with pytest.raises(ValueError, match="total_seconds"):
+        G.remedies(pd.DataFrame(rows).drop(columns="total_seconds"))
+
+
+# --------------------------------------------------------------------------- the user-level recall channel
+
+def _timed_toy(seed: int = 0) -> MovieLens:
+    """The toy with each user's ratings in a random order in time, so the time split holds likes out."""
+    ml = _toy(seed=seed)
+    rng = np.random.default_rng(seed)
+    ratings = ml.ratings.copy()
+    ratings["timestamp"] = rng.permutation(len(ratings)) + 1000
+    return MovieLens("toy", ml.movies, ratings, ml.tags, movie_tags=ml.movie_tags)
+
+
+def _controlled_channel():
+    """Four movies on a line in 2-D, two users: one liked movie 1 long ago and movie 2 lately; one liked nothing."""
+    vectors = ItemVectors(np.array([1, 2, 3, 4]), np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.9], [1.0, 0.1]]))
+    train = pd.DataFrame({"userId": [7, 7, 7, 8], "movieId": [1, 2, 4, 3], "rating": [5.0, 4.0, 1.0, 2.0],
+                          "timestamp": [1, 2, 3, 4]})
+    return G.embedding_recall(vectors, train, catalogue=[1, 2, 3, 4, 5], half_life=1)
+
+
+def test_recall_channel_shape_order_and_exclusion():
+    from sparrow_course.metrics import RECOMMENDATION_COLUMNS
+
+    channel = _controlled_channel()
+    # user 7: centred vectors, movie 2 (latest like) weighs 1 and movie 1 weighs 1/2; movie 4 (rated) is excluded,
+    # movies 1 and 2 are rated, movie 5 has no vector: movie 3 is all that is left
+    out = channel.recall([7], k=3)
+    assert tuple(out.columns) == RECOMMENDATION_COLUMNS
+    assert out["movieId"].tolist() == [3]
+    unit = ItemVectors(np.array([1, 2, 3, 4]), np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.9], [1.0, 0.1]]))
+    c = unit.centred().normalized()
+    profile = 0.5 * c[0] + 1.0 * c[1]
+    assert np.isclose(out["score"].iloc[0], c[2] @ profile / np.linalg.norm(profile))
+    # with popularity blended in, unvectored movie 5 can be recalled; rated movies never
+    blended = channel.recall([7], k=5, blend=0.5)
+    assert set(blended["movieId"]) == {3, 5} and (np.diff(blended["score"]) <= 0).all()
+    assert np.isclose(channel.recall([7], k=5, blend=1.0)["score"], 0).all()    # nobody liked 3 or 5 in training
+    # user 8 liked nothing: an empty profile
+    assert channel.empty.tolist() == [False, True]
+    with pytest.raises(ValueError, match="empty profile"):
+        channel.recall([7, 8], k=2)
+    assert channel.recall([7, 8], k=2, on_empty="skip")["userId"].tolist() == [7]
+    assert channel.recall([8], k=2, blend=1.0, on_empty="skip")["movieId"].tolist() == [1, 2]   # popularity, unrated
+
+
+def test_recall_channel_errors():
+    channel = _controlled_channel()
+    with pytest.raises(ValueError, match="not fitted on"):
+        channel.recall([7, 99], k=2)
+    with pytest.raises(ValueError, match="k must be"):
+        channel.recall([7], k=0)
+    with pytest.raises(TypeError, match="k must be"):
+        channel.recall([7], k=2.5)
+    with pytest.raises(TypeError, match="user_ids"):
+        channel.recall("7", k=2)
+    with pytest.raises(TypeError, match="user_ids"):
+        channel.recall([7.0], k=2)
+    with pytest.raises(TypeError, match="user_ids"):
+        channel.recall(7, k=2)
+    with pytest.raises(ValueError, match="empty"):
+        channel.recall([], k=2)
+    with pytest.raises(ValueError, match="blend"):
+        channel.recall([7], k=2, blend=1.5)
+    with pytest.raises(ValueError, match="on_empty"):
+        channel.recall([7], k=2, on_empty="ignore")
+    with pytest.raises(TypeError, match="EGESModel or ItemVectors"):
+        G.embedding_recall(np.ones((3, 2)), pd.DataFrame({"userId": [1], "movieId": [1], "rating": [4.0],
+                                                          "timestamp": [1]}))
+    with pytest.raises(ValueError, match="method"):
+        G.fit_recall(_toy(), _toy().ratings, method="item2vec")
+    with pytest.raises(TypeError, match="MovieLens"):
+        G.recall("ml", [1], 5)
+
+
+@pytest.fixture(scope="module")
+def timed_toy():
+    return _timed_toy()
+
+
+def test_recall_fits_on_the_training_part_only(timed_toy):
+    from sparrow_course.datasets import user_time_split
+
+    ml = timed_toy
+    train, test = user_time_split(ml.ratings)
+    users = np.unique(test["userId"])[:20]
+    settings = dict(n_walks=600, length=6, dim=8, epochs=1, seed=1)
+    out = G.recall(ml, users, 5, **settings)
+    assert out.equals(G.recall(ml, users, 5, train=train, **settings))      # the default train is the split's
+    # whatever the held-out ratings say, the channel is the same: none of them reaches training
+    flipped = ml.ratings.copy()
+    held = flipped.set_index(["userId", "movieId"]).index.isin(test.set_index(["userId", "movieId"]).index)
+    flipped.loc[held, "rating"] = 6.0 - flipped.loc[held, "rating"]
+    other = MovieLens("toy", ml.movies, flipped, ml.tags, movie_tags=ml.movie_tags)
+    assert user_time_split(flipped)[0].equals(train)
+    assert out.equals(G.recall(other, users, 5, **settings))
+    # best first, at most k per user, nothing the user rated in training
+    assert (out.groupby("userId").size() <= 5).all()
+    assert (out.groupby("userId")["score"].apply(lambda s: (np.diff(s) <= 0).all())).all()
+    rated = set(zip(train["userId"], train["movieId"]))
+    assert not {(u, m) for u, m in zip(out["userId"], out["movieId"])} & rated
+
+
+def test_recall_experiment_finds_the_groups(timed_toy):
+    table, state = G.recall_experiment(timed_toy, k=10, n_walks=1500, length=8, dim=8, epochs=3, w2v_epochs=3,
+                                       seed=1)
+    r = table.set_index("channel")["recall@10"]
+    assert list(table.columns) == ["channel", "recall@10", "ndcg@10", "coverage", "users"]
+    assert len(table) == 5 and (np.diff(table["recall@10"]) <= 0).all()
+    # each toy user likes one of three groups of 20 movies: vectors that find the group beat chance (10 of 60)
+    assert r["EGES vectors"] > 0.3 and r["DeepWalk (BGE) vectors"] > 0.3
+    assert r["EGES vectors"] > r["popularity (unrated movies)"] + 0.2   # popularity cannot see the groups
+    assert set(state["truth"]["userId"]) <= set(state["users"])

@@ -1,4 +1,5 @@
-"""Chapter 06 exercises: node2vec's return parameter, the EGES mix by hand, Airbnb-style types, and the id-table cost."""
+"""Chapter 06 exercises: node2vec's return parameter, the EGES mix by hand, Airbnb-style types, the id-table cost,
+and the recency of a user's vector in the recall channel."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -152,5 +153,37 @@ q5 = ThoughtQuestion(
     id embedding.""",
     hints=["What does a tie between every positive and every negative score do to an AUC?"],
 )
+
+# --------------------------------------------------------------------------- q6: recency in the recall channel
+
+@lru_cache(maxsize=4)
+def _blended_recall(half_life: int) -> float:
+    from ..eges import recall_experiment
+
+    ml, _ = _data()
+    table, _ = recall_experiment(ml, methods=("bge",), half_life=half_life, seed=SEED)
+    return round(float(table.set_index("channel").loc["DeepWalk + popularity (blend 0.5)", "recall@20"]), 3)
+
+
+q6 = ValueQuestion(
+    """Make the user vectors forget faster. The chapter's recall channel weighs a user's latest like 1 and
+    halves the weight of earlier likes every 10 likes (`half_life=10`). Rerun its experiment with DeepWalk
+    vectors only and a half-life of one like: `table, _ = eges.recall_experiment(ml, methods=("bge",),
+    half_life=1, seed=2024)`. What recall@20 does the row "DeepWalk + popularity (blend 0.5)" reach? Predict
+    first whether it rises or falls against the chapter's half-life of 10, then give it to 3 decimals.""",
+    expected=lambda: _blended_recall(1),
+    decimals=3,
+    hints=["Read the row by its name: `table.set_index(\"channel\").loc[...]`, column `recall@20`.",
+           "With a half-life of one like, the like before last weighs a half, the one before a quarter: the "
+           "user vector is mostly the latest liked movie. Does one movie say more about the next likes than "
+           "the whole history?"],
+    wrong_answers=[0.140, 0.121, 0.039],
+    explanations={0.140: "that is close to the chapter's row with a half-life of 10; rerun with half_life=1",
+                  0.121: "that looks like the popularity row, which does not depend on the half-life",
+                  0.039: "that looks like the DeepWalk row without popularity blended in"},
+    explanation="Recency trades the whole history for the latest taste: it pays where tastes drift fast, and "
+                "costs where a single movie is a noisy summary of a user; the table says which holds here.",
+)
+
 
 QUESTIONS = questions(globals())
