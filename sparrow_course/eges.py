@@ -381,7 +381,6 @@ def train_eges(walks: np.ndarray, side: SideInformation, *, method: str = "eges"
     epochs have passed since the converged epoch (the rule applied to the epochs so far). Without
     ``validation`` the model is the last epoch's.
     """
-    tf = _tensorflow()
     check_choice(method, "method", METHODS)
     if not isinstance(side, SideInformation):
         raise TypeError(f"side must be a SideInformation (from side_information), got {type(side).__name__}")
@@ -428,6 +427,7 @@ def train_eges(walks: np.ndarray, side: SideInformation, *, method: str = "eges"
         id_of_row = np.arange(n * copies, dtype=np.int64).reshape(n, copies)
         n_ids = n * copies
     check_memory(4.0 * 3 * 2 * max(n_ids, 1) * (dim + n_fields + 1), f"train_eges with {n_ids} ids")
+    tf = _tensorflow()                      # imported once the arguments are known to be good
 
     # negatives in proportion to count^0.75 over the training items (word2vec's unigram table)
     counts = np.bincount(pairs[:, 1], minlength=n).astype(float)

@@ -480,6 +480,7 @@ def test_capacity_table_binds_below_the_peak(day_trace):
     assert caching.list_bytes(10, id_bytes=4, score_bytes=4, key_bytes=0, overhead_bytes=0) == 80
 
 
+@pytest.mark.slow   # runs the chapter's segment-list experiment on the bundled data
 def test_segment_list_loses_to_personal_list(ml):
     table = caching.segment_list_quality(ml.ratings, ml.users, k=10)
     personal = table.loc["personal list (item-to-item)"]

@@ -90,6 +90,7 @@ def small_items(ml):
     return cs.item_cold_start(ml, n_items=20, min_positive=30, k=5, dim=6, epochs=2, seed=5)
 
 
+@pytest.mark.slow   # trains item2vec on the bundled data (~4 s)
 def test_item_cold_start_end_to_end_small(small_items):
     result = small_items
     assert not np.isin(result.holdout.new_items, result.warm.ids).any(), "a new item was trained in the warm model"
@@ -297,6 +298,7 @@ def test_clear_errors_at_the_surface(ml):
         h.truth("train")
 
 
+@pytest.mark.slow   # shares that run
 def test_item_tables_sweep_rarity_and_projection(small_items):
     sweep = cs.neighbour_k_sweep(small_items, ks=[1, 5])
     assert list(sweep["k"]) == [1, 5]

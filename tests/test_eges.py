@@ -123,6 +123,7 @@ def test_cluster_items(side):
 
 # --------------------------------------------------------------------------- the model
 
+@pytest.mark.tensorflow
 def test_attention_weights_sum_to_one(eges_model, side):
     weights = eges_model.attention(side.ids).drop(columns="movieId")
     assert list(weights.columns) == ["item id", "genres", "year", "tag"]
@@ -130,6 +131,7 @@ def test_attention_weights_sum_to_one(eges_model, side):
     assert weights.to_numpy().std() > 1e-4                     # EGES learned unequal weights
 
 
+@pytest.mark.tensorflow
 def test_ges_is_eges_with_equal_weights(walks, side, eges_model):
     ges = G.train_eges(walks, side, method="ges", dim=8, epochs=1, batch_size=512, seed=1)
     weights = ges.attention(side.ids).drop(columns="movieId").to_numpy()
@@ -144,6 +146,7 @@ def test_ges_is_eges_with_equal_weights(walks, side, eges_model):
     assert not np.allclose(eges_model.vectors(side.ids), parts.mean(axis=1))
 
 
+@pytest.mark.tensorflow
 def test_cold_items_from_side_information_alone(eges_model, split, side):
     cold = split.cold_ids
     assert len(cold) and not np.isin(cold, eges_model.trained_ids).any()
@@ -153,6 +156,7 @@ def test_cold_items_from_side_information_alone(eges_model, split, side):
     assert np.allclose(iv.get(cold), eges_model.vectors(cold, cold=True))
 
 
+@pytest.mark.tensorflow
 def test_eges_learns_the_groups(eges_model, split):
     """Held-out edges (same group) score above non-edges, and cold items are placed by their side information."""
     res = G.link_prediction_auc(eges_model, split).set_index("subset")["auc"]
@@ -160,11 +164,13 @@ def test_eges_learns_the_groups(eges_model, split):
     assert res["cold"] > 0.7
 
 
+@pytest.mark.tensorflow
 def test_training_is_reproducible(walks, side, eges_model):
     again = G.train_eges(walks, side, method="eges", dim=8, epochs=3, batch_size=512, learning_rate=0.05, seed=1)
     assert np.allclose(again.item_vectors().vectors, eges_model.item_vectors().vectors, atol=1e-5)
 
 
+@pytest.mark.tensorflow
 def test_remedies_have_no_table_that_grows_with_ids(walks, side):
     pre = ItemVectors(side.ids, np.random.default_rng(0).normal(size=(len(side), 6)))
     small = G.train_eges(walks, side, method="eges", dim=8, epochs=1, max_batches=2, seed=1)
@@ -319,6 +325,7 @@ def test_validation_slice_never_touches_the_test_edges(toy, split, validation):
         G.link_prediction_split(positive_sequences(toy.ratings), exclude_edges=pd.DataFrame({"a": [1]}))
 
 
+@pytest.mark.tensorflow
 def test_training_to_convergence(validation, side):
     walks = random_walks(validation.graph, n_walks=1500, length=8, seed=1)
     model = G.train_eges(walks, side, method="eges", dim=8, epochs=4, batch_size=512, learning_rate=0.05,
@@ -347,6 +354,7 @@ def test_training_to_convergence(validation, side):
         G.train_eges(walks, side, epochs=2, validation="split")
 
 
+@pytest.mark.tensorflow
 def test_compare_methods_and_the_remedies_table(toy, side):
     results, fitted = G.compare_methods(toy, seeds=(1,), n_walks=800, length=8, dim=8, max_epochs=3, w2v_epochs=2,
                                         n_clusters=6, cold_share=0.1, validation_share=0.2, side=side)
@@ -468,6 +476,7 @@ def timed_toy():
     return _timed_toy()
 
 
+@pytest.mark.tensorflow
 def test_recall_fits_on_the_training_part_only(timed_toy):
     from sparrow_course.datasets import user_time_split
 
@@ -491,6 +500,7 @@ def test_recall_fits_on_the_training_part_only(timed_toy):
     assert not {(u, m) for u, m in zip(out["userId"], out["movieId"])} & rated
 
 
+@pytest.mark.tensorflow
 def test_recall_experiment_finds_the_groups(timed_toy):
     table, state = G.recall_experiment(timed_toy, k=10, n_walks=1500, length=8, dim=8, epochs=3, w2v_epochs=3,
                                        seed=1)

@@ -19,7 +19,7 @@ IDS = [n for n, _ in ALL]
 # Questions whose reference reruns a chapter's experiment on the bundled data (seconds each, up to ~10 s):
 # their checks are `slow`, so `tasks.py test --fast` leaves them to the full run.
 RERUNS_AN_EXPERIMENT = {"ch00.q1", "ch01.q3", "ch01.q4", "ch01.q5", "ch02.q3", "ch03.q6", "ch03.q7", "ch04.q1",
-                        "ch04.q3", "ch05.q2", "ch05.q3", "ch05.q4", "ch06.q1", "ch06.q4"}
+                        "ch04.q3", "ch05.q2", "ch05.q3", "ch05.q4", "ch06.q1", "ch06.q4", "ch06.q6"}
 MEASURED = [pytest.param(n, q, id=n, marks=[pytest.mark.slow] if n in RERUNS_AN_EXPERIMENT else []) for n, q in ALL]
 # the texts the core falls back on when a question has none of its own: not counted as written
 FALLBACKS = ("no hint for this one", "(no written solution)")
