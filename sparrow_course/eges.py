@@ -41,6 +41,7 @@ import pandas as pd
 from .checks import check_bool, check_choice, check_fraction, check_frame, check_int, check_memory, check_number, check_seed
 from .datasets import MovieLens, POSITIVE_THRESHOLD, genre_matrix, release_year, require_frame
 from .embeddings import ItemVectors, TransitionGraph, _as_sequences, deepwalk, random_walks, transition_graph
+from .metrics import blend_scores, interaction_matrix, log_popularity
 from .seeding import DEFAULT_SEED
 
 __all__ = [
@@ -996,13 +997,9 @@ class EmbeddingRecall:
         check_memory(8.0 * len(rows) * len(self.item_ids), "the users x items score matrix")
         out = self.profiles[rows] @ self.item_unit.T
         out = np.round(out, 12)     # equal vectors score exactly equal, so ties break by item order
-        if blend > 0:
-            out = (1 - blend) * out + blend * self.log_popularity[None, :]
-        else:
+        if blend == 0:
             out[:, ~self.has_vector] = -np.inf
-            out[self.empty[rows]] = -np.inf
-        out[self.rated[rows].toarray()] = -np.inf        # never recommend what the user already rated
-        return out
+        return blend_scores(out, self.log_popularity, blend, empty=self.empty[rows], seen=self.rated[rows])
 
     def recall(self, user_ids: Any, k: int = 20, *, blend: float = 0.0, on_empty: str = "raise") -> pd.DataFrame:
         """Top-``k`` unrated movies per user, best first, in the common shape DataFrame[userId, movieId, score].
@@ -1066,14 +1063,8 @@ def embedding_recall(vectors: "EGESModel | ItemVectors", train: pd.DataFrame, *,
     profiles = np.asarray(likes @ item_unit)
     norms = np.linalg.norm(profiles, axis=1, keepdims=True)
     profiles = np.divide(profiles, norms, out=np.zeros_like(profiles), where=norms > 1e-12)
-    r_cols = pd.Index(items).get_indexer(known["movieId"])
-    r_rows = pd.Index(users).get_indexer(known["userId"])
-    ok = r_cols >= 0
-    rated = sparse.csr_matrix((np.ones(int(ok.sum()), dtype=bool), (r_rows[ok], r_cols[ok])),
-                              shape=(len(users), len(items)))
-    count = liked["movieId"].value_counts().reindex(items, fill_value=0).to_numpy(float)
-    log_pop = np.log1p(count)
-    log_pop = log_pop / log_pop.max() if log_pop.max() > 0 else log_pop
+    rated = interaction_matrix(known, users, items)
+    log_pop = log_popularity(liked["movieId"].value_counts().reindex(items, fill_value=0))
     return EmbeddingRecall(item_ids=items, item_unit=item_unit, has_vector=has_vector, user_ids=users,
                            profiles=profiles, rated=rated, log_popularity=log_pop,
                            settings={"half_life": half_life})

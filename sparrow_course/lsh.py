@@ -816,7 +816,7 @@ def embedding_recall(users: UserVectors, items: ItemVectors, user_ids: Any, k: i
     mean first: the user vectors must then be pooled with ``centre=True`` too.
     Returns DataFrame[userId, movieId, score], best first within a user.
     """
-    from .metrics import top_k_frame
+    from .metrics import log_popularity, top_k_frame
 
     if not isinstance(users, UserVectors) or not isinstance(items, ItemVectors):
         raise TypeError("users must be a UserVectors (pool_user_vectors) and items an ItemVectors")
@@ -834,7 +834,7 @@ def embedding_recall(users: UserVectors, items: ItemVectors, user_ids: Any, k: i
         if popularity is None:
             raise ValueError("popularity_weight needs popularity (a Series movieId -> count)")
         counts = popularity.reindex(items.ids).fillna(0).to_numpy(float)
-        scores += popularity_weight * np.log1p(counts) / max(np.log1p(counts.max()), 1e-12)
+        scores += popularity_weight * log_popularity(counts)
     mask = None
     if exclude is not None:
         check_frame(exclude, ["userId", "movieId"], "exclude")

@@ -471,12 +471,8 @@ class TagMatcher:
         frames = []
         for start in range(0, len(rows), _BLOCK_USERS):
             block = rows[start:start + _BLOCK_USERS]
-            scores = cosine_scores(self.profiles[block], self.vectors)
-            if blend > 0:
-                scores = (1 - blend) * scores + blend * self.log_popularity[None, :]
-            else:
-                scores[self.empty[block]] = -np.inf
-            scores[self.rated[block].toarray()] = -np.inf  # never recommend what the user already rated
+            scores = metrics.blend_scores(cosine_scores(self.profiles[block], self.vectors), self.log_popularity, blend,
+                                          empty=self.empty[block], seen=self.rated[block])
             frames.append(_top_k(self.user_ids[block], self.catalogue.item_ids, scores, k))
         return pd.concat(frames, ignore_index=True)
 
@@ -515,17 +511,9 @@ def fit_matcher(catalogue: TagCatalogue, train: pd.DataFrame, *, weighting: str 
     vectors = item_vectors(catalogue, weighting=weighting, decay=decay, relevance=relevance)
     users = np.unique(train["userId"].to_numpy(np.int64)) if user_ids is None else np.asarray(user_ids, np.int64)
     profiles = user_profiles(vectors, catalogue.item_ids, train, users, weights=profile_weights)
-    items = pd.Index(catalogue.item_ids)
-    known = train[train["userId"].isin(users)]
-    cols = items.get_indexer(known["movieId"])
-    rows = pd.Index(users).get_indexer(known["userId"])
-    keep = cols >= 0
-    rated = sparse.csr_matrix((np.ones(int(keep.sum()), dtype=bool), (rows[keep], cols[keep])),
-                              shape=(len(users), len(items)))
+    rated = metrics.interaction_matrix(train, users, catalogue.item_ids)
     liked = train[train["rating"] >= POSITIVE_THRESHOLD]
-    count = liked["movieId"].value_counts().reindex(items, fill_value=0).to_numpy(float)
-    log_pop = np.log1p(count)
-    log_pop = log_pop / log_pop.max() if log_pop.max() > 0 else log_pop
+    log_pop = metrics.log_popularity(liked["movieId"].value_counts().reindex(catalogue.item_ids, fill_value=0))
     settings = dict(weighting=weighting, decay=decay, relevance=relevance, profile_weights=profile_weights)
     return TagMatcher(catalogue=catalogue, vectors=vectors, user_ids=users, profiles=profiles, rated=rated,
                       log_popularity=log_pop, settings=settings)

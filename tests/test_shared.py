@@ -8,6 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 
 from sparrow_course import metrics, plotting, seed_everything
@@ -161,3 +162,24 @@ def test_per_user_metrics_agree_with_the_one_user_definitions():
     assert got.loc[1, "recall@2"] == 0.5 and got.loc[1, "ndcg@2"] == pytest.approx((1 / np.log2(3)) / (1 + 1 / np.log2(3)))
     summary = metrics.evaluate_top_k(recs, truth, 2, n_items=6)
     assert summary["recall@2"] == pytest.approx(got["recall@2"].mean()) and summary["users"] == 3.0
+
+
+def test_what_recall_channels_share():
+    from scipy import sparse
+
+    from sparrow_course.metrics import blend_scores, interaction_matrix, log_popularity
+
+    frame = pd.DataFrame({"userId": [1, 1, 2, 9], "movieId": [10, 30, 10, 10]})     # user 9 is not asked for
+    seen = interaction_matrix(frame, [1, 2], [10, 20, 30])
+    assert sparse.issparse(seen) and seen.toarray().tolist() == [[True, False, True], [True, False, False]]
+    pop = log_popularity([0, 1, 3])
+    np.testing.assert_allclose(pop, [0, np.log(2) / np.log(4), 1])
+    assert log_popularity([0, 0]).tolist() == [0, 0]
+    with pytest.raises(ValueError, match="non-negative"):
+        log_popularity([1, -1])
+    sim = np.array([[0.9, 0.5, 0.1], [0.0, 0.0, 0.0]])
+    alone = blend_scores(sim, pop, 0.0, empty=np.array([False, True]), seen=seen)
+    assert alone[0].tolist() == [-np.inf, 0.5, -np.inf] and np.isneginf(alone[1]).all()
+    mixed = blend_scores(sim, pop, 0.5, empty=np.array([False, True]), seen=seen)
+    np.testing.assert_allclose(mixed[1], [-np.inf, 0.5 * pop[1], 0.5])     # an empty profile still gets popularity
+    assert sim[0, 0] == 0.9                                                # the input is left alone
