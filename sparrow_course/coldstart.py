@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from .checks import check_choice, check_fraction, check_frame, check_int, check_number, check_seed
 from .datasets import POSITIVE_THRESHOLD, MovieLens, genre_matrix, release_year
 from .embeddings import ItemVectors, positive_sequences, train_item2vec
-from .metrics import RECOMMENDATION_COLUMNS, per_user_metrics, top_k_frame  # per_user_metrics: re-exported
+from .metrics import RECOMMENDATION_COLUMNS, paired_difference, per_user_metrics, top_k_frame  # re-exported: paired_difference, per_user_metrics
 from .seeding import DEFAULT_SEED
 
 __all__ = [
@@ -255,24 +255,6 @@ def _encoder(frame: pd.DataFrame):
 # Per-user metrics and paired comparisons
 # ---------------------------------------------------------------------------
 
-
-
-def paired_difference(a: Sequence[float] | pd.Series, b: Sequence[float] | pd.Series, *, n_boot: int = 2000,
-                      seed: int = DEFAULT_SEED, level: float = 0.95) -> dict[str, float]:
-    """Mean of ``a - b`` over paired units (users) with a bootstrap confidence interval.
-
-    Resampling users keeps each user's two scores together, so differences between users
-    (some are easy, some hard) cancel: the interval is much tighter than two separate ones.
-    """
-    x = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    if x.ndim != 1 or x.size < 2:
-        raise ValueError(f"a and b must be equal-length 1-D sequences of at least 2 values, got shape {x.shape}")
-    n_boot = check_int(n_boot, "n_boot", low=1)
-    level = check_fraction(level, "level", include_low=False, include_high=False)
-    rng = np.random.default_rng(check_seed(seed))
-    means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
-    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    return {"difference": float(x.mean()), "low": float(lo), "high": float(hi), "users": float(x.size)}
 
 
 # ---------------------------------------------------------------------------

@@ -6,10 +6,11 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .checks import check_frame, check_int
+from .checks import check_fraction, check_frame, check_int, check_memory, check_seed
+from .seeding import DEFAULT_SEED
 
 __all__ = ["auc", "percentiles", "hit_ratio", "recall_at_k", "ndcg_at_k", "per_user_metrics", "evaluate_top_k", "top_k_frame",
-           "RECOMMENDATION_COLUMNS", "interaction_matrix", "log_popularity", "blend_scores"]
+           "RECOMMENDATION_COLUMNS", "interaction_matrix", "log_popularity", "blend_scores", "paired_difference"]
 
 #: The common shape of every recall channel's output: one row per (user, recommended movie),
 #: best first within a user. Chapters 04-07 return it, so channels can be merged and compared.
@@ -203,3 +204,29 @@ def evaluate_top_k(recommendations: pd.DataFrame, truth: pd.DataFrame, k: int, *
         shown = recommendations.groupby("userId", sort=False).head(k)["movieId"].nunique()
         result["coverage"] = shown / n_items
     return result
+
+
+def paired_difference(a: Sequence[float] | pd.Series, b: Sequence[float] | pd.Series, *, n_boot: int = 2000,
+                      seed: int = DEFAULT_SEED, level: float = 0.95) -> dict[str, float]:
+    """Mean of ``a - b`` over paired units (users) with a bootstrap confidence interval.
+
+    Two Series are paired by index (the users both have); two sequences by position (equal
+    length). Resampling users keeps each user's two scores together, so differences between
+    users (some are easy, some hard) cancel: the interval is much tighter than two separate ones.
+    Returns ``difference``, ``low``, ``high`` (the ``level`` interval) and ``users``.
+    """
+    if isinstance(a, pd.Series) and isinstance(b, pd.Series):
+        a, b = a.align(b, join="inner")
+    x = np.asarray(a, dtype=float) - np.asarray(b, dtype=float) if np.shape(a) == np.shape(b) else None
+    if x is None or x.ndim != 1 or x.size < 2:
+        raise ValueError(f"a and b must pair at least 2 users (equal-length 1-D sequences, or Series sharing "
+                         f"an index), got shapes {np.shape(a)} and {np.shape(b)}")
+    if not np.isfinite(x).all():
+        raise ValueError("a and b contain NaN or infinite values")
+    n_boot = check_int(n_boot, "n_boot", low=1)
+    level = check_fraction(level, "level", include_low=False, include_high=False)
+    check_memory(8.0 * n_boot * x.size, "the bootstrap resamples")
+    rng = np.random.default_rng(check_seed(seed))
+    means = x[rng.integers(0, x.size, size=(n_boot, x.size))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return {"difference": float(x.mean()), "low": float(lo), "high": float(hi), "users": int(x.size)}

@@ -29,7 +29,7 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import MultiLabelBinarizer, normalize
 
 from . import metrics
-from .metrics import per_user_metrics  # re-exported for the chapter: the shared per-user recall and NDCG
+from .metrics import paired_difference, per_user_metrics  # re-exported for the chapter: per-user metrics, paired bootstrap
 from .checks import check_bool, check_choice, check_fraction, check_frame, check_int, check_memory, check_seed
 from .datasets import POSITIVE_THRESHOLD, user_time_split
 from .seeding import DEFAULT_SEED
@@ -723,23 +723,6 @@ def blend_sweep(experiment: TagExperiment, blends: Sequence[float] = (0.0, 0.25,
     return table[["blend"] + [c for c in table.columns if c != "blend"]]
 
 
-def paired_difference(a: pd.Series, b: pd.Series, *, n_boot: int = 2000, seed: int = DEFAULT_SEED,
-                      level: float = 0.95) -> dict[str, float]:
-    """Mean of a - b over the users both have, with a bootstrap confidence interval over users."""
-    n_boot = check_int(n_boot, "n_boot", low=100)
-    seed = check_seed(seed)
-    level = check_fraction(level, "level", include_low=False, include_high=False)
-    a, b = a.align(b, join="inner")
-    if len(a) < 2:
-        raise ValueError(f"need at least 2 users in common to compare, got {len(a)}")
-    diff = (a - b).to_numpy(float)
-    check_memory(n_boot * len(diff) * 8, "the bootstrap resamples")
-    rng = np.random.default_rng(seed)
-    means = diff[rng.integers(0, len(diff), size=(n_boot, len(diff)))].mean(axis=1)
-    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    return {"mean": float(diff.mean()), "low": float(lo), "high": float(hi), "users": int(len(diff))}
-
-
 def select_and_test(per_user: pd.DataFrame, activity: pd.Series, *, by: str = "decay", metric: str | None = None,
                     bucket: str | None = None, seed: int = DEFAULT_SEED, n_boot: int = 2000) -> pd.DataFrame:
     """Choose the best setting on a random half of users, then compare it with every setting on the other half.
@@ -763,7 +746,7 @@ def select_and_test(per_user: pd.DataFrame, activity: pd.Series, *, by: str = "d
     for setting in wide.columns:
         diff = paired_difference(held[chosen], held[setting], n_boot=n_boot, seed=seed)
         rows.append({by: setting, "chosen": setting == chosen, f"{metric} (test half)": held[setting].mean(),
-                     "chosen minus this": diff["mean"], "ci low": diff["low"], "ci high": diff["high"],
+                     "chosen minus this": diff["difference"], "ci low": diff["low"], "ci high": diff["high"],
                      "users": diff["users"]})
     return pd.DataFrame(rows)
 

@@ -190,16 +190,6 @@ def test_per_user_metrics_agree_with_the_shared_metrics(ml):
     assert per_user["ndcg@20"] == pytest.approx(shared["ndcg@20"])
 
 
-def test_paired_difference_interval():
-    a = np.array([0.3, 0.5, 0.4, 0.6, 0.5])
-    out = cs.paired_difference(a, a - 0.1, n_boot=200, seed=0)
-    assert out["difference"] == pytest.approx(0.1) and out["low"] == pytest.approx(0.1)
-    noisy = cs.paired_difference(np.random.default_rng(0).normal(0, 1, 400), np.zeros(400), seed=0)
-    assert noisy["low"] < noisy["difference"] < noisy["high"] and noisy["low"] < 0 < noisy["high"]
-    with pytest.raises(ValueError):
-        cs.paired_difference([1.0], [0.0])
-
-
 def test_item_to_item_never_recommends_what_the_user_rated_and_follows_history():
     toy = _toy()
     model = cs.fit_item_item(toy, toy.ratings[toy.ratings["userId"] > 2])

@@ -183,3 +183,25 @@ def test_what_recall_channels_share():
     mixed = blend_scores(sim, pop, 0.5, empty=np.array([False, True]), seen=seen)
     np.testing.assert_allclose(mixed[1], [-np.inf, 0.5 * pop[1], 0.5])     # an empty profile still gets popularity
     assert sim[0, 0] == 0.9                                                # the input is left alone
+
+
+def test_paired_difference_pairs_users_and_bootstraps_the_mean():
+    from sparrow_course import coldstart, tags
+    from sparrow_course.metrics import paired_difference
+
+    assert coldstart.paired_difference is paired_difference is tags.paired_difference    # one bootstrap
+    a = np.array([0.3, 0.5, 0.4, 0.6, 0.5])
+    out = paired_difference(a, a - 0.1, n_boot=200, seed=0)
+    assert out["difference"] == pytest.approx(0.1) and out["low"] == pytest.approx(0.1) and out["users"] == 5
+    noisy = paired_difference(np.random.default_rng(0).normal(0, 1, 400), np.zeros(400), seed=0)
+    assert noisy["low"] < noisy["difference"] < noisy["high"] and noisy["low"] < 0 < noisy["high"]
+    # Series pair by index: only the users both have, whatever the order
+    s = pd.Series([1.0, 0.0, 1.0, 1.0], index=[1, 2, 3, 4])
+    assert paired_difference(s, s) == {"difference": 0.0, "low": 0.0, "high": 0.0, "users": 4}
+    other = pd.Series([0.0, 0.0, 0.0, 5.0], index=[4, 3, 2, 99])
+    diff = paired_difference(s, other, n_boot=500)
+    assert diff["users"] == 3 and diff["difference"] == pytest.approx(2 / 3)
+    assert diff["low"] <= diff["difference"] <= diff["high"]
+    for bad in ([1.0], [0.0]), ([1.0, 2.0], [1.0]), ([1.0, np.nan], [0.0, 0.0]):
+        with pytest.raises(ValueError, match="a and b"):
+            paired_difference(*bad)

@@ -285,16 +285,6 @@ def test_per_user_metrics_agree_with_evaluate_top_k():
         assert math.isclose(per[f"ndcg@{k}"].mean(), ref[f"ndcg@{k}"])
 
 
-def test_paired_difference():
-    a = pd.Series([1.0, 0.0, 1.0, 1.0], index=[1, 2, 3, 4])
-    same = tags.paired_difference(a, a)
-    assert same == {"mean": 0.0, "low": 0.0, "high": 0.0, "users": 4}
-    diff = tags.paired_difference(a, a * 0, n_boot=500)
-    assert diff["low"] <= diff["mean"] == 0.75 <= diff["high"]
-    with pytest.raises(ValueError, match="at least 2 users"):
-        tags.paired_difference(a.iloc[:1], a.iloc[:1])
-
-
 def _tiny_movielens(tmp_path):
     """A folder shaped like real MovieLens: free-text tags, no hierarchy, no catalogue tags."""
     rng = np.random.default_rng(0)
