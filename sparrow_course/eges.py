@@ -41,7 +41,7 @@ import pandas as pd
 from .checks import check_bool, check_choice, check_fraction, check_frame, check_int, check_memory, check_number, check_seed
 from .datasets import MovieLens, POSITIVE_THRESHOLD, genre_matrix, release_year, require_frame
 from .embeddings import ItemVectors, TransitionGraph, _as_sequences, deepwalk, random_walks, transition_graph
-from .metrics import blend_scores, interaction_matrix, log_popularity
+from .channels import ProfileChannel, interaction_matrix, log_popularity
 from .seeding import DEFAULT_SEED
 
 __all__ = [
@@ -950,12 +950,14 @@ def sequences_against_walks(sequences: Any, item_parent: pd.Series, *, n_walks: 
 
 
 @dataclass(frozen=True, eq=False)
-class EmbeddingRecall:
+class EmbeddingRecall(ProfileChannel):
     """A fitted embedding recall channel: unit item vectors, each user's vector, what they rated, popularity.
 
     A user's vector is the recency-weighted mean of the centred, unit-length vectors of the
     movies they liked in training (the latest like weighs 1, each earlier one halves every
     ``half_life`` likes), scaled to length 1; an item's score is its cosine with it.
+    ``recall(user_ids, k, blend=..., on_empty=...)`` and ``scores`` come from
+    :class:`channels.ProfileChannel`.
     """
 
     item_ids: np.ndarray            # catalogue movie ids, sorted: the columns of every score
@@ -967,61 +969,21 @@ class EmbeddingRecall:
     log_popularity: np.ndarray      # log(1 + training likes) scaled to [0, 1], per item
     settings: dict = field(default_factory=dict)
 
+    EMPTY_REASON = "no liked training movie with a vector"
+
     @property
     def empty(self) -> np.ndarray:
         """Boolean per user: True where the user liked no movie that has a vector (an empty profile)."""
         return ~self.profiles.any(axis=1)
 
-    def _rows(self, user_ids: Any) -> np.ndarray:
-        if isinstance(user_ids, (str, bytes)) or np.ndim(user_ids) != 1:
-            raise TypeError(f"user_ids must be a 1-D sequence of integer user ids, got {user_ids!r:.80}")
-        users = np.asarray(user_ids)
-        if users.size == 0:
-            raise ValueError("user_ids is empty; give at least one user id")
-        if users.dtype.kind not in "iu":
-            raise TypeError(f"user_ids must hold integer user ids, got dtype {users.dtype}")
-        rows = pd.Index(self.user_ids).get_indexer(users.astype(np.int64))
-        if (rows < 0).any():
-            raise ValueError(f"user_ids has {int((rows < 0).sum())} users the channel was not fitted on, e.g. "
-                             f"{int(users[rows < 0][0])}; fit on training ratings that include them")
-        return rows
+    @property
+    def unknown_items(self) -> np.ndarray:
+        """Boolean per item: True where the movie has no vector (alone, the channel cannot score it)."""
+        return ~self.has_vector
 
-    def scores(self, user_ids: Any, *, blend: float = 0.0) -> np.ndarray:
-        """(users, items) scores: (1 - blend) * cosine + blend * scaled log popularity; rated items -inf.
-
-        With ``blend`` 0 an item without a vector, and every item for an empty profile, scores -inf
-        (the channel has nothing to say about it); with ``blend`` 1 the score is popularity alone.
-        """
-        blend = check_fraction(blend, "blend")
-        rows = self._rows(user_ids)
-        check_memory(8.0 * len(rows) * len(self.item_ids), "the users x items score matrix")
-        out = self.profiles[rows] @ self.item_unit.T
-        out = np.round(out, 12)     # equal vectors score exactly equal, so ties break by item order
-        if blend == 0:
-            out[:, ~self.has_vector] = -np.inf
-        return blend_scores(out, self.log_popularity, blend, empty=self.empty[rows], seen=self.rated[rows])
-
-    def recall(self, user_ids: Any, k: int = 20, *, blend: float = 0.0, on_empty: str = "raise") -> pd.DataFrame:
-        """Top-``k`` unrated movies per user, best first, in the common shape DataFrame[userId, movieId, score].
-
-        Users with an empty profile raise a ValueError, or with ``on_empty="skip"`` get no rows
-        when ``blend`` is 0 (popularity alone otherwise). Ties break by movie id.
-        """
-        from .metrics import top_k_frame
-
-        k = check_int(k, "k", low=1)
-        check_choice(on_empty, "on_empty", ("raise", "skip"))
-        rows = self._rows(user_ids)
-        empty = self.empty[rows]
-        if empty.any() and on_empty == "raise":
-            raise ValueError(f"{int(empty.sum())} of {len(rows)} users have an empty profile (no liked training "
-                             f"movie with a vector), e.g. userId {int(self.user_ids[rows[empty][0]])}; pass "
-                             "on_empty='skip', or serve them another channel (popularity, cold start)")
-        frames = [top_k_frame(self.user_ids[rows[:0]], self.item_ids, np.empty((0, len(self.item_ids))), k)]
-        for start in range(0, len(rows), 512):      # blocks of users: the score matrix stays small
-            block = self.user_ids[rows[start:start + 512]]
-            frames.append(top_k_frame(block, self.item_ids, self.scores(block, blend=blend), k))
-        return pd.concat(frames, ignore_index=True)
+    def _similarity(self, rows: np.ndarray) -> np.ndarray:
+        # 12 decimals: equal vectors score exactly equal, so ties break by item order
+        return np.round(self.profiles[rows] @ self.item_unit.T, 12)
 
 
 def embedding_recall(vectors: "EGESModel | ItemVectors", train: pd.DataFrame, *, catalogue: Any = None,

@@ -816,7 +816,8 @@ def embedding_recall(users: UserVectors, items: ItemVectors, user_ids: Any, k: i
     mean first: the user vectors must then be pooled with ``centre=True`` too.
     Returns DataFrame[userId, movieId, score], best first within a user.
     """
-    from .metrics import log_popularity, top_k_frame
+    from .channels import log_popularity
+    from .metrics import top_k_frame
 
     if not isinstance(users, UserVectors) or not isinstance(items, ItemVectors):
         raise TypeError("users must be a UserVectors (pool_user_vectors) and items an ItemVectors")

@@ -10,7 +10,7 @@ from .checks import check_fraction, check_frame, check_int, check_memory, check_
 from .seeding import DEFAULT_SEED
 
 __all__ = ["auc", "percentiles", "hit_ratio", "recall_at_k", "ndcg_at_k", "per_user_metrics", "evaluate_top_k", "top_k_frame",
-           "RECOMMENDATION_COLUMNS", "interaction_matrix", "log_popularity", "blend_scores", "paired_difference"]
+           "RECOMMENDATION_COLUMNS", "paired_difference"]
 
 #: The common shape of every recall channel's output: one row per (user, recommended movie),
 #: best first within a user. Chapters 04-07 return it, so channels can be merged and compared.
@@ -79,54 +79,6 @@ def ndcg_at_k(recommended: Sequence[int], relevant: Iterable[int], k: int) -> fl
     gains = [1.0 / np.log2(rank + 2) for rank, item in enumerate(list(recommended)[:k]) if item in relevant]
     ideal = sum(1.0 / np.log2(rank + 2) for rank in range(min(k, len(relevant))))
     return float(sum(gains) / ideal)
-
-
-# --------------------------------------------------------------------------- what recall channels share
-
-def interaction_matrix(frame: pd.DataFrame, user_ids: Sequence[int], item_ids: Sequence[int]):
-    """Boolean users x items (scipy CSR): True where ``frame`` has a row for that (userId, movieId).
-
-    Rows of ``user_ids``, columns of ``item_ids``; pairs outside either are ignored. A channel
-    keeps what each user already rated this way, and never recommends it.
-    """
-    from scipy import sparse
-
-    check_frame(frame, ["userId", "movieId"], "frame")
-    rows = pd.Index(np.asarray(user_ids, dtype=np.int64)).get_indexer(frame["userId"])
-    cols = pd.Index(np.asarray(item_ids, dtype=np.int64)).get_indexer(frame["movieId"])
-    keep = (rows >= 0) & (cols >= 0)
-    return sparse.csr_matrix((np.ones(int(keep.sum()), dtype=bool), (rows[keep], cols[keep])),
-                             shape=(len(user_ids), len(item_ids)))
-
-
-def log_popularity(counts: Sequence[float]) -> np.ndarray:
-    """log(1 + count) scaled to [0, 1] by its largest value (all zeros when every count is 0).
-
-    Popularity on the scale of a cosine, so a channel can blend the two (:func:`blend_scores`).
-    """
-    values = np.asarray(counts, dtype=float)
-    if values.ndim != 1 or (values < 0).any() or not np.isfinite(values).all():
-        raise ValueError("counts must be a 1-D sequence of finite non-negative counts, one per item")
-    logged = np.log1p(values)
-    return logged / logged.max() if logged.size and logged.max() > 0 else logged
-
-
-def blend_scores(similarity: np.ndarray, popularity: np.ndarray, blend: float, *, empty: np.ndarray | None = None,
-                 seen=None) -> np.ndarray:
-    """A channel's final (users, items) scores: ``(1 - blend) * similarity + blend * popularity``.
-
-    With ``blend`` 0 the users whose profile is ``empty`` (bool per row) score -inf everywhere: the
-    channel has nothing to say about them; with ``blend`` > 0 popularity still ranks for them.
-    Items ``seen`` (bool users x items, dense or sparse) score -inf: never recommend what a user rated.
-    """
-    scores = np.array(similarity, dtype=float)
-    if blend > 0:
-        scores = (1 - blend) * scores + blend * np.asarray(popularity, dtype=float)[None, :]
-    elif empty is not None:
-        scores[np.asarray(empty, dtype=bool)] = -np.inf
-    if seen is not None:
-        scores[seen.toarray() if hasattr(seen, "toarray") else np.asarray(seen, dtype=bool)] = -np.inf
-    return scores
 
 
 def top_k_frame(user_ids: Sequence[int], item_ids: Sequence[int], scores: np.ndarray, k: int, *,

@@ -29,6 +29,7 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import MultiLabelBinarizer, normalize
 
 from . import metrics
+from .channels import ProfileChannel, interaction_matrix, log_popularity
 from .metrics import paired_difference, per_user_metrics  # re-exported for the chapter: per-user metrics, paired bootstrap
 from .checks import check_bool, check_choice, check_fraction, check_frame, check_int, check_memory, check_seed
 from .datasets import POSITIVE_THRESHOLD, user_time_split
@@ -53,7 +54,6 @@ ACTIVITY_EDGES = (15, 30, 60)
 #: "genre: comedy" the genre stay apart.
 GENRE_PREFIX = "genre: "
 _LEVEL_NAMES = {0: "tag as applied", 1: "parent", 2: "root"}
-_BLOCK_USERS = 1024  # users scored per sparse product: a block of scores is block x items floats
 
 
 # ---------------------------------------------------------------------------
@@ -424,8 +424,12 @@ def cosine_scores(profiles: sparse.spmatrix, vectors: sparse.spmatrix) -> np.nda
 
 
 @dataclass(frozen=True, eq=False)
-class TagMatcher:
-    """A fitted tag-matching recall channel: item vectors, user profiles, rated movies, popularity."""
+class TagMatcher(ProfileChannel):
+    """A fitted tag-matching recall channel: item vectors, user profiles, rated movies, popularity.
+
+    ``recall(user_ids, k, blend=..., on_empty=...)`` and ``scores`` come from
+    :class:`channels.ProfileChannel`: cosine of each profile with every movie's tag vector.
+    """
 
     catalogue: TagCatalogue
     vectors: sparse.csr_matrix
@@ -435,72 +439,21 @@ class TagMatcher:
     log_popularity: np.ndarray
     settings: dict = field(default_factory=dict)
 
+    EMPTY_REASON = f"no movie rated >= {POSITIVE_THRESHOLD} that carries a tag"
+    BLOCK_USERS = 1024   # scored per sparse product
+
+    @property
+    def item_ids(self) -> np.ndarray:
+        """The catalogue's movie ids: the columns of every score."""
+        return self.catalogue.item_ids
+
     @property
     def empty(self) -> np.ndarray:
         """Boolean per user: True where the profile is empty (no liked movie with tags)."""
         return np.diff(self.profiles.indptr) == 0
 
-    def _rows(self, user_ids: Sequence[int]) -> np.ndarray:
-        users = np.asarray(user_ids)
-        if users.ndim != 1 or users.size == 0 or users.dtype.kind not in "iu":
-            raise ValueError(f"user_ids must be a non-empty 1-D sequence of integer ids, got {users!r:.80}")
-        rows = pd.Index(self.user_ids).get_indexer(users)
-        if (rows < 0).any():
-            raise ValueError(f"user_ids has {int((rows < 0).sum())} users the matcher was not fitted on, e.g. "
-                             f"{int(users[rows < 0][0])}; fit on ratings that include them")
-        return rows
-
-    def recall(self, user_ids: Sequence[int], k: int = 20, *, blend: float = 0.0,
-               on_empty: str = "raise") -> pd.DataFrame:
-        """Top-``k`` unrated movies per user by cosine, in the common shape DataFrame[userId, movieId, score].
-
-        ``blend`` in [0, 1] mixes in popularity: score = (1 - blend) * cosine + blend * log-popularity
-        scaled to [0, 1] (1 = the popularity baseline). Users with an empty profile raise a ValueError,
-        or with ``on_empty="skip"`` get no rows when ``blend`` is 0 (popularity alone otherwise).
-        Scores are computed for blocks of users at a time with sparse products.
-        """
-        k = check_int(k, "k", low=1)
-        blend = check_fraction(blend, "blend")
-        check_choice(on_empty, "on_empty", ("raise", "skip"))
-        rows = self._rows(user_ids)
-        empty = self.empty[rows]
-        if empty.any() and on_empty == "raise":
-            raise ValueError(f"{int(empty.sum())} of {len(rows)} users have an empty profile (no movie rated >= "
-                             f"{POSITIVE_THRESHOLD} that carries a tag), e.g. userId {int(self.user_ids[rows[empty][0]])}; "
-                             "pass on_empty='skip', or serve them another channel (popularity, cold start)")
-        frames = []
-        for start in range(0, len(rows), _BLOCK_USERS):
-            block = rows[start:start + _BLOCK_USERS]
-            scores = metrics.blend_scores(cosine_scores(self.profiles[block], self.vectors), self.log_popularity, blend,
-                                          empty=self.empty[block], seen=self.rated[block])
-            frames.append(_top_k(self.user_ids[block], self.catalogue.item_ids, scores, k))
-        return pd.concat(frames, ignore_index=True)
-
-
-def _top_k(user_ids: np.ndarray, item_ids: np.ndarray, scores: np.ndarray, k: int, rows: int = 32) -> pd.DataFrame:
-    """metrics.top_k_frame on only the columns that make some user's top k: the same frame, faster.
-
-    Each user's top k is found with a partition (ties at the k-th score go to the lower column,
-    as the stable sort of top_k_frame does); top_k_frame then orders a small block of users over
-    the union of their top-k columns, so neither the items nor the tie order change.
-    """
-    n_items = scores.shape[1]
-    k_eff = min(k, n_items)
-    kth = np.partition(scores, n_items - k_eff, axis=1)[:, n_items - k_eff][:, None]
-    above = scores > kth
-    tied = (scores == kth) & np.isfinite(scores)
-    need = k_eff - above.sum(axis=1, keepdims=True)
-    keep = above | tied
-    crowded = np.flatnonzero(tied.sum(axis=1) > need.ravel())  # rows with more ties than places left
-    if crowded.size:
-        keep[crowded] = above[crowded] | (tied[crowded] & (np.cumsum(tied[crowded], axis=1) <= need[crowded]))
-    frames = [metrics.top_k_frame(user_ids[:0], item_ids, scores[:0], k)]
-    for start in range(0, len(user_ids), rows):
-        cols = np.flatnonzero(keep[start:start + rows].any(axis=0))
-        if cols.size:
-            frames.append(metrics.top_k_frame(user_ids[start:start + rows], item_ids[cols],
-                                              scores[start:start + rows, cols], k))
-    return pd.concat(frames, ignore_index=True)
+    def _similarity(self, rows: np.ndarray) -> np.ndarray:
+        return cosine_scores(self.profiles[rows], self.vectors)
 
 
 def fit_matcher(catalogue: TagCatalogue, train: pd.DataFrame, *, weighting: str = "tf-idf", decay: float = 0.0,
@@ -511,9 +464,9 @@ def fit_matcher(catalogue: TagCatalogue, train: pd.DataFrame, *, weighting: str 
     vectors = item_vectors(catalogue, weighting=weighting, decay=decay, relevance=relevance)
     users = np.unique(train["userId"].to_numpy(np.int64)) if user_ids is None else np.asarray(user_ids, np.int64)
     profiles = user_profiles(vectors, catalogue.item_ids, train, users, weights=profile_weights)
-    rated = metrics.interaction_matrix(train, users, catalogue.item_ids)
+    rated = interaction_matrix(train, users, catalogue.item_ids)
     liked = train[train["rating"] >= POSITIVE_THRESHOLD]
-    log_pop = metrics.log_popularity(liked["movieId"].value_counts().reindex(catalogue.item_ids, fill_value=0))
+    log_pop = log_popularity(liked["movieId"].value_counts().reindex(catalogue.item_ids, fill_value=0))
     settings = dict(weighting=weighting, decay=decay, relevance=relevance, profile_weights=profile_weights)
     return TagMatcher(catalogue=catalogue, vectors=vectors, user_ids=users, profiles=profiles, rated=rated,
                       log_popularity=log_pop, settings=settings)

@@ -167,7 +167,7 @@ def test_per_user_metrics_agree_with_the_one_user_definitions():
 def test_what_recall_channels_share():
     from scipy import sparse
 
-    from sparrow_course.metrics import blend_scores, interaction_matrix, log_popularity
+    from sparrow_course.channels import blend_scores, interaction_matrix, log_popularity
 
     frame = pd.DataFrame({"userId": [1, 1, 2, 9], "movieId": [10, 30, 10, 10]})     # user 9 is not asked for
     seen = interaction_matrix(frame, [1, 2], [10, 20, 30])
@@ -180,7 +180,10 @@ def test_what_recall_channels_share():
     sim = np.array([[0.9, 0.5, 0.1], [0.0, 0.0, 0.0]])
     alone = blend_scores(sim, pop, 0.0, empty=np.array([False, True]), seen=seen)
     assert alone[0].tolist() == [-np.inf, 0.5, -np.inf] and np.isneginf(alone[1]).all()
-    mixed = blend_scores(sim, pop, 0.5, empty=np.array([False, True]), seen=seen)
+    unknown = blend_scores(sim, pop, 0.0, unknown_items=np.array([False, True, False]))
+    assert np.isneginf(unknown[:, 1]).all() and unknown[0, 2] == 0.1          # an item without a vector
+    mixed = blend_scores(sim, pop, 0.5, empty=np.array([False, True]), unknown_items=np.array([False, True, False]),
+                         seen=seen)
     np.testing.assert_allclose(mixed[1], [-np.inf, 0.5 * pop[1], 0.5])     # an empty profile still gets popularity
     assert sim[0, 0] == 0.9                                                # the input is left alone
 

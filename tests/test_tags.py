@@ -10,6 +10,7 @@ import pytest
 from scipy import sparse
 
 from sparrow_course import metrics, tags
+from sparrow_course.channels import fast_top_k_frame
 from sparrow_course.datasets import load_movielens
 
 HIERARCHY = pd.DataFrame({
@@ -248,7 +249,7 @@ def test_fast_top_k_equals_top_k_frame_with_ties():
     scores[5] = -np.inf  # a user with nothing to recommend
     users, items = np.arange(100, 170), np.arange(1000, 1050)
     for k in (1, 5, 60):
-        fast = tags._top_k(users, items, scores.copy(), k, rows=7)
+        fast = fast_top_k_frame(users, items, scores.copy(), k, rows=7)
         pd.testing.assert_frame_equal(fast, metrics.top_k_frame(users, items, scores, k))
 
 
