@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from .checks import check_choice, check_fraction, check_frame, check_int, check_number, check_seed
 from .datasets import POSITIVE_THRESHOLD, MovieLens, genre_matrix, release_year
 from .embeddings import ItemVectors, positive_sequences, train_item2vec
-from .metrics import RECOMMENDATION_COLUMNS, paired_difference, per_user_metrics, top_k_frame  # re-exported: paired_difference, per_user_metrics
+from .metrics import paired_difference, per_user_metrics, top_k_frame  # re-exported: paired_difference, per_user_metrics
 from .seeding import DEFAULT_SEED
 
 __all__ = [

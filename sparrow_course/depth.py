@@ -27,7 +27,7 @@ training-period ratings strictly earlier than the sample.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import numpy as np

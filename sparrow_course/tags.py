@@ -18,7 +18,6 @@ levels a dataset offered.
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
@@ -28,7 +27,6 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import MultiLabelBinarizer, normalize
 
-from . import metrics
 from .channels import ProfileChannel, interaction_matrix, log_popularity
 from .metrics import paired_difference, per_user_metrics  # re-exported for the chapter: per-user metrics, paired bootstrap
 from .checks import check_bool, check_choice, check_fraction, check_frame, check_int, check_memory, check_seed

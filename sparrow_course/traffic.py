@@ -13,7 +13,6 @@ Arrivals are Poisson at a constant rate, or follow a diurnal day with bursts.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Sequence
 

@@ -165,7 +165,6 @@ def simulate_autoscaling(
     engine = ClusterEngine(slots, requests, key=key, cache_ttl=cache_ttl, miss_penalty=miss_penalty)
     label = label or (policy.describe() if policy is not None else f"fixed {initial_nodes} nodes")
 
-    n = len(requests)
     worker_seconds = node.workers * interval   # one node's capacity per window
     powered_since: dict[int, float] = {s: 0.0 for s in range(initial_nodes)}
     draining: set[int] = set()

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..caching import lru_stack_distances
-from ..checks import check_choice, check_fraction, check_int, check_number
+from ..checks import check_choice, check_fraction, check_number
 from ..metrics import percentiles
 from ..seeding import DEFAULT_SEED
 from ..traffic import Requests

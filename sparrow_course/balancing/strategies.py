@@ -25,7 +25,6 @@ BoundedLoadHash        yes          yes          HAProxy ``hash-balance-factor``
 """
 from __future__ import annotations
 
-import bisect
 import math
 from typing import Callable, Iterable, Mapping, Sequence
 

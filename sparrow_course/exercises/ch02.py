@@ -6,7 +6,7 @@ from bisect import bisect_left, bisect_right
 import functools
 
 from .. import balancing
-from .core import Case, FunctionQuestion, MultipartQuestion, ThoughtQuestion, ValueQuestion, questions
+from .core import FunctionQuestion, ThoughtQuestion, ValueQuestion, questions
 
 # --------------------------------------------------------------------------- q1
 
