@@ -4,14 +4,20 @@
   the CPU) and this checkout on PYTHONPATH reach every kernel and subprocess a test starts.
 - nbval uses the course kernel and the sanitize file unless told otherwise on the command line,
   and does not compare stderr.
+- Cells whose numbers come from floating-point training (tag ``nbval-tolerance``) are compared
+  within the notebook's stated tolerance; everything else exactly (``tests/nbval_tolerance.py``).
 - Slow tests carry markers: `tensorflow` (trains Keras models), `lab` (starts JupyterLab),
   `smoke` (runs a notebook with small parameters) and `browser` (JupyterLab in Chromium) each imply `slow`; the tests of a chapter module
   that loads TensorFlow (runtime.TENSORFLOW_MODULES) are marked `tensorflow`.
   `python3 tasks.py test --fast` (pytest -m "not slow" tests) runs the rest.
+- Tests run on every core (pytest-xdist, `-n auto` from pyproject's addopts, at most 4 workers);
+  `--dist loadfile` keeps a file's tests on one worker, so a notebook's cells run in order in one
+  kernel. `-n 0` runs in one process.
 """
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +28,11 @@ ROOT = Path(__file__).resolve().parent
 SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
 SLOW_MARKERS = ("tensorflow", "lab", "smoke", "browser")
 
+sys.path.insert(0, str(ROOT / "tests"))
+from nbval_tolerance import install as install_nbval_tolerance  # noqa: E402
+
 apply_kernel_env()
+install_nbval_tolerance()
 # kernels started by nbval or the smoke run import sparrow_course from this checkout, as tasks.py arranges
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
 
@@ -42,6 +52,18 @@ def pytest_collectstart(collector):
         collector.skip_compare = tuple(collector.skip_compare) + ("stderr",)
 
 
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (the project's default): one worker per core, at most 4 (each may start kernels and Spark)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _cost(item) -> int:
+    """Long items first, so that two workers finish together: notebooks, then browser and slow tests, then the rest."""
+    if item.path.suffix == ".ipynb":
+        return 0
+    return 1 if item.get_closest_marker("slow") else 2
+
+
 def pytest_collection_modifyitems(config, items):
     tensorflow_tests = {f"test_{name.rsplit('.', 1)[-1]}.py" for name in TENSORFLOW_MODULES}
     for item in items:
@@ -49,3 +71,4 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.tensorflow)
         if any(item.get_closest_marker(m) for m in SLOW_MARKERS) and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=_cost)  # stable: within a kind, collection order

@@ -130,6 +130,7 @@ def test(extra: list[str]) -> None:
     if "--fast" in extra:
         # The unit tests that take seconds: no notebooks, no JupyterLab server, no training (see conftest.py).
         rest = [a for a in extra if a != "--fast"]
+        run(PYTHON, "-m", "ruff", "check", "sparrow_course", "tests")  # the lint (pinned in the dev extra), then the tests
         run(PYTHON, "-m", "pytest", "-m", "not slow", "tests", *rest, env=_env())
         return
     # One pytest run: unit tests and every notebook under nbval, so the closing line counts both.

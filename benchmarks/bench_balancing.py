@@ -5,7 +5,9 @@ nodes, several workers each, a TTL feature cache) with the same dispatch rule, s
 agree request by request; the script prints the speed ratio, the latency percentiles of both
 and how far apart they are, and the requests per second of the stateful event loop.
 
-    python benchmarks/bench_balancing.py [--requests 150000] [--repeats 3]
+It first times the chapter's explorer: every update over its default ranges against the 0.5-s budget.
+
+    python benchmarks/bench_balancing.py [--requests 150000] [--repeats 3] [--explorer]
 """
 from __future__ import annotations
 
@@ -67,11 +69,24 @@ def simpy_model(requests, cluster, kind):
     return latency
 
 
+def explorer_bench(repeats: int) -> None:
+    """Chapter 02's explorer: every update over the default ranges, against the 0.5-s budget."""
+    from sparrow_course import balancing, explorers
+    from timing import time_explorer
+
+    time_explorer(explorers.Explorer(balancing.explore_cluster, balancing.draw_cluster, balancing.EXPLORER_CONTROLS,
+                                     balancing.cluster_summary), repeats, "chapter 02")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=150_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--explorer", action="store_true", help="only time the chapter's explorer")
     args = parser.parse_args()
+    explorer_bench(args.repeats)
+    if args.explorer:
+        return
 
     cluster = make_cluster(SPEEDS, workers=WORKERS)
     capacity = sum(n.capacity for n in cluster)

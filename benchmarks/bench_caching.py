@@ -2,6 +2,7 @@
 
     python benchmarks/bench_caching.py            # 1M requests, 20 sizes, median of 3 runs each
     python benchmarks/bench_caching.py --repeats 1
+    python benchmarks/bench_caching.py --explorer  # only the chapter's explorer: every update against 0.5 s
 
 The peer is what one would write without stack distances: replay the trace through a
 cachetools.LRUCache once per cache size. Both must give identical hit counts at every
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import cachetools
 import numpy as np
@@ -36,6 +36,19 @@ def cachetools_hits(keys: list[int], size: int) -> int:
 
 
 
+def explorer_bench(repeats: int) -> None:
+    """Chapter 03's explorer on the bundled users: every update over the default ranges, against the 0.5-s budget."""
+    from functools import partial
+
+    from sparrow_course import explorers
+    from sparrow_course.datasets import load_movielens
+    from timing import time_explorer
+
+    compute = partial(caching.explore_cache, users=load_movielens().users)
+    time_explorer(explorers.Explorer(compute, caching.draw_cache, caching.EXPLORER_CONTROLS, caching.cache_summary),
+                  repeats, "chapter 03")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1_000_000)
@@ -44,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, default=20, help="number of cache sizes, log-spaced")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--explorer", action="store_true", help="only time the chapter's explorer")
     args = parser.parse_args(argv)
+    explorer_bench(args.repeats)
+    if args.explorer:
+        return 0
 
     keys = traffic.zipf_trace(args.requests, args.items, args.alpha, seed=args.seed)
     sizes = np.unique(np.geomspace(10, args.items // 2, args.sizes).astype(np.int64))

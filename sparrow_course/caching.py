@@ -9,16 +9,16 @@ Three pieces, each measured against something independent:
   *every* cache size at once (a request hits an LRU cache of size C exactly when its
   stack distance is at most C). Che's approximation (:func:`che_hit_ratio`) predicts
   the LRU curve under independent requests with known popularity.
-* **Realistic traffic.** :func:`generate_trace` builds a day of recommendation
-  requests on a users table: sessions of returning users (who page through the feed
-  and come back to pages they saw) and of new users who bring only a region, a
+* **Cache keys on realistic traffic.** ``traffic.generate_trace`` builds a day of
+  recommendation requests on a users table: sessions of returning users (who page through
+  the feed and come back to pages they saw) and of new users who bring only a region, a
   platform and the time of day. :func:`cache_keys` turns each request into a cache key
   under a :class:`KeyDesign` (raw request, user + page, segment of a new user, ...).
 * **Time.** :func:`replay_ttl` replays an unbounded TTL cache exactly and fast; a
   :class:`ServeResult` knows the age of every list it served, so
   :meth:`ServeResult.stale_share` says how many were computed before the current model.
 
-    trace = generate_trace(users, seed=7)
+    trace = traffic.generate_trace(users, seed=7)
     keys = cache_keys(trace, DESIGNS["segment (new) + user + page"])
     result = replay_ttl(keys, trace["time"], ttl=600)
     result.hit_ratio, result.stale_share(refresh_interval=3600)
@@ -36,28 +36,30 @@ import cachetools
 import numpy as np
 import pandas as pd
 
-from .checks import check_fraction, check_frame, check_int, check_memory, check_number, check_probability
+from .checks import check_choice, check_fraction, check_frame, check_int, check_memory, check_number, check_probability
+from .explorers import choice, slider
 from .seeding import DEFAULT_SEED
-from .traffic import HOURLY_SESSION_SHARE, expand_sessions
+from .traffic import generate_trace
 
 __all__ = [
-    "DAYPARTS",
+    "CacheView",
     "DESIGNS",
+    "EXPLORER_CONTROLS",
+    "EXPLORER_POLICIES",
     "FIELDS",
     "KeyDesign",
-    "PAGES_PER_LIST",
     "POLICIES",
     "ServeResult",
     "backend_load",
     "cache_key",
     "cache_keys",
+    "cache_summary",
     "capacity_table",
-    "che_characteristic_time",
     "che_hit_ratio",
     "che_hit_ratio_curve",
-    "daypart",
     "design_hit_ratios",
-    "generate_trace",
+    "draw_cache",
+    "explore_cache",
     "list_bytes",
     "list_staleness",
     "longest_ttl_within",
@@ -70,8 +72,12 @@ __all__ = [
     "new_user_scale_table",
     "policy_table",
     "replay_ttl",
+    "SEGMENT_COLUMNS",
+    "SEGMENT_DESIGNS",
+    "segment_definitions_table",
     "segment_list_quality",
     "serve",
+    "serve_expiring",
     "servers_needed",
     "session_grid",
     "static_top_hit_ratio",
@@ -83,14 +89,6 @@ POLICIES = ("lru", "lfu", "fifo", "ttl")
 
 
 # --------------------------------------------------------------------------- validation helpers
-
-def _cache_size(value: Any, name: str = "size") -> int:
-    return check_int(value, name, low=0)
-
-
-def _ttl(value: Any) -> float:
-    return check_number(value, "ttl", low=0, include_low=False)
-
 
 def _key_codes(keys: Any) -> np.ndarray:
     """Number the keys 0, 1, ... in order of first appearance (deterministic across processes)."""
@@ -133,11 +131,11 @@ def make_cache(policy: str, size: int, *, ttl: float | None = None,
     """A cachetools cache: 'lru', 'lfu', 'fifo', or 'ttl' (LRU eviction plus expiry ``ttl`` after insertion)."""
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)}")
-    size = _cache_size(size)
+    size = check_int(size, "size", low=0)
     if policy == "ttl":
         if ttl is None:
             raise ValueError("policy 'ttl' needs a ttl (seconds, or time units of the trace)")
-        return cachetools.TTLCache(size, _ttl(ttl), timer=timer or (lambda: 0.0))
+        return cachetools.TTLCache(size, check_number(ttl, "ttl", low=0, include_low=False), timer=timer or (lambda: 0.0))
     if ttl is not None:
         raise ValueError(f"ttl applies only to policy 'ttl', not {policy!r}")
     return {"lru": cachetools.LRUCache, "lfu": cachetools.LFUCache, "fifo": cachetools.FIFOCache}[policy](size)
@@ -187,9 +185,7 @@ class ServeResult:
         refresh moment is independent of the traffic: a list of age a is stale with
         probability min(a / refresh_interval, 1).
         """
-        r = check_number(refresh_interval, "refresh_interval", allow_inf=True)
-        if not r > 0 or math.isinf(r):
-            raise ValueError(f"refresh_interval must be a positive, finite time, got {refresh_interval}")
+        r = check_number(refresh_interval, "refresh_interval", low=0, include_low=False)
         w = self.warmup
         if phase is None:
             return float(np.minimum(self.age[w:] / r, 1.0).sum() / self.requests)
@@ -207,7 +203,7 @@ def serve(keys: Sequence[Any] | np.ndarray, policy: str, size: int, *, times: Se
     """
     codes = _key_codes(keys)
     n = len(codes)
-    size = _cache_size(size)
+    size = check_int(size, "size", low=0)
     t = _times(times, n)
     warmup = check_int(warmup, "warmup", low=0)
     if warmup >= n:
@@ -244,7 +240,7 @@ def replay_ttl(keys: Sequence[Any] | np.ndarray, times: Sequence[float], ttl: fl
     codes = _key_codes(keys)
     n = len(codes)
     t = _times(times, n)
-    ttl = _ttl(ttl)
+    ttl = check_number(ttl, "ttl", low=0, include_low=False)
     warmup = check_int(warmup, "warmup", low=0)
     if warmup >= n:
         raise ValueError(f"warmup ({warmup}) must leave at least one request of the {n} to count")
@@ -281,7 +277,7 @@ def replay_ttl(keys: Sequence[Any] | np.ndarray, times: Sequence[float], ttl: fl
 
 def mean_live_entries(result: ServeResult, ttl: float) -> float:
     """Mean number of unexpired entries of an unbounded TTL cache over the counted part of the trace: its memory."""
-    ttl = _ttl(ttl)
+    ttl = check_number(ttl, "ttl", low=0, include_low=False)
     t = result.times
     begin, end = float(t[result.warmup]), float(t[-1])
     if end <= begin:
@@ -381,7 +377,7 @@ def _sizes(sizes: Iterable[int] | np.ndarray) -> np.ndarray:
         sizes = [sizes]
     out = []
     for s in sizes:
-        out.append(_cache_size(s, "sizes"))
+        out.append(check_int(s, "sizes", low=0))
     if not out:
         raise ValueError("sizes is empty: give at least one cache size")
     return np.asarray(out, dtype=np.int64)
@@ -460,9 +456,29 @@ def che_hit_ratio(popularity: Sequence[float] | np.ndarray, cache_size: float) -
 
 
 def che_hit_ratio_curve(popularity: Sequence[float] | np.ndarray, sizes: Iterable[float]) -> np.ndarray:
-    """Che's LRU hit ratio for each cache size in ``sizes``."""
+    """Che's LRU hit ratio for each cache size in ``sizes``, all sizes solved at once.
+
+    Newton's method on sum_i (1 - exp(-q_i T)) = C, started at T = C (below the root): the left side
+    is increasing and concave in T, so every step stays below the root and closes in on it
+    monotonically; the result agrees with :func:`che_hit_ratio` (a bracketed root per size) to 1e-9.
+    """
     q = _popularity(popularity)
-    return np.array([che_hit_ratio(q, s) for s in sizes])
+    c = np.array([check_number(s, "sizes", low=0, allow_inf=True) for s in sizes], dtype=np.float64)
+    out = np.ones_like(c)
+    solve = (c > 0) & (c < np.count_nonzero(q))
+    out[c == 0] = 0.0
+    if solve.any():
+        qq = q[q > 0][:, None]
+        T = c[solve].copy()
+        for _ in range(200):
+            e = np.exp(-qq * T)
+            excess = (1.0 - e).sum(axis=0) - c[solve]
+            step = -excess / (qq * e).sum(axis=0)
+            T = T + step
+            if np.all(np.abs(step) <= 1e-13 * T):
+                break
+        out[solve] = (qq * -np.expm1(-qq * T)).sum(axis=0)
+    return out
 
 
 def static_top_hit_ratio(popularity: Sequence[float] | np.ndarray, cache_size: int) -> float:
@@ -472,131 +488,7 @@ def static_top_hit_ratio(popularity: Sequence[float] | np.ndarray, cache_size: i
     ceiling the curves of LRU, LFU and FIFO approach.
     """
     q = np.sort(_popularity(popularity))[::-1]
-    return float(q[: _cache_size(cache_size)].sum())
-
-
-# --------------------------------------------------------------------------- realistic traffic
-
-DAYPARTS = ("night", "morning", "afternoon", "evening")  # hours 0-5, 6-11, 12-17, 18-23
-
-OTHER_DEVICE_RATE = 0.2  # a returning user's session is on another platform than the one they signed up on
-CELLULAR_RATE = 0.35  # phone sessions on a cellular network rather than wifi
-GEO_CELLS = 50  # fine location cells per region (the "place" of an exact context)
-PAGES_PER_LIST = 10  # pages one cached ranked list covers (200 items at 20 a page)
-USER_COLUMNS = ("userId", "region", "signup_platform")
-TRACE_COLUMNS = ("time", "session", "user", "is_new", "region", "platform", "network", "geo_cell",
-                 "hour", "minute", "daypart", "page", "list_block")
-
-
-def daypart(hour: int) -> str:
-    """The coarse time of day of an hour 0..23: night (0-5), morning (6-11), afternoon (12-17), evening (18-23)."""
-    h = check_int(hour, "hour", low=0)
-    if h > 23:
-        raise ValueError(f"hour must be in 0..23, got {hour}")
-    return DAYPARTS[h // 6]
-
-
-def _check_users(users: Any) -> pd.DataFrame:
-    check_frame(users, USER_COLUMNS, "users", allow_empty=False)
-    if users[list(USER_COLUMNS)].isna().any().any():
-        raise ValueError(f"users has missing values in {list(USER_COLUMNS)}")
-    if not users["userId"].is_unique:
-        raise ValueError("users has duplicate userId values")
-    if not pd.api.types.is_integer_dtype(users["userId"]):
-        raise ValueError("userId must be integers")
-    return users
-
-
-def generate_trace(users: pd.DataFrame, *, n_sessions: int = 20_000, share_new: float = 0.3,
-                   requests_per_session: float = 5.0, revisit_rate: float = 0.5, think_time: float = 40.0,
-                   activity_skew: float = 1.0, seed: int = DEFAULT_SEED) -> pd.DataFrame:
-    """A day of recommendation requests on a users table, one row per request, sorted by time.
-
-    * ``n_sessions`` sessions start over 24 hours with the shape ``HOURLY_SESSION_SHARE``.
-    * A share ``share_new`` of sessions come from new users: no history, a fresh id, and
-      a region and platform drawn from the known users' mix (all a cold-start request knows).
-    * The other sessions belong to known users, picked in proportion to a per-user
-      activity drawn lognormal with sigma ``activity_skew`` (0: everyone alike); a
-      session is on the user's sign-up platform, or another with probability 0.2.
-    * A session makes 1 + Geometric requests, ``requests_per_session`` on average,
-      ``think_time`` seconds apart on average (exponential). The first opens page 1 of
-      the feed; each later request re-requests the page on screen (back from a detail
-      page, pull to refresh) with probability ``revisit_rate``, else opens the next page.
-    * The exact context of a request is its platform, network (wifi/cellular), location
-      cell and minute; ``daypart`` is the coarse time of day.
-
-    Columns: time (s from midnight), session, user, is_new, region, platform, network,
-    geo_cell, hour, minute, daypart, page, and list_block: which cached ranked list of
-    ``PAGES_PER_LIST`` pages covers the page (0 for pages 1-10).
-    """
-    users = _check_users(users)
-    n_sessions = check_int(n_sessions, "n_sessions", low=1)
-    for name, value, upper in (("share_new", share_new, 1.0), ("revisit_rate", revisit_rate, 1.0)):
-        v = check_number(value, name)
-        if not 0.0 <= v <= upper or (name == "revisit_rate" and v == 1.0):
-            raise ValueError(f"{name} must be in [0, 1{']' if name == 'share_new' else ')'}, got {value}")
-    requests_per_session = check_number(requests_per_session, "requests_per_session", allow_inf=True)
-    if not 1.0 <= requests_per_session < math.inf:
-        raise ValueError(f"requests_per_session must be a finite number >= 1 (a session makes at least one request), "
-                         f"got {requests_per_session}")
-    think_time = check_number(think_time, "think_time", allow_inf=True)
-    if not 0 < think_time < math.inf:
-        raise ValueError(f"think_time must be a positive number of seconds, got {think_time}")
-    activity_skew = check_number(activity_skew, "activity_skew", allow_inf=True)
-    if not 0 <= activity_skew < math.inf:
-        raise ValueError(f"activity_skew must be a finite number >= 0, got {activity_skew}")
-
-    rng = np.random.default_rng(seed)
-    user_ids = users["userId"].to_numpy(dtype=np.int64)
-    regions = users["region"].astype(str).to_numpy()
-    platforms = users["signup_platform"].astype(str).to_numpy()
-    n_users = len(user_ids)
-
-    # Sessions: who, on what, where, when.
-    is_new = rng.random(n_sessions) < float(share_new)
-    n_new = int(is_new.sum())
-    activity = rng.lognormal(0.0, activity_skew, n_users)
-    member = rng.choice(n_users, size=n_sessions, p=activity / activity.sum())  # for returning sessions
-    template = rng.integers(0, n_users, size=n_sessions)  # a new user's features follow a random known user's
-    person = np.where(is_new, template, member)
-    user = user_ids[member].copy()
-    user[is_new] = user_ids.max() + 1 + np.arange(n_new)
-    region = regions[person]
-    platform = platforms[person].copy()
-    switch = ~is_new & (rng.random(n_sessions) < OTHER_DEVICE_RATE)
-    platform[switch] = platforms[rng.integers(0, n_users, size=int(switch.sum()))]
-    phone = np.isin(platform, ["android", "ios"])
-    network = np.where(phone & (rng.random(n_sessions) < CELLULAR_RATE), "cellular", "wifi")
-    geo_cell = rng.integers(0, GEO_CELLS, size=n_sessions)
-    start_hour = rng.choice(24, size=n_sessions, p=HOURLY_SESSION_SHARE)
-    start = (start_hour + rng.random(n_sessions)) * 3600.0
-
-    # Requests: expand sessions, then walk pages within each session.
-    session, step, elapsed = expand_sessions(rng, n_sessions, requests_per_session, think_time)
-    n = session.size
-    offset = np.flatnonzero(step == 0)  # each session's first request
-    advance = (rng.random(n) >= float(revisit_rate)) & (step > 0)
-    pages = np.cumsum(advance)
-    page = 1 + pages - pages[offset][session]
-    time = start[session] + elapsed
-    hour = (time // 3600).astype(np.int64) % 24
-
-    trace = pd.DataFrame({
-        "time": time,
-        "session": session,
-        "user": user[session],
-        "is_new": is_new[session],
-        "region": region[session],
-        "platform": platform[session],
-        "network": network[session],
-        "geo_cell": geo_cell[session],
-        "hour": hour,
-        "minute": (time // 60).astype(np.int64),
-        "daypart": np.asarray(DAYPARTS)[hour // 6],
-        "page": page.astype(np.int64),
-        "list_block": ((page - 1) // PAGES_PER_LIST).astype(np.int64),
-    })
-    return trace.iloc[np.argsort(time, kind="stable")].reset_index(drop=True)
+    return float(q[: check_int(cache_size, "size", low=0)].sum())
 
 
 # --------------------------------------------------------------------------- cache keys
@@ -609,6 +501,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "context": ("platform", "network", "geo_cell", "minute"),  # the exact context as sent
     "bucket": ("platform", "daypart"),  # a coarse context bucket
     "segment": ("region", "platform", "daypart"),  # what is known of a new user
+    "taste segment": ("age_group", "gender", "daypart"),  # what a new user's sign-up form says, and carries taste
 }
 
 
@@ -651,12 +544,25 @@ DESIGNS: dict[str, KeyDesign] = {d.name: d for d in (
 )}
 
 
+#: The segment definitions section 4 compares for new users, each as a list-cache design (one list per session):
+#: the context a logged-out visitor brings, and the registration features that carry taste.
+SEGMENT_DESIGNS: dict[str, KeyDesign] = {d.name: d for d in (
+    DESIGNS["segment (new) + user list"],
+    _design("taste segment (new) + user list", ("user", "list"), ("taste segment", "list")),
+)}
+#: the users-table columns each segment definition groups ratings by to build its lists (a rating has no daypart)
+SEGMENT_COLUMNS: dict[str, tuple[str, ...]] = {"segment (new) + user list": ("region", "signup_platform"),
+                                               "taste segment (new) + user list": ("age_group", "gender")}
+
+
 def _as_design(design: KeyDesign | str) -> KeyDesign:
     if isinstance(design, KeyDesign):
         return design
     if isinstance(design, str) and design in DESIGNS:
         return DESIGNS[design]
-    raise ValueError(f"unknown key design {design!r}; pass a KeyDesign or one of {list(DESIGNS)}")
+    if isinstance(design, str) and design in SEGMENT_DESIGNS:
+        return SEGMENT_DESIGNS[design]
+    raise ValueError(f"unknown key design {design!r}; pass a KeyDesign or one of {list(DESIGNS) + list(SEGMENT_DESIGNS)[1:]}")
 
 
 def cache_key(request: Mapping[str, Any], design: KeyDesign | str) -> tuple:
@@ -700,9 +606,7 @@ def cache_keys(trace: pd.DataFrame, design: KeyDesign | str) -> np.ndarray:
 
 def backend_load(result: ServeResult, *, bin_seconds: float = 3600.0) -> pd.DataFrame:
     """Requests per second reaching the cache and the model (misses), per time bin of the trace."""
-    width = check_number(bin_seconds, "bin_seconds", allow_inf=True)
-    if not width > 0:
-        raise ValueError(f"bin_seconds must be positive, got {bin_seconds}")
+    width = check_number(bin_seconds, "bin_seconds", low=0, include_low=False)
     w = result.warmup
     bins = np.floor(result.times[w:] / width).astype(np.int64)
     frame = pd.DataFrame({"bin": bins, "hit": result.hit[w:]})
@@ -730,15 +634,9 @@ def design_hit_ratios(trace: pd.DataFrame, design: str, ttl: float) -> dict[str,
 
 def servers_needed(requests_per_second: float, capacity_per_server: float, *, utilisation: float = 0.7) -> int:
     """Model servers to serve ``requests_per_second`` with each kept at ``utilisation`` of its capacity."""
-    rps = check_number(requests_per_second, "requests_per_second", allow_inf=True)
-    cap = check_number(capacity_per_server, "capacity_per_server", allow_inf=True)
-    u = check_number(utilisation, "utilisation", allow_inf=True)
-    if rps < 0 or math.isinf(rps):
-        raise ValueError(f"requests_per_second must be a finite number >= 0, got {requests_per_second}")
-    if not 0 < cap < math.inf:
-        raise ValueError(f"capacity_per_server must be positive, got {capacity_per_server}")
-    if not 0 < u <= 1:
-        raise ValueError(f"utilisation must be in (0, 1], got {utilisation}")
+    rps = check_number(requests_per_second, "requests_per_second", low=0)
+    cap = check_number(capacity_per_server, "capacity_per_server", low=0, include_low=False)
+    u = check_fraction(utilisation, "utilisation", include_low=False)
     return int(math.ceil(rps / (cap * u) - 1e-9))
 
 
@@ -850,7 +748,7 @@ def capacity_table(trace: pd.DataFrame, design: str, ttl: float, capacities: Ite
     live = np.arange(1, inserted.size + 1) - np.searchsorted(inserted + ttl, inserted, side="right")
     peak = int(live.max())
     rows = []
-    chosen = {_cache_size(c, "capacities") for c in capacities}
+    chosen = {check_int(c, "capacities", low=0) for c in capacities}
     chosen |= {max(1, round(peak * check_fraction(f, "fractions"))) for f in fractions}
     for capacity in sorted(chosen | {peak}):
         result = unbounded if capacity >= peak else serve(keys, "ttl", capacity, times=times, ttl=ttl)
@@ -916,14 +814,16 @@ def _cached_list_recs(user_ids: np.ndarray, item_ids: np.ndarray, group: np.ndar
 
 
 def segment_list_quality(ratings: pd.DataFrame, users: pd.DataFrame, *, k: int = 10, test_fraction: float = 0.2,
-                         segment: Sequence[str] = ("region", "signup_platform")) -> pd.DataFrame:
+                         segment: Sequence[str] = ("region", "signup_platform"),
+                         segments: Sequence[Sequence[str]] | None = None) -> pd.DataFrame:
     """Recall@k and NDCG@k, on each user's held-out later ratings, of a cached list per segment against a personal list.
 
     Same users, same protocol (``datasets.user_time_split``; relevant = positive held-out
     ratings): one global popularity list (one cache entry), one popularity list per
     ``segment`` (what a new user's cache key knows), and a personal list from item-to-item
     cosine similarity over the user's own training positives. Items the user rated in training
-    are filtered from every list (a cheap step at serving time). One row per list.
+    are filtered from every list (a cheap step at serving time). One row per list; ``segments``
+    (several column tuples) gives one segment row per definition, the personal list computed once.
     """
     from scipy import sparse
 
@@ -932,8 +832,10 @@ def segment_list_quality(ratings: pd.DataFrame, users: pd.DataFrame, *, k: int =
 
     k = check_int(k, "k", low=1)
     check_frame(ratings, ["userId", "movieId", "rating", "timestamp"], "ratings", allow_empty=False)
-    segment = list(segment)
-    check_frame(users, ["userId", *segment], "users", allow_empty=False)
+    definitions = [list(segment)] if segments is None else [list(seg) for seg in segments]
+    if not definitions or any(not seg for seg in definitions):
+        raise ValueError("segments must hold at least one non-empty tuple of users columns")
+    check_frame(users, ["userId", *sorted({c for seg in definitions for c in seg})], "users", allow_empty=False)
     train, test = user_time_split(ratings, test_fraction)
     truth = positive(test)[["userId", "movieId"]]
     liked = positive(train)
@@ -958,11 +860,15 @@ def segment_list_quality(ratings: pd.DataFrame, users: pd.DataFrame, *, k: int =
     everyone = liked[liked["movieId"].isin(item_ids)]
     popularity = everyone.groupby("movieId").size().reindex(item_ids, fill_value=0).to_numpy(dtype=float)
     # segment lists: popularity among the training positives of the segment's users (global popularity breaks ties)
-    seg_of_user = users.set_index("userId")[segment].astype(str).agg(" / ".join, axis=1)
-    everyone = everyone.assign(seg=seg_of_user.reindex(everyone["userId"]).to_numpy())
-    by_seg = everyone.groupby(["seg", "movieId"]).size().unstack(fill_value=0).reindex(columns=item_ids, fill_value=0)
-    seg_scores = by_seg.to_numpy(dtype=float) + popularity / (popularity.max() + 1.0)
-    my_seg = pd.Index(by_seg.index).get_indexer(seg_of_user.reindex(user_ids).to_numpy())
+    segment_recs = {}
+    for seg in definitions:
+        seg_of_user = users.set_index("userId")[seg].astype(str).agg(" / ".join, axis=1)
+        tagged = everyone.assign(seg=seg_of_user.reindex(everyone["userId"]).to_numpy())
+        by_seg = tagged.groupby(["seg", "movieId"]).size().unstack(fill_value=0).reindex(columns=item_ids, fill_value=0)
+        seg_scores = by_seg.to_numpy(dtype=float) + popularity / (popularity.max() + 1.0)
+        my_seg = pd.Index(by_seg.index).get_indexer(seg_of_user.reindex(user_ids).to_numpy())
+        segment_recs[f"one list per segment ({' x '.join(seg)})"] = (
+            _cached_list_recs(user_ids, item_ids, my_seg, seg_scores, seen, k), int(by_seg.shape[0]))
     # personal lists: item-item cosine over training positives
     co = (likes.T @ likes).toarray()
     norm = np.sqrt(np.diag(co))
@@ -972,8 +878,7 @@ def segment_list_quality(ratings: pd.DataFrame, users: pd.DataFrame, *, k: int =
     recs = {
         "one global list": (_cached_list_recs(user_ids, item_ids, np.zeros(len(user_ids), dtype=np.int64),
                                               popularity[None, :], seen, k), 1),
-        f"one list per segment ({' x '.join(segment)})": (_cached_list_recs(user_ids, item_ids, my_seg, seg_scores,
-                                                                              seen, k), int(by_seg.shape[0])),
+        **segment_recs,
         "personal list (item-to-item)": (top_k_frame(user_ids, item_ids, personal, k, exclude=seen), len(user_ids)),
     }
     rows = []
@@ -982,3 +887,172 @@ def segment_list_quality(ratings: pd.DataFrame, users: pd.DataFrame, *, k: int =
         rows.append({"list": name, "cached lists": entries, "users": int(got["users"]),
                      f"recall@{k}": got[f"recall@{k}"], f"ndcg@{k}": got[f"ndcg@{k}"], "coverage": got["coverage"]})
     return pd.DataFrame(rows).set_index("list")
+
+
+def segment_definitions_table(trace: pd.DataFrame, ratings: pd.DataFrame, users: pd.DataFrame, *, ttl: float,
+                              k: int = 10) -> pd.DataFrame:
+    """Each new-user segment definition of ``SEGMENT_DESIGNS`` measured both ways: what its list cache absorbs on
+    ``trace`` (segments seen, new users' and all hit ratio at ``ttl``) and how good its lists are on held-out
+    ratings (recall@k, NDCG@k, with the global and the personal list as the two ends). One row per list."""
+    quality = segment_list_quality(ratings, users, k=k, segments=list(SEGMENT_COLUMNS.values()))
+    rows = []
+    for name, columns in SEGMENT_COLUMNS.items():
+        design = SEGMENT_DESIGNS[name]
+        cache = design_hit_ratios(trace, name, ttl)
+        cols = [c for c in design.columns(True) if c != "list_block"]
+        q = quality.loc[f"one list per segment ({' x '.join(columns)})"]
+        rows.append({"segment": " x ".join(cols), "design": name,
+                     "segments seen": int(trace.loc[trace["is_new"], cols].drop_duplicates().shape[0]),
+                     "new users' hit ratio": cache["new users"], "hit ratio": cache["hit ratio"],
+                     f"recall@{k}": q[f"recall@{k}"], f"ndcg@{k}": q[f"ndcg@{k}"]})
+    table = pd.DataFrame(rows).set_index("segment")
+    ends = quality.loc[["one global list", "personal list (item-to-item)"], [f"recall@{k}", f"ndcg@{k}"]]
+    return pd.concat([table, ends.rename(index={"one global list": "(one global list)",
+                                                "personal list (item-to-item)": "(a personal list)"})])
+
+
+# --------------------------------------------------------------------------- the chapter's explorer
+
+#: the eviction policies the explorer offers; each also expires entries ``ttl`` seconds after they were computed
+EXPLORER_POLICIES = ("lru", "lfu", "fifo")
+EXPLORER_DESIGN = "segment (new) + user list"
+EXPLORER_SESSIONS = 20_000  # the chapter's day: sessions the explorer's trace holds at most
+#: the explorer's knobs and their default ranges (``explore_cache`` also needs ``users``: pass it with functools.partial)
+EXPLORER_CONTROLS = {"cache_size": slider(10, 2000, 10, 200), "ttl": slider(60, 7200, 60, 600),
+                     "sessions_per_user": slider(0.5, 6.0, 0.5, 2.5), "policy": choice(EXPLORER_POLICIES, "lru")}
+_EXPLORER_TRACES: dict[tuple, tuple] = {}
+
+
+def serve_expiring(keys: Sequence[Any] | np.ndarray, policy: str, size: int, *, times: Sequence[float],
+                   ttl: float) -> ServeResult:
+    """Replay requests through a cachetools ``policy`` cache of ``size`` entries whose entries expire after ``ttl``.
+
+    An entry older than ``ttl`` at a read is a miss and is recomputed (expiry checked on access, as
+    Redis does lazily): eviction is the policy's, expiry is the TTL's, for LRU, LFU and FIFO alike.
+    """
+    check_choice(policy, "policy", EXPLORER_POLICIES)
+    codes = _key_codes(keys)
+    n = len(codes)
+    size = check_int(size, "size", low=0)
+    t = _times(times, n)
+    ttl = check_number(ttl, "ttl", low=0, include_low=False)
+    hit = np.zeros(n, dtype=bool)
+    born = t.copy()
+    if size == 0:
+        return ServeResult(hit, t, born)
+    cache = make_cache(policy, size)
+    get = cache.get
+    for i, (key, now) in enumerate(zip(codes.tolist(), t.tolist())):
+        entry = get(key)
+        if entry is not None and now - entry < ttl:
+            hit[i] = True
+            born[i] = entry
+        else:
+            cache[key] = now
+    return ServeResult(hit, t, born)
+
+
+@dataclass
+class CacheView:
+    """What the chapter 03 explorer shows for one setting (shares in [0, 1])."""
+
+    cache_size: int
+    ttl: float
+    policy: str
+    sessions_per_user: float
+    requests: int
+    distinct_keys: int
+    hit_ratio: float          # the policy at this size and TTL
+    lru_hit_ratio: float      # LRU at this size without expiry, measured (stack distances)
+    che_hit_ratio: float      # Che's prediction for LRU at this size, from the keys' popularity
+    stale_share: float        # requests served a list computed before the latest model refresh
+    memory_mib: float         # the capacity's memory, one ranked list per entry
+    sizes: np.ndarray         # the curve: cache sizes
+    lru_curve: np.ndarray     # measured LRU hit ratio at each size (no expiry)
+    che_curve: np.ndarray     # Che's approximation at each size
+
+
+def _explorer_trace(users: pd.DataFrame, sessions_per_user: float, share_new: float, seed: int) -> tuple:
+    """The trace, its keys and its two curves for one setting of the traffic (kept: a slider move is cheap)."""
+    # at most EXPLORER_SESSIONS sessions a day: more sessions per user means fewer (randomly chosen) known users,
+    # so a trace never outgrows the half-second budget of an update
+    known = int(users["userId"].nunique())
+    cap = round(EXPLORER_SESSIONS * (1 - share_new) / sessions_per_user)
+    n_users = min(known, max(1, cap))
+    n_sessions = max(1, round(sessions_per_user * n_users / (1 - share_new)))
+    memo = (id(users), len(users), known, n_users, n_sessions, share_new, seed)
+    if memo not in _EXPLORER_TRACES:
+        if len(_EXPLORER_TRACES) > 32:
+            _EXPLORER_TRACES.clear()
+        pool = users if n_users == known else users.sample(n=n_users, random_state=seed).sort_values("userId")
+        trace = generate_trace(pool, n_sessions=n_sessions, share_new=share_new, seed=seed)
+        keys = cache_keys(trace, EXPLORER_DESIGN)
+        times = trace["time"].to_numpy(dtype=float)
+        _, counts = np.unique(_key_codes(keys), return_counts=True)
+        q = counts / counts.sum()
+        sizes = np.unique(np.geomspace(1, counts.size, 16).astype(int))
+        distances = lru_stack_distances(keys)
+        lru = np.array([np.mean(distances <= size) for size in sizes])
+        che = che_hit_ratio_curve(q, sizes)
+        _EXPLORER_TRACES[memo] = (users, keys, times, q, distances, sizes, lru, che)
+    return _EXPLORER_TRACES[memo][1:]
+
+
+def explore_cache(cache_size: int = 200, ttl: float = 600.0, policy: str = "lru", sessions_per_user: float = 2.5, *,
+                  users: pd.DataFrame, share_new: float = 0.3, refresh_interval: float = 3600.0,
+                  list_items: int = 200, seed: int = DEFAULT_SEED) -> CacheView:
+    """A day of traffic (``sessions_per_user`` sessions a day per known user) through one list cache.
+
+    The day holds at most ``EXPLORER_SESSIONS`` sessions, as the chapter's: when ``sessions_per_user``
+    asks for more, a random subset of the known users makes them (what a cache sees per user is the
+    same; the day does not grow).
+
+    The cache holds one ranked list per key of the chapter's best design (segment lists for new users,
+    one list per returning user), ``cache_size`` entries evicted by ``policy``, each expiring ``ttl``
+    seconds after it was computed. Returns the hit ratio, LRU's measured curve against Che's, the share
+    of stale lists for a model refreshed every ``refresh_interval`` seconds, and the memory.
+    """
+    cache_size = check_int(cache_size, "cache_size", low=1, high=1_000_000)
+    ttl = check_number(ttl, "ttl", low=0, include_low=False)
+    check_choice(policy, "policy", EXPLORER_POLICIES)
+    sessions_per_user = check_number(sessions_per_user, "sessions_per_user", low=0.1, high=50)
+    share_new = check_fraction(share_new, "share_new", include_high=False)
+    refresh_interval = check_number(refresh_interval, "refresh_interval", low=0, include_low=False)
+    keys, times, q, distances, sizes, lru, che = _explorer_trace(users, sessions_per_user, share_new, seed)
+    result = serve_expiring(keys, policy, cache_size, times=times, ttl=ttl)
+    return CacheView(cache_size, ttl, policy, sessions_per_user, len(keys), int(q.size), result.hit_ratio,
+                     float(np.mean(distances <= cache_size)), che_hit_ratio(q, cache_size),
+                     result.stale_share(refresh_interval), cache_size * list_bytes(list_items) / 2**20,
+                     sizes, lru, che)
+
+
+def draw_cache(view: CacheView, fig) -> None:
+    """LRU's measured hit-ratio curve against Che's, the policy's point at this size and TTL (left);
+    hit ratio and stale share (right)."""
+    from . import plotting
+
+    ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
+    ax1.plot(view.sizes, view.lru_curve, color="tab:blue", linewidth=2, label="LRU, measured (no expiry)")
+    plotting.theory(ax1, view.sizes, view.che_curve, label="LRU, Che's approximation")
+    ax1.plot([view.cache_size], [view.hit_ratio], "o", color="tab:red", markersize=8,
+             label=f"{view.policy.upper()}, TTL {view.ttl / 60:g} min")
+    ax1.set_xscale("log")
+    ax1.set_ylim(0, 1)
+    plotting.finish(ax1, title=f"Sessions beat Che's independent requests: {view.lru_hit_ratio:.2f} against "
+                    f"{view.che_hit_ratio:.2f} at {view.cache_size:,}",
+                    xlabel="cache size (lists, log scale)", ylabel="hit ratio")
+    ax1.legend(loc="lower right", fontsize=7)
+    ax2.bar(["hit ratio", "stale share"], [view.hit_ratio, view.stale_share], color=["tab:green", "tab:red"])
+    ax2.set_ylim(0, 1)
+    plotting.finish(ax2, title=f"{view.memory_mib:.2f} MiB of lists", xlabel="at this setting", ylabel="share of requests",
+                    legend=False)
+    fig.suptitle(f"{view.policy.upper()} cache of {view.cache_size:,} lists, TTL {view.ttl / 60:g} min, "
+                 f"{view.sessions_per_user:g} sessions per user a day: {view.hit_ratio:.0%} of requests served from it")
+
+
+def cache_summary(view: CacheView) -> str:
+    """The numbers of a view, as the explorer prints them."""
+    return (f"{view.requests:,} requests on {view.distinct_keys:,} keys; {view.policy} cache of {view.cache_size:,} lists, "
+            f"TTL {view.ttl:g} s: hit ratio {view.hit_ratio:.3f}, stale share {view.stale_share:.3f}, "
+            f"memory {view.memory_mib:.2f} MiB\n"
+            f"LRU without expiry at this size: measured {view.lru_hit_ratio:.3f}, Che's approximation {view.che_hit_ratio:.3f}")

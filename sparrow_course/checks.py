@@ -26,15 +26,20 @@ __all__ = [
     "check_array",
     "check_bool",
     "check_choice",
+    "check_choices",
+    "check_dataset",
     "check_fraction",
     "check_frame",
     "check_int",
+    "check_known_ids",
     "check_memory",
     "check_number",
     "check_probability",
     "check_seed",
     "check_str",
+    "check_user_ids",
     "describe",
+    "UnknownIdError",
 ]
 
 #: The largest single allocation a course function will attempt for a learner's request
@@ -211,3 +216,89 @@ def check_frame(frame: Any, columns: Iterable[str], name: str, *, allow_empty: b
     if not allow_empty and frame.empty:
         raise ValueError(f"{name} is empty; expected at least one row")
     return frame
+
+
+def check_choices(values: Any, name: str, choices: Sequence[Any], *, allow_empty: bool = False) -> list:
+    """Return ``values`` as a list of distinct names, each one of ``choices``.
+
+    A bare string is refused with a hint to wrap it in a list (``"genres"`` is a sequence of
+    letters, not of names)::
+
+        >>> check_choices(["year", "genres"], "fields", ("genres", "year", "tag"))
+        ['year', 'genres']
+        >>> check_choices("genres", "fields", ("genres", "year"))
+        Traceback (most recent call last):
+        TypeError: fields must be a list of names from ['genres', 'year'], got the string 'genres'; write ['genres']
+    """
+    listed = list(choices)
+    if isinstance(values, str):
+        raise TypeError(f"{name} must be a list of names from {listed}, got the string {values!r}; "
+                        f"write [{values!r}]")
+    if not isinstance(values, (list, tuple, pd.Index, np.ndarray)):
+        raise TypeError(f"{name} must be a list of names from {listed}, got {describe(values)}")
+    values = list(values)
+    if not values and not allow_empty:
+        raise ValueError(f"{name} is empty; choose at least one of {listed}")
+    for value in values:
+        check_choice(value, f"each of {name}", listed)
+    repeated = sorted({str(v) for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{name} must not repeat a name, got {repeated} more than once")
+    return values
+
+
+def check_dataset(ml: Any, name: str = "ml") -> Any:
+    """Return ``ml`` if it is a ``datasets.MovieLens`` (from ``load_movielens``); TypeError otherwise."""
+    from .datasets import MovieLens  # here, not at the top: datasets itself validates through this module
+
+    if not isinstance(ml, MovieLens):
+        raise TypeError(f"{name} must be a MovieLens dataset (from datasets.load_movielens), got "
+                        f"{describe(ml)} of type {type(ml).__name__}")
+    return ml
+
+
+def check_user_ids(user_ids: Any, name: str = "user_ids") -> np.ndarray:
+    """Return a non-empty 1-D sequence of integer user ids as an int64 array."""
+    if isinstance(user_ids, (str, bytes)) or np.ndim(user_ids) != 1:
+        raise TypeError(f"{name} must be a 1-D sequence of integer user ids, got {describe(user_ids)}")
+    users = np.asarray(user_ids)
+    if users.size == 0:
+        raise ValueError(f"{name} is empty; give at least one user id")
+    if users.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer user ids, got dtype {users.dtype}")
+    return users.astype(np.int64)
+
+
+class UnknownIdError(KeyError, ValueError):
+    """Ids that a table has no row for: a ``KeyError`` for lookups and a ``ValueError`` for argument checks."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+def check_known_ids(ids: Any, known: np.ndarray, name: str, *, what: str = "unknown id(s)", hint: str = "") -> np.ndarray:
+    """Positions of ``ids`` in the sorted array ``known``; UnknownIdError naming up to five ids it lacks.
+
+    ``what`` says what a missing id is, ``hint`` what to do about it::
+
+        >>> check_known_ids([30, 10], np.array([10, 20, 30]), "movie_ids")
+        array([2, 0])
+        >>> check_known_ids([40], np.array([10, 20, 30]), "movie_ids", what="movie id(s) with no vector",
+        ...                 hint="train on more data")
+        Traceback (most recent call last):
+        sparrow_course.checks.UnknownIdError: movie_ids has 1 movie id(s) with no vector: 40; train on more data
+    """
+    query = np.atleast_1d(np.asarray(ids))
+    if query.dtype.kind not in "iu" and query.size:
+        raise TypeError(f"{name} must hold integer ids, got {describe(ids)} of dtype {query.dtype}")
+    query = query.astype(np.int64)
+    if len(known) == 0:
+        pos = np.zeros(len(query), dtype=np.int64)
+        missing = np.unique(query)
+    else:
+        pos = np.minimum(np.searchsorted(known, query), len(known) - 1)
+        missing = np.unique(query[known[pos] != query])
+    if missing.size:
+        shown = ", ".join(str(m) for m in missing[:5]) + (" ..." if missing.size > 5 else "")
+        raise UnknownIdError(f"{name} has {missing.size} {what}: {shown}" + (f"; {hint}" if hint else ""))
+    return pos

@@ -1,4 +1,4 @@
-"""The ``sparrow-course`` command: doctor, data info/download, notebooks run, workspace, progress."""
+"""The ``sparrow-course`` command: doctor, data info/download, notebooks run, workspace, progress, serve."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,7 @@ import hashlib
 import importlib
 import importlib.metadata
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 from .runtime import KERNEL
 
 __all__ = ["Finding", "check_data", "check_java", "check_kernel", "check_tensorflow", "data_download", "data_info",
-           "doctor", "main", "notebooks_run", "progress", "workspace"]
+           "doctor", "main", "notebooks_run", "progress", "serve", "workspace"]
 
 KEY_PACKAGES = ["numpy", "pandas", "tensorflow", "gensim", "sklearn", "matplotlib", "cachetools", "jupyterlab", "nbval"]
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -134,6 +135,7 @@ def doctor() -> int:
 
 
 def data_info(path: str | None) -> int:
+    """`sparrow-course data info [PATH]`: print the statistics of a dataset (the bundled one by default)."""
     from . import datasets
 
     ml = datasets.load_movielens(path)
@@ -142,6 +144,7 @@ def data_info(path: str | None) -> int:
 
 
 def data_download(dest: str, url: str | None = None, sha256: str | None = None) -> int:
+    """`sparrow-course data download`: fetch real MovieLens into the data home, its SHA-256 checked."""
     from . import datasets
 
     kwargs = {}
@@ -160,6 +163,7 @@ def data_download(dest: str, url: str | None = None, sha256: str | None = None) 
 
 
 def notebooks_run(names: list[str]) -> int:
+    """`sparrow-course notebooks [NN ...]`: re-execute notebooks in place with the course kernel."""
     from .notebooks import execute_notebook, notebook_paths
 
     from nbclient.exceptions import CellExecutionError
@@ -181,6 +185,7 @@ def notebooks_run(names: list[str]) -> int:
 
 
 def workspace(folder: str | None) -> int:
+    """`sparrow-course workspace [FOLDER]`: copy the chapters into a folder of the learner's own."""
     from .learner import make_workspace
 
     print(make_workspace(folder))
@@ -188,6 +193,7 @@ def workspace(folder: str | None) -> int:
 
 
 def progress(paths: list[str], run: bool, as_json: bool) -> int:
+    """`sparrow-course progress`: which exercises of the workspace notebooks are solved."""
     from .learner import format_progress, progress as outcomes, progress_json
 
     rows = outcomes(paths, run=run)
@@ -195,7 +201,50 @@ def progress(paths: list[str], run: bool, as_json: bool) -> int:
     return 0
 
 
+def serve(port: int, *, small: bool = False, ttl: float = 600.0, seed: int | None = None) -> int:
+    """`sparrow-course serve`: fit chapter 09's recommender and serve its endpoints and page on 127.0.0.1:PORT."""
+    import uvicorn
+
+    from . import serving
+    from .checks import check_int, check_number
+    from .datasets import load_movielens
+    from .seeding import DEFAULT_SEED
+
+    seed = DEFAULT_SEED if seed is None else seed
+    port = check_int(port, "port", low=1, high=65535)
+    ttl = check_number(ttl, "ttl", low=0, include_low=False)
+    if small:  # a small generated SparrowLens world: fits in seconds, for trying the service out
+        from . import sparrowlens
+
+        ml = sparrowlens.generate(n_movies=300, n_users=400, mean_ratings_per_user=15, seed=seed).as_movielens()
+        recommender = serving.fit_recommender(ml, eges_walks=600, rank_steps=200, per_channel=50, seed=seed,
+                                              tune_users=100)
+    else:
+        print("fitting the channels and the ranking model on the bundled data (about a minute) ...", flush=True)
+        recommender = serving.fit_recommender(load_movielens(), seed=seed)
+    cache, note = serving.open_cache(ttl)
+    recommender.cache = cache
+    pid = cache.server_pid() if isinstance(cache, serving.RedisCache) else None
+    print(f"cache: {note}{'' if pid is None else f' (server pid {pid})'}; serving http://127.0.0.1:{port}/ "
+          "(Ctrl-C stops)", flush=True)
+    # uvicorn re-raises SIGTERM once it has shut down; as an exception it reaches the finally below, which
+    # stops the Redis server (a daemon in its own session, so a signal to this process group misses it)
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        uvicorn.run(serving.make_app(recommender, name="sparrow-course serve"), host="127.0.0.1", port=port,
+                    log_level="warning", lifespan="off")
+    finally:
+        cache.close()
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The `sparrow-course` command: parse the arguments and run the sub-command."""
     from . import __version__
 
     parser = argparse.ArgumentParser(prog="sparrow-course", description=__doc__)
@@ -227,8 +276,16 @@ def main(argv: list[str] | None = None) -> int:
     pg.add_argument("paths", nargs="*", help="workspace folders or notebooks (default: the workspace)")
     pg.add_argument("--no-run", dest="run", action="store_false", help="read saved outputs; do not execute")
     pg.add_argument("--json", dest="as_json", action="store_true", help="print JSON for tools")
+    sv = sub.add_parser("serve", help="serve chapter 09's recommender: /getrecforyou, /getsimilarmovie, a page",
+                        description="Fits the recall channels and the ranking model, then serves SparrowRecSys's "
+                                    "endpoints and a page of movie cards on loopback until Ctrl-C.")
+    sv.add_argument("--port", type=int, default=6010, help="port on 127.0.0.1 (default: 6010, as SparrowRecSys)")
+    sv.add_argument("--ttl", type=float, default=600.0, help="seconds a cached list lives (default: 600)")
+    sv.add_argument("--small", action="store_true", help="a small generated dataset: ready in seconds")
     args = parser.parse_args(argv)
     try:
+        if args.command == "serve":
+            return serve(args.port, small=args.small, ttl=args.ttl)
         if args.command == "workspace":
             return workspace(args.folder)
         if args.command == "progress":

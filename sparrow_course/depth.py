@@ -28,28 +28,31 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .checks import check_choice, check_fraction, check_int, check_number, check_seed
-from .datasets import POSITIVE_THRESHOLD, genre_matrix, require_frame
+from .checks import check_choice, check_fraction, check_frame, check_int, check_number, check_seed
+from .datasets import POSITIVE_THRESHOLD, RATING_COLUMNS, genre_matrix
 from .metrics import auc
 from .seeding import DEFAULT_SEED, import_tensorflow
 from .structures import (KINDS, InputSpec, build_model, layer_sizes, mlp_parameters, multiply_adds,
                          parameter_count)
 
 __all__ = [
-    "CURVE_COLUMNS", "DepthData", "MOVIE_COLUMNS", "PLANTED", "RATING_COLUMNS", "RESULT_COLUMNS", "STATS", "Split", "Sweep", "TrainingRun",
-    "build_features", "depth_choice", "fit_user_tastes", "layer_sizes", "make_click_task", "mlp_parameters", "movie_genres",
+    "CURVE_COLUMNS", "DepthData", "MOVIE_COLUMNS", "PLANTED", "RESULT_COLUMNS", "STATS", "Split", "Sweep", "TrainingRun",
+    "CONVERGENCE_COLUMNS", "OPTIMIZERS", "REGIME_FILES", "REGIME_RESULTS", "SETUPS", "TARGETS", "read_regime",
+    "build_features", "click_value_by_base_rate", "click_value_curve", "convergence_sweep", "convergence_table",
+    "ctr_gain_per_auc", "depth_choice", "expected_auc", "loss_targets", "regime_summary", "structure_regime",
+    "term_worth", "fit_user_tastes", "layer_sizes", "make_click_task", "mlp_parameters", "movie_genres",
     "multiply_adds", "one_se_table", "parameter_count", "picks_by_group", "past_rating_sums", "planted_effects",
     "ratings_ceilings", "recent_positives", "run_sweep", "sample_users", "simplest_within_one_se", "slate_value", "summarize",
     "time_per_step", "train",
 ]
 
 STATS = ("user_count", "user_mean", "user_std", "movie_count", "movie_mean", "movie_std")
-RATING_COLUMNS = ("userId", "movieId", "rating", "timestamp")
 MOVIE_COLUMNS = ("movieId", "genres")
 PLANTED = ("main_effects", "segment_x_genre", "age_x_decade", "hour_x_genre", "history_match")
 RESULT_COLUMNS = (
@@ -57,6 +60,7 @@ RESULT_COLUMNS = (
     "test_auc_last", "gap", "best_step", "steps_to_converge", "valid_loss_best", "valid_loss_last",
     "ms_per_step", "us_per_example",
 )
+OPTIMIZERS = ("adam", "sgd")
 CURVE_COLUMNS = ("kind", "depth", "train_rows", "seed", "step", "train_loss", "valid_loss")
 
 
@@ -107,7 +111,8 @@ def _double_centred(rng: np.random.Generator, rows: int, cols: int) -> np.ndarra
 
 def make_click_task(n_train: int = 20_000, n_valid: int = 5_000, n_test: int = 10_000, *,
                     seed: int = DEFAULT_SEED, interaction_scale: float = 1.0, sequence_scale: float = 1.0,
-                    history_length: int = 10, n_items: int = 300, focus: float = 0.6) -> DepthData:
+                    history_length: int = 10, n_items: int = 300, focus: float = 0.6,
+                    base_rate: float | None = None) -> DepthData:
     """A CTR-style task whose click logit is known: main effects + planted interactions + a history match.
 
     Fields: user segment (6), age group (5), time of day (4), genre (8), release decade (5) and
@@ -121,7 +126,8 @@ def make_click_task(n_train: int = 20_000, n_valid: int = 5_000, n_test: int = 1
     with each interaction table double-centred (no main effect hides in it) and each planted
     term scaled to a standard deviation of 0.8 times its scale (``interaction_scale`` s_i,
     ``sequence_scale`` s_h; 0 removes it). Labels are Bernoulli(sigmoid(logit)). Every draw
-    comes from ``seed``.
+    comes from ``seed``. ``base_rate`` (None: bias -0.2, a click share of about 0.53) moves the
+    bias so that the mean true click probability is ``base_rate``; the draws stay the same.
     """
     for name, value in (("n_train", n_train), ("n_valid", n_valid), ("n_test", n_test)):
         check_int(value, name, low=50, high=5_000_000)
@@ -131,6 +137,8 @@ def make_click_task(n_train: int = 20_000, n_valid: int = 5_000, n_test: int = 1
     check_int(history_length, "history_length", low=1, high=100)
     check_int(n_items, "n_items", low=8, high=100_000)
     focus = check_fraction(focus, "focus")
+    if base_rate is not None:
+        base_rate = check_number(base_rate, "base_rate", low=1e-4, high=0.9999)
     rng = np.random.default_rng(seed)
     n_seg, n_age, n_hour, n_genre, n_decade = 6, 5, 4, 8, 5
     n = n_train + n_valid + n_test
@@ -178,6 +186,8 @@ def make_click_task(n_train: int = 20_000, n_valid: int = 5_000, n_test: int = 1
         "history_match": scaled(match, sequence_scale),
     }
     logit = -0.2 + sum(components.values())
+    if base_rate is not None:
+        logit = logit + _bias_for_rate(logit, base_rate)
     labels = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.float32)
 
     fields = np.column_stack([seg, age, hour, genre, decade, item]).astype(np.int32)
@@ -193,8 +203,20 @@ def make_click_task(n_train: int = 20_000, n_valid: int = 5_000, n_test: int = 1
 
     a, b = n_train, n_train + n_valid
     params = dict(seed=seed, interaction_scale=interaction_scale, sequence_scale=sequence_scale,
-                  history_length=history_length, n_items=n_items, focus=focus)
+                  history_length=history_length, n_items=n_items, focus=focus, base_rate=base_rate)
     return DepthData(part(0, a), part(a, b), part(b, n), spec, name="planted", params=params)
+
+
+def _bias_for_rate(logit: np.ndarray, rate: float) -> float:
+    """The shift of ``logit`` that makes the mean of sigmoid(logit + shift) equal ``rate`` (bisection)."""
+    low, high = -40.0, 40.0
+    for _ in range(100):  # the mean is increasing in the shift
+        mid = (low + high) / 2
+        if np.mean(1 / (1 + np.exp(-(logit + mid)))) < rate:
+            low = mid
+        else:
+            high = mid
+    return (low + high) / 2
 
 
 def planted_effects(data: DepthData) -> pd.DataFrame:
@@ -296,7 +318,7 @@ def movie_genres(movies: pd.DataFrame, movie_ids: np.ndarray) -> tuple[np.ndarra
 
 def sample_users(ratings: pd.DataFrame, n_users: int | None, seed: int = DEFAULT_SEED) -> pd.DataFrame:
     """The ratings of ``n_users`` users drawn at random (all ratings when ``n_users`` is None or too large)."""
-    require_frame(ratings, ("userId",), "ratings", allow_empty=False)
+    check_frame(ratings, ("userId",), "ratings", allow_empty=False)
     if n_users is None:
         return ratings
     check_int(n_users, "n_users", low=1)
@@ -324,8 +346,8 @@ def build_features(
     ``history_length`` training-period positives strictly before the sample. ``split="user"``:
     each user's latest ``test_fraction`` is the test set; ``"global"``: one cut in time.
     """
-    require_frame(ratings, RATING_COLUMNS, "ratings", allow_empty=False)
-    require_frame(movies, MOVIE_COLUMNS, "movies", allow_empty=False)
+    check_frame(ratings, RATING_COLUMNS, "ratings", allow_empty=False)
+    check_frame(movies, MOVIE_COLUMNS, "movies", allow_empty=False)
     check_choice(split, "split", ("user", "global"))
     check_fraction(test_fraction, "test_fraction", include_low=False, include_high=False)
     check_fraction(valid_fraction, "valid_fraction", include_low=False, include_high=False)
@@ -420,8 +442,13 @@ def _pools(n: int, seeds: Sequence[int], train_size: int | None) -> list[np.ndar
 
 def train(data: DepthData, depth: int, *, kind: str = "mlp", seeds: Iterable[int] = (0, 1, 2), steps: int = 600,
           batch_size: int = 256, learning_rate: float = 3e-3, width: int = 32, embedding_dim: int = 8,
-          eval_every: int = 50, train_size: int | None = None) -> TrainingRun:
-    """Train one architecture for ``steps`` Adam steps per seed (no early stopping) and measure it.
+          eval_every: int = 50, train_size: int | None = None, optimizer: str = "adam", init: str = "glorot",
+          norm: str = "none", residual: bool = False) -> TrainingRun:
+    """Train one architecture for ``steps`` optimiser steps per seed (no early stopping) and measure it.
+
+    ``optimizer``: ``"adam"`` (the chapter's default) or ``"sgd"`` (plain stochastic gradient
+    descent at a fixed learning rate); ``init``, ``norm``, ``residual``: the hidden stack's form
+    (``structures.build_model``).
 
     Seed ``s`` fixes the initial weights, the order of the batches and (with ``train_size``)
     which training rows are used, so runs of different depths with the same seed are paired.
@@ -437,6 +464,8 @@ def train(data: DepthData, depth: int, *, kind: str = "mlp", seeds: Iterable[int
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be a non-empty list of distinct seeds, got {seeds}")
     check_choice(kind, "kind", KINDS)
+    check_choice(optimizer, "optimizer", OPTIMIZERS)
+    form = dict(init=init, norm=norm, residual=residual)
     steps = check_int(steps, "steps", low=1, high=1_000_000)
     batch_size = check_int(batch_size, "batch_size", low=1, high=1_000_000)
     learning_rate = check_number(learning_rate, "learning_rate", low=0, include_low=False, high=10)
@@ -453,11 +482,12 @@ def train(data: DepthData, depth: int, *, kind: str = "mlp", seeds: Iterable[int
     tf = import_tensorflow()
     import keras
 
-    model = build_model(data.spec, depth, kind=kind, seeds=seeds, width=width, embedding_dim=embedding_dim)
-    params = parameter_count(data.spec, depth, kind=kind, width=width, embedding_dim=embedding_dim)
+    model = build_model(data.spec, depth, kind=kind, seeds=seeds, width=width, embedding_dim=embedding_dim, **form)
+    params = parameter_count(data.spec, depth, kind=kind, width=width, embedding_dim=embedding_dim, norm=norm,
+                             residual=residual)
     if model.count_params() != params * len(seeds):  # the closed form is what the chapter teaches: keep it honest
         raise RuntimeError(f"parameter formula {params} x {len(seeds)} disagrees with Keras {model.count_params()}")
-    optimizer = keras.optimizers.Adam(learning_rate)
+    optimizer = (keras.optimizers.Adam if optimizer == "adam" else keras.optimizers.SGD)(learning_rate)
     optimizer.build(model.trainable_variables)
     signature = {k: tf.TensorSpec((None, len(seeds), *v.shape[1:]), tf.as_dtype(v.dtype))
                  for k, v in data.train.inputs.items()}
@@ -536,7 +566,8 @@ def train(data: DepthData, depth: int, *, kind: str = "mlp", seeds: Iterable[int
         reached = c["step"][c["valid_loss"] <= c["valid_loss"].min() + 0.05 * drop]
         row = {
             "kind": kind, "depth": depth, "train_rows": rows, "seed": s, "params": params,
-            "mult_adds": multiply_adds(data.spec, depth, kind=kind, width=width, embedding_dim=embedding_dim),
+            "mult_adds": multiply_adds(data.spec, depth, kind=kind, width=width, embedding_dim=embedding_dim,
+                                       norm=norm, residual=residual),
             "train_auc": auc(y_train[monitor[:, j]], train_scores[:, j]),
             "valid_auc": auc(data.valid.labels, valid_scores[:, j]),
             "test_auc": auc(data.test.labels, test_scores[:, j]),
@@ -614,7 +645,7 @@ def time_per_step(data: DepthData, depths: Iterable[int], *, kind: str = "mlp", 
 def summarize(results: pd.DataFrame, by: Sequence[str] = ("kind", "depth"),
               metrics: Sequence[str] = ("test_auc", "test_auc_last", "gap", "steps_to_converge")) -> pd.DataFrame:
     """Mean, standard deviation and standard error over seeds of each metric, one row per group (sorted)."""
-    require_frame(results, [*by, *metrics], "results", allow_empty=False)
+    check_frame(results, [*by, *metrics], "results", allow_empty=False)
     grouped = results.groupby(list(by), sort=True)[list(metrics)]
     table = grouped.agg(["mean", "std"])
     table.columns = [f"{metric}_{stat}" for metric, stat in table.columns]
@@ -633,7 +664,7 @@ def depth_choice(results: pd.DataFrame, *, score: str = "test_auc", by: str = "t
     a depth is ``within_one_se`` when its mean difference is at least minus that SE.
     Columns: mean score, difference to the best, its SE, and the flags ``best`` and ``choice``.
     """
-    require_frame(results, ("depth", "seed", score, by), "results", allow_empty=False)
+    check_frame(results, ("depth", "seed", score, by), "results", allow_empty=False)
     if results[score].isna().any():
         raise ValueError(f"column {score!r} has missing values; every run needs a score")
     rows = []
@@ -655,22 +686,27 @@ def depth_choice(results: pd.DataFrame, *, score: str = "test_auc", by: str = "t
 
 
 def picks_by_group(choice: pd.DataFrame) -> pd.DataFrame:
-    """One row per group of a ``depth_choice`` table: best-mean depth, one-SE pick, its AUC, depth 0's deficit and SE."""
-    require_frame(choice, ("mean", "diff_to_best", "se_diff", "best", "choice"), "choice", allow_empty=False)
+    """One row per group of a ``depth_choice`` table: the one-SE pick, its AUC and its gap to the best mean; depth 0's deficit and SE.
+
+    Which depth has the best mean is not reported: among depths within noise of each other it is
+    decided by the last bits of training and flips from CPU to CPU. How far the pick trails the
+    best mean is a number, and says the same thing robustly.
+    """
+    check_frame(choice, ("mean", "diff_to_best", "se_diff", "best", "choice"), "choice", allow_empty=False)
     rows = {}
     for group, part in choice.groupby(level=0, sort=True):
         part = part.droplevel(0)
-        simplest = part.index.min()
-        rows[group] = {"best_mean_depth": int(part["best"].idxmax()), "one_se_pick": int(part["choice"].idxmax()),
-                       "auc_at_pick": float(part.loc[part["choice"].idxmax(), "mean"]),
-                       f"depth{simplest}_behind_best": float(-part.loc[simplest, "diff_to_best"]),
+        simplest, pick = part.index.min(), part["choice"].idxmax()
+        rows[group] = {"one_se_pick": int(pick), "auc_at_pick": float(part.loc[pick, "mean"]),
+                       "pick_behind_best": 0.0 - float(part.loc[pick, "diff_to_best"]),  # no -0.0
+                       f"depth{simplest}_behind_best": 0.0 - float(part.loc[simplest, "diff_to_best"]),
                        "se_of_that": float(part.loc[simplest, "se_diff"])}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis(choice.index.names[0])
 
 
 def one_se_table(table: pd.DataFrame, *, complexity: str = "depth", score: str = "test_auc") -> pd.DataFrame:
     """Per complexity level: mean score, standard error over runs, and whether it is within one SE of the best."""
-    require_frame(table, (complexity, score), "table", allow_empty=False)
+    check_frame(table, (complexity, score), "table", allow_empty=False)
     if table[score].isna().any():
         raise ValueError(f"column {score!r} has missing values; every run needs a score")
     grouped = table.groupby(complexity, sort=True)[score]
@@ -728,7 +764,7 @@ def ratings_ceilings(data: DepthData, ratings: pd.DataFrame, truth) -> pd.Series
     """
     if data.name != "sparrowlens" or data.test.ids is None:
         raise ValueError("ratings_ceilings needs SparrowLens samples from build_features")
-    require_frame(ratings, RATING_COLUMNS, "ratings", allow_empty=False)
+    check_frame(ratings, RATING_COLUMNS, "ratings", allow_empty=False)
     ids = data.test.ids
     uid, mid, ts = ids["userId"].to_numpy(), ids["movieId"].to_numpy(), ids["timestamp"].to_numpy()
     u, i = truth.user_index(uid), truth.item_index(mid)
@@ -756,8 +792,10 @@ def slate_value(data: DepthData, scores: dict[str, np.ndarray], *, slate_size: i
 
     The test samples are dealt into slates of ``slate_size``; each scorer shows its top-scored
     candidate; its click-through rate is the mean TRUE click probability of what it showed.
-    Rows: every scorer plus ``random`` and ``truth`` (the best possible), with test AUC and the
-    standard error of the click-through rate over the slates.
+    A scorer's scores are one per test sample, or a ``(n_test, seeds)`` array (one column per
+    training seed, as ``Sweep.test_scores``): then its test AUC and click-through rate are the
+    means over the seeds. Rows: every scorer plus ``random`` and ``truth`` (the best possible),
+    with test AUC, the standard error of the click-through rate over the slates, and ``seeds``.
     """
     if data.test.truth is None:
         raise ValueError("slate_value needs the planted truth; use make_click_task")
@@ -770,9 +808,273 @@ def slate_value(data: DepthData, scores: dict[str, np.ndarray], *, slate_size: i
     rows = []
     for name, s in everyone.items():
         s = np.asarray(s, dtype=float)
-        if s.shape != (len(data.test),):
-            raise ValueError(f"scores[{name!r}] must hold one score per test sample ({len(data.test)}), got {s.shape}")
-        top = deal[np.arange(len(deal)), np.argmax(s[deal], axis=1)]
-        rows.append({"scorer": name, "test_auc": auc(data.test.labels, s), "top_slot_ctr": float(p[top].mean()),
-                     "ctr_se": float(p[top].std(ddof=1) / np.sqrt(len(top)))})
+        if s.ndim == 1:
+            s = s[:, None]
+        if s.ndim != 2 or s.shape[0] != len(data.test) or s.shape[1] == 0:
+            raise ValueError(f"scores[{name!r}] must hold one score per test sample ({len(data.test)}), or one "
+                             f"column of them per seed, got shape {s.shape}")
+        per_seed = []
+        for column in s.T:
+            top = deal[np.arange(len(deal)), np.argmax(column[deal], axis=1)]
+            per_seed.append((auc(data.test.labels, column), p[top].mean(), p[top].std(ddof=1) / np.sqrt(len(top))))
+        a, ctr, se = np.mean(per_seed, axis=0)
+        rows.append({"scorer": name, "test_auc": float(a), "top_slot_ctr": float(ctr), "ctr_se": float(se),
+                     "seeds": s.shape[1]})
     return pd.DataFrame(rows).set_index("scorer")
+
+
+def expected_auc(probabilities: np.ndarray, scores: np.ndarray) -> float:
+    """AUC of ``scores`` against labels drawn from ``probabilities``, in expectation (no label noise).
+
+    Every sample counts as a click with weight p and as a non-click with weight 1 - p; pairs of
+    two different samples only, as with drawn labels.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    p, s = np.asarray(probabilities, dtype=float), np.asarray(scores, dtype=float)
+    if p.shape != s.shape or p.ndim != 1 or len(p) < 2:
+        raise ValueError(f"probabilities and scores must be 1-D of one length (at least 2), got {p.shape} and {s.shape}")
+    if ((p < 0) | (p > 1)).any():
+        raise ValueError("probabilities must lie in [0, 1]")
+    n = len(p)
+    with_self = roc_auc_score(np.r_[np.ones(n), np.zeros(n)], np.r_[s, s], sample_weight=np.r_[p, 1 - p])
+    # take out the pairs of a sample with itself (a tie, counted as one half, weight p (1 - p))
+    total, own = p.sum() * (1 - p).sum(), (p * (1 - p)).sum()
+    return float((with_self * total - 0.5 * own) / (total - own))
+
+
+def click_value_curve(data: DepthData, noise_sds: Sequence[float] = tuple(np.round(np.linspace(0, 6, 25), 2)), *,
+                      slate_size: int = 10, seed: int = DEFAULT_SEED) -> pd.DataFrame:
+    """Top-slot click-through rate against AUC for a family of scorers: the true logit plus Gaussian noise.
+
+    Scorer ``sd`` ranks by ``logit + sd * z`` (one ``z`` per test sample, from ``seed``): no noise is
+    the truth, much noise is guessing, and in between lie models of every quality. Its AUC is the
+    expected AUC (``expected_auc``); its click-through rate, as in ``slate_value``, the mean true
+    click probability of the top-scored candidate of each slate. Rows sorted by AUC.
+    """
+    if data.test.truth is None:
+        raise ValueError("click_value_curve needs the planted truth; use make_click_task")
+    check_int(slate_size, "slate_size", low=2, high=len(data.test))
+    sds = [check_number(v, "noise_sds", low=0) for v in noise_sds]
+    if not sds:
+        raise ValueError("noise_sds is empty; give at least one noise level")
+    rng = np.random.default_rng(check_seed(seed))
+    logit = data.test.truth["logit"]
+    p = 1 / (1 + np.exp(-logit))
+    n = (len(logit) // slate_size) * slate_size
+    deal = rng.permutation(len(logit))[:n].reshape(-1, slate_size)
+    z = rng.normal(size=len(logit))
+    rows = []
+    for sd in sds:
+        score = logit + sd * z
+        top = deal[np.arange(len(deal)), np.argmax(score[deal], axis=1)]
+        rows.append({"noise_sd": sd, "auc": expected_auc(p, score), "top_slot_ctr": float(p[top].mean())})
+    return pd.DataFrame(rows).sort_values("auc", kind="stable").reset_index(drop=True)
+
+
+def ctr_gain_per_auc(curve: pd.DataFrame, *, at: float = 0.75, half_width: float = 0.025) -> float:
+    """Slope of top-slot click-through rate against AUC around ``at`` (a chord over +- ``half_width``), from ``click_value_curve``."""
+    check_frame(curve, ("auc", "top_slot_ctr"), "curve", allow_empty=False)
+    at = check_number(at, "at", low=0.5, high=1.0)
+    half_width = check_number(half_width, "half_width", low=0, include_low=False, high=0.25)
+    a, c = curve["auc"].to_numpy(), curve["top_slot_ctr"].to_numpy()
+    if not (a.min() <= at - half_width and at + half_width <= a.max()):
+        raise ValueError(f"the curve spans AUC {a.min():.3f} to {a.max():.3f}; it must cover "
+                         f"{at - half_width:.3f} to {at + half_width:.3f} (add noise levels, or move at)")
+    order = np.argsort(a, kind="stable")
+    lo, hi = np.interp([at - half_width, at + half_width], a[order], c[order])
+    return float((hi - lo) / (2 * half_width))
+
+
+def click_value_by_base_rate(base_rates: Sequence[float], *, n_test: int = 100_000, slate_size: int = 10,
+                             at: float = 0.75, noise_sds: Sequence[float] = tuple(np.linspace(0, 6, 13)),
+                             seed: int = DEFAULT_SEED) -> pd.DataFrame:
+    """What 0.001 AUC is worth in top-slot clicks at each base click rate, on the planted task.
+
+    For each rate the task's bias is moved so the mean true click probability is that rate
+    (``make_click_task(base_rate=...)``, ``n_test`` test samples); ``click_value_curve`` gives
+    click-through against AUC, and the slope around AUC ``at`` times 0.001 is the gain per
+    0.001 AUC (absolute, in clicks per impression) and, divided by the rate, relative;
+    ``truth_ctr`` and ``bayes_auc`` are those of the true logit itself.
+    """
+    rates = [check_number(r, "base_rates", low=1e-4, high=0.9999) for r in base_rates]
+    if not rates:
+        raise ValueError("base_rates is empty; give at least one rate")
+    check_int(n_test, "n_test", low=1000, high=5_000_000)
+    rows = []
+    for rate in rates:
+        task = make_click_task(n_train=50, n_valid=50, n_test=n_test, seed=seed, base_rate=rate)
+        curve = click_value_curve(task, noise_sds, slate_size=slate_size, seed=seed)
+        per_milli = 0.001 * ctr_gain_per_auc(curve, at=at)
+        rows.append({"base_rate": rate, "truth_ctr": float(curve["top_slot_ctr"].iloc[-1]),
+                     "bayes_auc": float(curve["auc"].iloc[-1]),
+                     "ctr_per_milli_auc": per_milli, "relative_per_milli_auc": per_milli / rate})
+    return pd.DataFrame(rows).set_index("base_rate")
+
+
+# --------------------------------------------------------------------------- stored regime results
+
+#: where ``benchmarks/bench_depth.py regimes`` stores the sweeps too long for the notebook
+REGIME_RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "depth"
+REGIME_FILES = ("convergence_runs", "convergence_curves", "din_regime", "fm_regime")
+
+
+def read_regime(name: str, folder: str | Path | None = None) -> pd.DataFrame:
+    """One stored regime result (``REGIME_FILES``) from ``folder`` (default ``REGIME_RESULTS``), as a frame."""
+    check_choice(name, "name", REGIME_FILES)
+    path = Path(REGIME_RESULTS if folder is None else folder) / f"{name}.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"no stored result {path.name} in {path.parent.name}/; make it with "
+                                f"`python benchmarks/bench_depth.py regimes` from the project's folder")
+    return pd.read_csv(path)
+
+
+# --------------------------------------------------------------------------- when depth costs: the regime map
+
+#: the training set-ups of the convergence regime, from an old recipe to modern practice (fixed learning rates)
+SETUPS = {
+    "SGD, small init": dict(optimizer="sgd", learning_rate=0.1, init="small"),
+    "SGD, He init": dict(optimizer="sgd", learning_rate=0.1, init="he"),
+    "Adam, Glorot init": dict(optimizer="adam", learning_rate=1e-2),
+    "Adam, layer norm, residuals": dict(optimizer="adam", learning_rate=1e-2, norm="layer", residual=True),
+}
+CONVERGENCE_COLUMNS = ("setup", "depth", "seed", "steps", "target_loss", "steps_to_target", "converged",
+                       "valid_loss_best", "test_auc")
+
+
+def loss_targets(data: DepthData, *, share: float = 0.25) -> dict[str, float]:
+    """Validation log losses that define convergence on the planted task.
+
+    ``constant``: predicting the training click share for everyone; ``bayes``: the true
+    probabilities (no model does better on average); ``target``: ``share`` of the way from
+    the first to the second. A run converges when its validation loss reaches the target.
+    """
+    if data.valid.truth is None:
+        raise ValueError("loss_targets needs the planted truth; use make_click_task")
+    share = check_fraction(share, "share", include_low=False, include_high=False)
+    y = data.valid.labels.astype(float)
+    p = 1 / (1 + np.exp(-data.valid.truth["logit"]))
+    q = float(np.clip(data.train.labels.mean(), 1e-6, 1 - 1e-6))
+    constant = float(-(y * np.log(q) + (1 - y) * np.log(1 - q)).mean())
+    bayes = float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+    return {"constant": constant, "bayes": bayes, "target": constant - share * (constant - bayes)}
+
+
+def convergence_sweep(data: DepthData, depths: Iterable[int], seeds: Iterable[int] = range(8), *,
+                      setups: dict[str, dict] | None = None, share: float = 0.25, **training
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Steps to converge and failures, per training set-up, depth and seed: the regime where depth costs.
+
+    Every (set-up, depth) trains all ``seeds`` with ``train`` (``training``: steps, batch_size,
+    eval_every, ...; a set-up's own options win). A run converges at the first logged step whose
+    validation loss reaches ``loss_targets(data, share=share)["target"]``; a run that never
+    does within its steps has failed (``steps_to_target`` NaN). Returns (runs, curves): one
+    row per run (``CONVERGENCE_COLUMNS``) and its validation-loss curve.
+    """
+    setups = SETUPS if setups is None else setups
+    if not setups:
+        raise ValueError("setups is empty; give at least one named set-up")
+    depths, seeds = list(depths), list(seeds)
+    if not depths or not seeds:
+        raise ValueError("depths and seeds must each hold at least one value")
+    target = loss_targets(data, share=share)["target"]
+    runs, curves = [], []
+    for name, options in setups.items():
+        for d in depths:
+            run = train(data, d, seeds=seeds, **{**training, **options})
+            c = run.curves[["seed", "step", "valid_loss"]].copy()
+            for seed, part in c.groupby("seed", sort=True):
+                hit = part["step"][part["valid_loss"] <= target]
+                r = run.results[run.results["seed"] == seed].iloc[0]
+                runs.append({"setup": name, "depth": d, "seed": int(seed), "steps": int(part["step"].max()),
+                             "target_loss": target, "steps_to_target": float(hit.iloc[0]) if len(hit) else np.nan,
+                             "converged": bool(len(hit)), "valid_loss_best": float(r["valid_loss_best"]),
+                             "test_auc": float(r["test_auc"])})
+            c.insert(0, "depth", d)
+            c.insert(0, "setup", name)
+            curves.append(c)
+    return pd.DataFrame(runs, columns=list(CONVERGENCE_COLUMNS)), pd.concat(curves, ignore_index=True)
+
+
+def convergence_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (set-up, depth) of ``convergence_sweep`` runs: runs, failure rate, median steps to converge, test AUC.
+
+    The median is over the runs that converged (NaN when none did); ``test_auc`` is the mean over all runs.
+    """
+    check_frame(runs, ("setup", "depth", "seed", "converged", "steps_to_target", "test_auc"), "runs",
+                allow_empty=False)
+    order = list(dict.fromkeys(runs["setup"]))  # the set-ups in the order they were run
+    grouped = runs.groupby(["setup", "depth"], sort=False)
+    table = pd.DataFrame({
+        "runs": grouped.size(),
+        "failure_rate": 1 - grouped["converged"].mean(),
+        "median_steps": grouped["steps_to_target"].median(),
+        "test_auc": grouped["test_auc"].mean(),
+    })
+    table = table.reset_index()
+    table["setup"] = pd.Categorical(table["setup"], categories=order, ordered=True)
+    return table.sort_values(["setup", "depth"], kind="stable").set_index(["setup", "depth"])
+
+
+# --------------------------------------------------------------------------- when a structure pays: the regime map
+
+#: what each structure is made for: the planted terms it targets
+TARGETS = {"din": ("history_match",), "fm": ("segment_x_genre", "age_x_decade", "hour_x_genre")}
+
+
+def term_worth(data: DepthData, terms: Sequence[str]) -> float:
+    """Test AUC the true logit loses when ``terms`` (planted terms) are replaced by their means together."""
+    truth = data.test.truth
+    if truth is None:
+        raise ValueError("term_worth needs the planted truth; use make_click_task")
+    unknown = [t for t in terms if t not in PLANTED]
+    if unknown or not terms:
+        raise ValueError(f"terms must be some of {PLANTED}, got {list(terms)}")
+    y, logit = data.test.labels, truth["logit"]
+    without = logit - sum(truth[t] - truth[t].mean() for t in terms)
+    return auc(y, logit) - auc(y, without)
+
+
+def structure_regime(kind: str, settings: Sequence[dict], seeds: Iterable[int] = (0, 1, 2, 3), *,
+                     depth: int = 1, task: dict | None = None, **training) -> pd.DataFrame:
+    """A structure against the plain MLP of the same depth over a grid of planted tasks, seed by seed.
+
+    Each entry of ``settings`` is a set of ``make_click_task`` options (e.g. ``{"sequence_scale": 2,
+    "history_length": 30}``) laid over ``task`` (shared options such as ``n_train``); ``kind``
+    ("din" or "fm") and "mlp" train on it with the same ``seeds`` (``training``: ``train``'s
+    options). One row per (setting, seed): the setting's options, ``worth`` (what the structure's
+    target terms are worth to the true logit, ``term_worth``), both AUCs and the paired ``gain``.
+    """
+    check_choice(kind, "kind", tuple(TARGETS))
+    settings, seeds = list(settings), list(seeds)
+    if not settings or not seeds:
+        raise ValueError("settings and seeds must each hold at least one value")
+    rows = []
+    for setting in settings:
+        if not isinstance(setting, dict):
+            raise TypeError(f"each setting must be a dict of make_click_task options, got {type(setting).__name__}")
+        data = make_click_task(**{**(task or {}), **setting})
+        worth = term_worth(data, TARGETS[kind])
+        structured = train(data, depth, kind=kind, seeds=seeds, **training).results.set_index("seed")["test_auc"]
+        plain = train(data, depth, kind="mlp", seeds=seeds, **training).results.set_index("seed")["test_auc"]
+        for seed in seeds:
+            rows.append({**setting, "seed": seed, "worth": worth, "structure_auc": float(structured[seed]),
+                         "mlp_auc": float(plain[seed]), "gain": float(structured[seed] - plain[seed])})
+    return pd.DataFrame(rows)
+
+
+def regime_summary(rows: pd.DataFrame, by: Sequence[str], *, z: float = 2.0) -> pd.DataFrame:
+    """Per setting of ``structure_regime`` rows: mean paired gain, its SE over seeds, and the verdict.
+
+    ``verdict``: "pays" when the gain exceeds ``z`` SEs, "costs" when it is below minus ``z`` SEs,
+    else "level" (within noise).
+    """
+    check_frame(rows, (*by, "seed", "worth", "gain"), "rows", allow_empty=False)
+    z = check_number(z, "z", low=0, include_low=False)
+    grouped = rows.groupby(list(by), sort=True)
+    table = pd.DataFrame({"worth": grouped["worth"].first(), "gain": grouped["gain"].mean(),
+                          "se": grouped["gain"].std(ddof=1) / np.sqrt(grouped.size()), "seeds": grouped.size()})
+    table["se"] = table["se"].fillna(0.0)
+    table["verdict"] = np.where(table["gain"] > z * table["se"], "pays",
+                                np.where(table["gain"] < -z * table["se"], "costs", "level"))
+    return table

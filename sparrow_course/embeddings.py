@@ -1,4 +1,4 @@
-"""Item embeddings shared by chapters 04, 06 and 07: item2vec on rating sequences, and DeepWalk on the item graph.
+"""Embeddings shared by chapters 04, 06 and 07: item2vec, DeepWalk, and user vectors in the item space.
 
 The pipeline of SparrowRecSys's offline embedding job, in Python::
 
@@ -12,6 +12,12 @@ Both give an :class:`ItemVectors`: movie ids and one vector per movie, with look
 nearest neighbours. Walks are advanced many at a time with numpy (a cumulative-sum
 search over the rows of a CSR matrix), optionally with node2vec's return and in-out
 parameters ``p`` and ``q``.
+
+User vectors live beside them: :func:`pool_user_vectors` pools the vectors of the films a
+user liked (SparrowRecSys: the mean) into a :class:`UserVectors` in the same space;
+:func:`align_procrustes` rotates one embedding run onto another; and
+:func:`fit_embedding_channel` turns item and user vectors into a recall channel
+(``channels.RecallChannel``: cosine of user and item, blended with popularity).
 """
 from __future__ import annotations
 
@@ -23,8 +29,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .checks import check_array, check_frame, check_int, check_memory, check_number, check_seed
-from .datasets import POSITIVE_THRESHOLD
+from .channels import ProfileChannel, like_popularity, interaction_matrix
+from .checks import (check_array, check_bool, check_choice, check_frame, check_int, check_known_ids, check_memory,
+                     check_number, check_seed)
+from .datasets import POSITIVE_THRESHOLD, RATING_COLUMNS, positive
 from .seeding import DEFAULT_SEED
 
 __all__ = [
@@ -35,6 +43,13 @@ __all__ = [
     "transition_graph",
     "random_walks",
     "deepwalk",
+    "POOLINGS",
+    "UserVectors",
+    "pool_user_vectors",
+    "align_procrustes",
+    "unit_rows",
+    "EmbeddingChannel",
+    "fit_embedding_channel",
 ]
 
 
@@ -54,7 +69,7 @@ def positive_sequences(ratings: pd.DataFrame, *, threshold: float = POSITIVE_THR
     check_frame(ratings, ["userId", "movieId", "rating", "timestamp"], "ratings")
     threshold = check_number(threshold, "threshold", low=0.5, high=5.0)
     min_length = check_int(min_length, "min_length", low=1)
-    liked = ratings.loc[ratings["rating"] >= threshold, ["userId", "movieId", "timestamp"]]
+    liked = positive(ratings, threshold)[["userId", "movieId", "timestamp"]]
     liked = liked.sort_values(["userId", "timestamp", "movieId"], kind="stable")
     sequences = liked.groupby("userId", sort=True)["movieId"].agg(list)
     sequences = sequences[sequences.map(len) >= min_length]
@@ -65,6 +80,17 @@ def positive_sequences(ratings: pd.DataFrame, *, threshold: float = POSITIVE_THR
     return sequences
 
 
+def _check_integral(values: Any, name: str) -> None:
+    """Movie ids must be whole numbers: 1.7 is not movie 1, and "12" is not a number."""
+    arr = np.asarray(values)
+    if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold integer movie ids, got dtype {arr.dtype}")
+    finite = np.isfinite(arr)
+    if not finite.all() or (arr != np.round(arr)).any():
+        bad = arr[~finite | (arr != np.round(arr))].ravel()[:3]
+        raise ValueError(f"{name} must hold integer movie ids, got non-integer value(s) {bad.tolist()}")
+
+
 def _as_sequences(sequences: Any, name: str = "sequences") -> list[list[int]]:
     """Accept a Series or list of id lists, or a 2-D walk array padded with -1; return lists of ints."""
     if isinstance(sequences, pd.Series):
@@ -72,13 +98,18 @@ def _as_sequences(sequences: Any, name: str = "sequences") -> list[list[int]]:
     if isinstance(sequences, np.ndarray):
         if sequences.ndim != 2:
             raise ValueError(f"{name} as an array must be 2-D (walks x steps), got shape {sequences.shape}")
+        if sequences.dtype.kind not in "iu":
+            _check_integral(sequences, name)
         out = [[int(v) for v in row if v >= 0] for row in sequences]
     elif isinstance(sequences, (list, tuple)):
         out = []
         for i, seq in enumerate(sequences):
             if isinstance(seq, (str, bytes)) or not hasattr(seq, "__iter__"):
                 raise TypeError(f"{name}[{i}] must be a list of movie ids, got {type(seq).__name__}")
-            out.append([int(v) for v in seq])
+            values = list(seq)
+            if values and not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+                _check_integral(values, f"{name}[{i}]")
+            out.append([int(v) for v in values])
     else:
         raise TypeError(f"{name} must be a list of id lists, a pandas Series of them, or a 2-D walk array; "
                         f"got {type(sequences).__name__}")
@@ -101,7 +132,12 @@ class ItemVectors:
     vectors: np.ndarray   # float64, shape (len(ids), dim)
 
     def __post_init__(self) -> None:
-        ids = np.asarray(self.ids, dtype=np.int64)
+        raw = np.asarray(self.ids)
+        if raw.ndim != 1:
+            raise ValueError(f"ids must be a 1-D array of movie ids, got shape {raw.shape}")
+        if raw.dtype.kind not in "iu":
+            _check_integral(raw, "ids")
+        ids = raw.astype(np.int64)
         vectors = check_array(self.vectors, "vectors", ndim=2)
         if len(ids) != len(vectors):
             raise ValueError(f"ids and vectors differ in length: {len(ids)} and {len(vectors)}")
@@ -122,16 +158,9 @@ class ItemVectors:
         return int(self.vectors.shape[1])
 
     def rows(self, movie_ids: Iterable[int] | int) -> np.ndarray:
-        """Row positions of ``movie_ids``; KeyError naming the ids that have no vector."""
-        ids = np.atleast_1d(np.asarray(movie_ids, dtype=np.int64))
-        pos = np.searchsorted(self.ids, ids)
-        pos = np.minimum(pos, len(self.ids) - 1)
-        missing = ids[self.ids[pos] != ids]
-        if missing.size:
-            shown = ", ".join(str(m) for m in missing[:5]) + (" ..." if missing.size > 5 else "")
-            raise KeyError(f"{missing.size} movie id(s) have no vector: {shown} (unseen in training, or "
-                           "dropped by min_count)")
-        return pos
+        """Row positions of ``movie_ids``; UnknownIdError (a KeyError) naming the ids that have no vector."""
+        return check_known_ids(movie_ids, self.ids, "movie_ids", what="movie id(s) with no vector",
+                               hint="unseen in training, or dropped by min_count")
 
     def get(self, movie_ids: Iterable[int] | int) -> np.ndarray:
         """Vectors of ``movie_ids`` (one row each; a single id gives a 1-D vector)."""
@@ -149,8 +178,7 @@ class ItemVectors:
 
     def normalized(self) -> np.ndarray:
         """Rows scaled to unit length (zero rows stay zero)."""
-        norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)
-        return self.vectors / np.where(norms == 0, 1.0, norms)
+        return unit_rows(self.vectors)
 
     def similar(self, movie_id: int, n: int = 10) -> pd.DataFrame:
         """The ``n`` movies with the highest cosine to ``movie_id`` (itself excluded), best first."""
@@ -162,6 +190,12 @@ class ItemVectors:
         n = min(n, len(self.ids) - 1)
         order = np.argsort(-cos, kind="stable")[:n]
         return pd.DataFrame({"movieId": self.ids[order], "cosine": cos[order]})
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` scaled to unit length; a zero row stays zero (it points nowhere)."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms == 0, 1.0, norms)
 
 
 def _stable_hash(text: str) -> int:
@@ -195,6 +229,10 @@ def train_item2vec(sequences: Any, *, dim: int = 10, window: int = 5, epochs: in
         raise ValueError(f"sg must be 1 (skip-gram) or 0 (CBOW), got {sg!r}")
     seed = check_seed(seed)
     workers = check_int(workers, "workers", low=1, high=64)
+    most = int(pd.Series([v for s in seqs for v in s]).value_counts().iloc[0])
+    if most < min_count:
+        raise ValueError(f"min_count={min_count} leaves no item to train: the most frequent item appears "
+                         f"{most:,} times; lower min_count to at most {most:,}")
     sentences = [[str(v) for v in s] for s in seqs]
     model = Word2Vec(sentences=sentences, vector_size=dim, window=window, min_count=min_count, sg=sg,
                      negative=negative, ns_exponent=ns_exponent, sample=sample, epochs=epochs, seed=seed,
@@ -268,6 +306,10 @@ def transition_graph(sequences: Any, *, exclude_edges: pd.DataFrame | None = Non
     return TransitionGraph(ids, matrix)
 
 
+#: Rounds of rejection sampling before a node2vec step is drawn from its exact distribution.
+_MAX_REJECTION_ROUNDS = 30
+
+
 def random_walks(graph: TransitionGraph, *, n_walks: int = 20_000, length: int = 10, p: float = 1.0,
                  q: float = 1.0, start: str = "weighted", seed: int = DEFAULT_SEED) -> np.ndarray:
     """Weighted random walks over ``graph``, all advanced together; returns an int64 array (n_walks, length).
@@ -281,7 +323,9 @@ def random_walks(graph: TransitionGraph, *, n_walks: int = 20_000, length: int =
     With ``p`` or ``q`` other than 1 the walk is node2vec's second-order walk: a step back
     to the previous node is weighted 1/p, a step to a neighbour of the previous node 1,
     any other step 1/q. It is drawn by rejection (propose from the first-order weights,
-    accept with probability factor / max factor), still vectorised over walks.
+    accept with probability factor / max factor), still vectorised over walks; a walk whose
+    proposals are still rejected after a few rounds (an extreme p or q makes acceptance
+    rare) draws its step from the exact second-order distribution of its node instead.
     """
     if not isinstance(graph, TransitionGraph):
         raise TypeError(f"graph must be a TransitionGraph (from transition_graph), got {type(graph).__name__}")
@@ -317,6 +361,11 @@ def random_walks(graph: TransitionGraph, *, n_walks: int = 20_000, length: int =
         edge_keys = np.sort(np.repeat(np.arange(graph.n_nodes, dtype=np.int64), np.diff(indptr))
                             * graph.n_nodes + indices)
         top = max(1.0 / p, 1.0, 1.0 / q)
+
+        def factor_of(prev: np.ndarray, proposal: np.ndarray) -> np.ndarray:
+            keys = prev * graph.n_nodes + proposal
+            at = np.minimum(np.searchsorted(edge_keys, keys), edge_keys.size - 1)
+            return np.where(proposal == prev, 1.0 / p, np.where(edge_keys[at] == keys, 1.0, 1.0 / q))
     for t in range(1, length):
         cur = walks[:, t - 1]
         live = np.flatnonzero((cur >= 0))
@@ -327,15 +376,20 @@ def random_walks(graph: TransitionGraph, *, n_walks: int = 20_000, length: int =
             walks[live, t] = step(cur[live])
             continue
         pending = live
-        while pending.size:
+        for _ in range(_MAX_REJECTION_ROUNDS):
+            if not pending.size:
+                break
             c, prev = walks[pending, t - 1], walks[pending, t - 2]
             proposal = step(c)
-            keys = prev * graph.n_nodes + proposal
-            at = np.minimum(np.searchsorted(edge_keys, keys), edge_keys.size - 1)
-            factor = np.where(proposal == prev, 1.0 / p, np.where(edge_keys[at] == keys, 1.0, 1.0 / q))
-            accept = rng.random(pending.size) * top < factor
+            accept = rng.random(pending.size) * top < factor_of(prev, proposal)
             walks[pending[accept], t] = proposal[accept]
             pending = pending[~accept]
+        for w in pending:   # rejection is slow here (an extreme p or q): draw from the exact distribution
+            c, prev = walks[w, t - 1], walks[w, t - 2]
+            nbrs = indices[indptr[c]:indptr[c + 1]]
+            weights = m.data[indptr[c]:indptr[c + 1]] * factor_of(np.full(nbrs.size, prev), nbrs)
+            walks[w, t] = nbrs[np.searchsorted(np.cumsum(weights), rng.random() * weights.sum(), side="right")
+                               .clip(max=nbrs.size - 1)]
     valid = walks >= 0
     walks[valid] = graph.ids[walks[valid]]
     return walks
@@ -346,3 +400,174 @@ def deepwalk(graph: TransitionGraph, *, n_walks: int = 20_000, length: int = 10,
     """DeepWalk (node2vec when p, q != 1): Word2Vec trained on random walks over the item graph."""
     walks = random_walks(graph, n_walks=n_walks, length=length, p=p, q=q, seed=seed)
     return train_item2vec(walks, seed=seed, **word2vec)
+
+
+# ---------------------------------------------------------------------------
+# User vectors in the item space
+# ---------------------------------------------------------------------------
+
+#: How a user's liked items are pooled: plain mean; sum (same direction as the mean, so the same
+#: cosines, but longer for active users); weighted by rating; weighted by recency (half-life in days).
+POOLINGS = ("mean", "sum", "rating", "recency")
+
+
+@dataclass(frozen=True, eq=False)
+class UserVectors:
+    """User ids (sorted) and one pooled vector per user, in the space of the item vectors they came from."""
+
+    ids: np.ndarray
+    vectors: np.ndarray
+    n_items: np.ndarray  # how many liked items each vector pools
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rows(self, user_ids: Any) -> np.ndarray:
+        """Row positions of ``user_ids``; UnknownIdError (a KeyError) naming ids without a vector."""
+        return check_known_ids(user_ids, self.ids, "user_ids",
+                               what="user id(s) with no vector (no liked item with a vector)")
+
+
+def pool_user_vectors(ratings: pd.DataFrame, items: ItemVectors, *, pooling: str = "mean",
+                      threshold: float = POSITIVE_THRESHOLD, half_life_days: float = 180.0,
+                      centre: bool = False) -> UserVectors:
+    """Each user's vector: the pooled vectors of the items they rated >= ``threshold`` (SparrowRecSys: the mean).
+
+    ``pooling``: "mean", "sum", "rating" (weights = the rating) or "recency" (weights halve
+    every ``half_life_days`` before the user's latest liked rating). ``centre=True`` pools
+    the item vectors minus their mean, the space in which cosines compare tastes. Items
+    without a vector are skipped; users with no liked item that has one get no vector.
+    """
+    check_frame(ratings, ["userId", "movieId", "rating", "timestamp"], "ratings")
+    if not isinstance(items, ItemVectors):
+        raise TypeError(f"items must be an ItemVectors (from embeddings.train_item2vec), got {type(items).__name__}")
+    check_choice(pooling, "pooling", POOLINGS)
+    threshold = check_number(threshold, "threshold")
+    half_life_days = check_number(half_life_days, "half_life_days", low=0.0, include_low=False)
+    check_bool(centre, "centre")
+    for column in ("userId", "movieId"):
+        if ratings[column].dtype.kind not in "iu":
+            raise TypeError(f"ratings['{column}'] must hold integer ids, got dtype {ratings[column].dtype} "
+                            f"(e.g. {ratings[column].iloc[0]!r}); load ratings with datasets.load_movielens, "
+                            "or map the ids to integers first")
+    liked = positive(ratings, threshold)
+    liked = liked.loc[liked["movieId"].isin(items.ids)]
+    if liked.empty:
+        raise ValueError(f"no rating >= {threshold} is of an item with a vector; nothing to pool")
+    liked = liked.sort_values(["userId", "timestamp", "movieId"], kind="stable")
+    vecs = items.vectors - items.vectors.mean(axis=0) if centre else items.vectors
+    user_ids, user_pos = np.unique(liked["userId"].to_numpy(np.int64), return_inverse=True)
+    check_memory(8.0 * len(user_ids) * vecs.shape[1], f"{len(user_ids)} user vectors")
+    if pooling in ("mean", "sum"):
+        weight = np.ones(len(liked))
+    elif pooling == "rating":
+        weight = liked["rating"].to_numpy(float)
+    else:
+        ts = liked["timestamp"].to_numpy(float)
+        latest = pd.Series(ts).groupby(user_pos).transform("max").to_numpy()
+        weight = 0.5 ** ((latest - ts) / (half_life_days * 86_400.0))
+    total = np.zeros((len(user_ids), vecs.shape[1]))
+    np.add.at(total, user_pos, weight[:, None] * vecs[items.rows(liked["movieId"].to_numpy())])
+    if pooling != "sum":
+        total /= np.bincount(user_pos, weights=weight)[:, None]
+    return UserVectors(user_ids, total, np.bincount(user_pos))
+
+
+def align_procrustes(source: ItemVectors, target: ItemVectors, *, on: Iterable[int] | None = None
+                     ) -> tuple[ItemVectors, pd.DataFrame]:
+    """Rotate ``source`` into ``target``'s space by orthogonal Procrustes on the items both share (or ``on``).
+
+    Two Word2Vec runs (another seed, other data) learn the same geometry up to a rotation;
+    vectors are comparable across runs only after this alignment: centre both on the shared
+    items, find the rotation R minimising ||S R - T||, map every source vector. Returns the
+    aligned source and a table of the fit: relative error ||S R - T|| / ||T|| on the shared
+    items before and after (a small error after: the runs differ by little more than a rotation).
+    """
+    from scipy.linalg import orthogonal_procrustes
+
+    for name, v in (("source", source), ("target", target)):
+        if not isinstance(v, ItemVectors):
+            raise TypeError(f"{name} must be ItemVectors, got {type(v).__name__}")
+    if source.dim != target.dim:
+        raise ValueError(f"source and target differ in dimension: {source.dim} and {target.dim}; Procrustes needs "
+                         "vectors of one size")
+    shared = np.intersect1d(source.ids, target.ids) if on is None else np.unique(np.asarray(on, dtype=np.int64))
+    if shared.size < source.dim:
+        raise ValueError(f"{shared.size} shared items are too few to align {source.dim}-dimensional vectors; "
+                         "Procrustes needs at least the dimension")
+    s, t = source.get(shared), target.get(shared)
+    mu_s, mu_t = s.mean(axis=0), t.mean(axis=0)
+    s, t = s - mu_s, t - mu_t
+    rotation, _ = orthogonal_procrustes(s, t)
+    norm = np.linalg.norm(t)
+    fit = pd.DataFrame({"step": ["before (centred)", "after rotation"],
+                        "relative_error": [np.linalg.norm(s - t) / norm, np.linalg.norm(s @ rotation - t) / norm],
+                        "shared_items": len(shared)})
+    return ItemVectors(source.ids, (source.vectors - mu_s) @ rotation + mu_t), fit
+
+
+# ---------------------------------------------------------------------------
+# The embedding recall channel: user vectors against item vectors
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class EmbeddingChannel(ProfileChannel):
+    """A recall channel in the shared space: cosine of each user's vector with every item's (``channels``' contract).
+
+    It knows a user who has a vector (liked a film with one); items without a vector have a
+    zero row and, at blend 0, are never recommended.
+    """
+
+    item_unit: np.ndarray           # (n_items, dim) unit item vectors (centred first, if so fitted); zero rows: no vector
+    has_vector: np.ndarray          # bool per item
+    profiles: np.ndarray            # (n_users, dim) unit user vectors; zero rows for users without one
+    name: str = "embedding vectors"
+
+    @property
+    def empty(self) -> np.ndarray:
+        """Boolean per fitted user: True where the user has no vector (an empty profile)."""
+        return ~self.profiles.any(axis=1)
+
+    @property
+    def unknown_items(self) -> np.ndarray:
+        """Boolean per item: True where the movie has no vector (alone, the channel cannot score it)."""
+        return ~self.has_vector
+
+    def _similarity(self, rows: np.ndarray) -> np.ndarray:
+        # 12 decimals: equal vectors score exactly equal, so ties break by item order
+        return np.round(self.profiles[rows] @ self.item_unit.T, 12)
+
+
+def fit_embedding_channel(items: ItemVectors, users: UserVectors, train: pd.DataFrame, *,
+                          catalogue: Iterable[int] | None = None, centre: bool = True, name: str = "embedding vectors",
+                          blend: float = 0.0) -> EmbeddingChannel:
+    """The recall channel of ``users`` against ``items`` (one space), never recommending what ``train`` rated.
+
+    ``centre`` subtracts the item vectors' mean first (pool the users with ``centre=True``
+    too); ``catalogue`` is the movie ids that may be recommended (default: every item with a
+    vector). Popularity for the blend is the likes in ``train``.
+    """
+    if not isinstance(items, ItemVectors):
+        raise TypeError(f"items must be ItemVectors, got {type(items).__name__}")
+    if not isinstance(users, UserVectors):
+        raise TypeError(f"users must be UserVectors (from pool_user_vectors), got {type(users).__name__}")
+    if users.vectors.shape[1] != items.dim:
+        raise ValueError(f"user vectors have dimension {users.vectors.shape[1]} but item vectors {items.dim}: "
+                         "they come from different spaces")
+    check_frame(train, RATING_COLUMNS, "train")
+    check_bool(centre, "centre")
+    ids = items.ids if catalogue is None else np.unique(np.asarray(list(catalogue), dtype=np.int64))
+    if ids.size == 0:
+        raise ValueError("catalogue is empty; give the movie ids that may be recommended")
+    unit = (items.centred() if centre else items).normalized()
+    has_vector = np.isin(ids, items.ids)
+    item_unit = np.zeros((len(ids), items.dim))
+    item_unit[has_vector] = unit[items.rows(ids[has_vector])]
+    fitted = np.union1d(users.ids, train["userId"].to_numpy(np.int64))
+    check_memory(8.0 * len(fitted) * items.dim, f"{len(fitted)} user vectors")
+    profiles = np.zeros((len(fitted), items.dim))
+    profiles[np.searchsorted(fitted, users.ids)] = unit_rows(users.vectors)
+    return EmbeddingChannel(item_ids=ids, log_popularity=like_popularity(train, ids), user_ids=fitted,
+                            rated=interaction_matrix(train, fitted, ids), item_unit=item_unit, has_vector=has_vector,
+                            profiles=profiles, name=name, blend=blend)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from .exercises.core import OUTCOME_ICONS
 from .notebooks import NOTEBOOK_DIR
 from .runtime import KERNEL
 
@@ -40,7 +41,8 @@ DEFAULT_WORKSPACE = NOTEBOOK_DIR.parent / "workspace"
 _COMPANIONS = ("glossary.md",)
 
 NOT_RUN = "not run"
-_OUTCOMES = {"[v]": "correct", "[x]": "incorrect", "[!]": "error", "[ ]": "not attempted", "[~]": "noted"}
+# the marks a check prints before its outcome (exercises.core), read back from a notebook's stored outputs
+_OUTCOMES = {icon: outcome for outcome, icon in OUTCOME_ICONS.items()}
 _IMPORT = re.compile(r"from\s+sparrow_course\.exercises\s+import\s+(?P<names>[^\n]+)")
 _CHECK = re.compile(r"\b(?P<alias>\w+)\.(?P<question>q\d+(?:\.\w+)?)\.check\(")
 

@@ -1,8 +1,9 @@
-"""Chapter 07: user embeddings in the item space, and locality-sensitive hashing (LSH) for nearest neighbours.
+"""Chapter 07: locality-sensitive hashing (LSH) for nearest neighbours, and the nearest films of a user.
 
-Two halves, one story: a user vector pooled from the vectors of the films the user liked
-lives in the item space, so "which films are nearest to this user?" is a nearest-neighbour
-query; LSH answers such queries without scanning every item.
+A user vector pooled from the vectors of the films the user liked lives in the item space
+(``embeddings.pool_user_vectors``; chapter 07's experiments on it are in
+``user_embeddings``), so "which films are nearest to this user?" is a nearest-neighbour
+query; LSH answers such queries without scanning every item (:func:`nearest_movies`).
 
 LSH (局部敏感哈希), the p-stable scheme of Datar, Immorlica, Indyk and Mirrokni (2004)::
 
@@ -17,10 +18,6 @@ candidates by true distance and counts how many it examined. ``variant="spark"``
 Spark's ``BucketedRandomProjectionLSH``: a unit-length Gaussian direction and no offset,
 ``floor(r . x / bucketLength)``. :func:`exact_top_k` is the brute-force ground truth.
 
-User embeddings (用户嵌入): :func:`pool_user_vectors` (mean, sum, rating- or
-recency-weighted), :func:`embedding_recall` (the chapter's recall channel in the common
-``DataFrame[userId, movieId, score]`` shape), :func:`align_procrustes` (rotate one
-embedding run onto another) and :func:`user_embedding_experiment`.
 """
 from __future__ import annotations
 
@@ -33,16 +30,14 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from .checks import (check_array, check_bool, check_choice, check_fraction, check_frame, check_int,
+from .checks import (check_array, check_choice, check_fraction, check_frame, check_int,
                      check_memory, check_number, check_seed)
-from .datasets import POSITIVE_THRESHOLD
-from .embeddings import ItemVectors
+from .embeddings import ItemVectors, UserVectors, unit_rows
 from .seeding import DEFAULT_SEED
 
 __all__ = [
     "ParameterChoice",
     "VARIANTS",
-    "POOLINGS",
     "HashFunctions",
     "hash_functions",
     "LSHIndex",
@@ -58,25 +53,27 @@ __all__ = [
     "amplification_experiment",
     "clustered_vectors",
     "recall_work_grid",
+    "tune_index",
+    "SettingsExplorer",
+    "draw_settings",
+    "settings_summary",
+    "offset_experiment",
+    "scaling_experiment",
     "pareto_front",
-    "UserVectors",
-    "pool_user_vectors",
-    "align_procrustes",
-    "embedding_recall",
-    "segment_neighbour_share",
-    "centroid_popularity",
-    "user_embedding_experiment",
     "nearest_movies",
 ]
 
 #: "pstable": h(v) = floor((a.v + b) / w) with a ~ N(0, I), b ~ U[0, w) (Datar et al.).
 #: "spark": h(x) = floor(r.x / w) with r a unit-length Gaussian direction, no offset (Spark ML).
-VARIANTS = ("pstable", "spark")
+#: "spark+offset": Spark's unit directions (the same ones, for the same seed) with an offset b ~ U[0, w) added.
+VARIANTS = ("pstable", "spark", "spark+offset")
 
 # A float's integer part is exact below 2**53; a hash value past it would merge buckets silently.
 _MAX_HASH = 2.0 ** 52
-# Pairs (query, item) handled at once while querying: bounds memory whatever the batch size.
-_MAX_PAIRS_PER_CHUNK = 1_000_000
+# Queries are answered in blocks of about this many bucket members (before repeats are removed), so a
+# block's candidate lists, gathered vectors and padded distance matrix stay within the CPU's cache.
+_BLOCK_PAIRS = 2**15
+_MAX_BLOCK_QUERIES = 4096
 
 
 # ---------------------------------------------------------------------------
@@ -125,7 +122,7 @@ class HashFunctions:
 
 def hash_functions(dim: int, n_functions: int, width: float, *, variant: str = "pstable",
                    seed: int = DEFAULT_SEED) -> HashFunctions:
-    """Draw ``n_functions`` hash functions: p-stable ``floor((a.v + b) / w)`` or Spark's ``floor(r.x / w)``."""
+    """Draw ``n_functions`` hash functions: p-stable ``floor((a.v + b) / w)``, Spark's ``floor(r.x / w)`` or Spark's plus b."""
     dim = check_int(dim, "dim", low=1)
     n_functions = check_int(n_functions, "n_functions", low=1)
     width = _check_width(width)
@@ -136,9 +133,9 @@ def hash_functions(dim: int, n_functions: int, width: float, *, variant: str = "
     directions = rng.standard_normal((dim, n_functions))
     if variant == "pstable":
         offsets = rng.uniform(0.0, width, size=n_functions)
-    else:  # Spark: each Gaussian direction scaled to unit length, and no offset
+    else:  # Spark: each Gaussian direction scaled to unit length, and no offset (or, to compare, one added)
         directions /= np.linalg.norm(directions, axis=0, keepdims=True)
-        offsets = np.zeros(n_functions)
+        offsets = rng.uniform(0.0, width, size=n_functions) if variant == "spark+offset" else np.zeros(n_functions)
     return HashFunctions(directions, offsets, width, variant)
 
 
@@ -176,7 +173,7 @@ def collision_probability(distance: Any, width: float) -> np.ndarray | float:
     with np.errstate(divide="ignore", invalid="ignore"):
         r = width / c
         p = 1.0 - 2.0 * ndtr(-r) - 2.0 / (math.sqrt(2.0 * math.pi) * r) * (1.0 - np.exp(-r * r / 2.0))
-    p = np.where(c == 0, 1.0, p)
+    p = np.where(c == 0, 1.0, np.where(np.isinf(c), 0.0, p))  # the limits: together at 0, apart at infinity
     p = np.clip(p, 0.0, 1.0)
     return float(p) if np.ndim(distance) == 0 else p
 
@@ -201,6 +198,8 @@ def spark_collision_probability(distance: Any, width: float, dim: int) -> np.nda
     for i, ci in enumerate(c):
         if ci == 0:
             out[i] = 1.0
+        elif np.isinf(ci):
+            out[i] = 0.0
         elif dim == 1:
             out[i] = max(0.0, 1.0 - ci / width)
         else:
@@ -350,17 +349,35 @@ class LSHIndex:
     """An LSH index of ``n_tables`` tables, each keyed by ``k`` hash values AND-ed.
 
     ``LSHIndex(k=4, n_tables=8, width=1.0).fit(vectors).query(queries, top_k=10)``.
-    Each table's key mixes its k hash values into one 64-bit number (multiplied by random
-    odd constants and summed); two different k-tuples share a key with probability about
-    2^-64, and such a merge could only add candidates, never lose one. Buckets are the runs
-    of equal keys after one sort per table; a query finds its bucket by binary search.
+
+    How it is laid out, for answering a batch of queries with a handful of numpy calls:
+
+    * each table's key mixes its k hash values into one 64-bit number (multiplied by random
+      odd constants and summed); two different k-tuples share a key with probability about
+      2^-64, and such a merge could only add candidates, never lose one;
+    * every table is one sorted array of keys beside the rows of its items (int32 below
+      2^31 items), so a bucket is a run of equal keys, found for all queries at once by
+      ``searchsorted``; the L tables sit end to end, so the members of every (query, table)
+      bucket are gathered by one fancy index;
+    * the item vectors are stored in the first table's bucket order, so a bucket's members
+      are neighbouring rows in memory and re-ranking reads them nearly in sequence;
+    * queries are answered in blocks whose candidate lists fit in the CPU cache: per block,
+      one sort removes the items found by several tables, one gathered product gives the
+      candidates' squared distances |q|^2 + |x|^2 - 2 q.x, and one ``argpartition`` over a
+      padded (queries x candidates) matrix keeps each query's top-k.
+
+    ``width=None`` derives the bucket width from the data at ``fit``: the median distance
+    from a sample of items to their 10th nearest neighbour, times ``width_factor`` (the
+    p-stable theory's good widths are a few neighbour distances; see :func:`choose_parameters`
+    for a choice by target recall).
     """
 
-    def __init__(self, k: int = 4, n_tables: int = 8, width: float = 1.0, *, variant: str = "pstable",
-                 seed: int = DEFAULT_SEED) -> None:
+    def __init__(self, k: int = 4, n_tables: int = 8, width: float | None = None, *, variant: str = "pstable",
+                 seed: int = DEFAULT_SEED, width_factor: float = 3.0) -> None:
         self.k = check_int(k, "k", low=1, high=64)
         self.n_tables = check_int(n_tables, "n_tables", low=1, high=10_000)
-        self.width = _check_width(width)
+        self.width = None if width is None else _check_width(width)
+        self.width_factor = check_number(width_factor, "width_factor", low=0.0, include_low=False)
         self.variant = check_choice(variant, "variant", VARIANTS)
         self.seed = check_seed(seed)
         self.functions: HashFunctions | None = None
@@ -368,28 +385,55 @@ class LSHIndex:
 
     def __repr__(self) -> str:
         size = "empty" if self._vectors is None else f"{self._vectors.shape[0]} items"
-        return (f"LSHIndex(k={self.k}, n_tables={self.n_tables}, width={self.width:g}, "
+        width = "from the data" if self.width is None else f"{self.width:g}"
+        return (f"LSHIndex(k={self.k}, n_tables={self.n_tables}, width={width}, "
                 f"variant={self.variant!r}, seed={self.seed}; {size})")
 
     @property
     def n_items(self) -> int:
         return 0 if self._vectors is None else int(self._vectors.shape[0])
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes the fitted index holds: vectors, their norms, and per table the sorted keys and member rows."""
+        if self._vectors is None:
+            return 0
+        return int(self._vectors.nbytes + self._norms.nbytes + self._rows.nbytes + self._sorted.nbytes
+                   + self._members.nbytes + self.functions.directions.nbytes + self.functions.offsets.nbytes)
+
     def fit(self, vectors: Any) -> "LSHIndex":
-        """Hash every row of ``vectors`` into the L tables (one matrix product, one sort per table)."""
+        """Hash every row of ``vectors`` into the L tables (one matrix product per block of tables, one sort per table)."""
         x = _check_vectors(vectors, "vectors")
         n, d = x.shape
-        check_memory(24.0 * n * self.n_tables + 8.0 * d * self.k * self.n_tables,
+        row_bytes = 4 if n < 2**31 else 8
+        check_memory((8.0 + row_bytes + 8.0) * n * self.n_tables + 16.0 * n * d + 8.0 * d * self.k * self.n_tables,
                      f"an LSH index of {n} vectors with k={self.k}, n_tables={self.n_tables}")
-        self.functions = hash_functions(d, self.k * self.n_tables, self.width, variant=self.variant, seed=self.seed)
+        width = self.width if self.width is not None else self.width_factor * _neighbour_scale(x, self.seed)
+        self.functions = hash_functions(d, self.k * self.n_tables, width, variant=self.variant, seed=self.seed)
         rng = np.random.default_rng([self.seed, 1])
         self._mix = (rng.integers(0, 2**63, size=(self.k, self.n_tables), dtype=np.uint64) * np.uint64(2)
                      + np.uint64(1))
-        keys = self._keys(x)                                  # (L, n)
-        self._order = np.argsort(keys, axis=1, kind="stable")  # items of each table, grouped by bucket
-        self._sorted = np.take_along_axis(keys, self._order, axis=1)
-        self._vectors = x
+        keys = self._keys(x)                                    # (L, n)
+        order = np.argsort(keys, axis=1, kind="stable")         # items of each table, grouped by bucket
+        self._sorted = np.take_along_axis(keys, order, axis=1)  # (L, n) sorted keys
+        del keys
+        # storage row s holds item rows[s]; the first table's buckets are runs of consecutive rows
+        self._rows = np.append(order[0], -1)  # and a last -1: the row of an empty slot
+        position = np.empty(n, dtype=np.int64)
+        position[order[0]] = np.arange(n)
+        row_type = np.int32 if row_bytes == 4 else np.int64
+        self._members = position[order].astype(row_type).ravel()  # (L * n,) storage rows, table after table
+        del order, position
+        self._vectors = np.ascontiguousarray(x[self._rows[:-1]])
+        self._norms = np.einsum("ij,ij->i", self._vectors, self._vectors)
         return self
+
+    @property
+    def bucket_width(self) -> float:
+        """The width w the hash functions use (the one given, or the one derived from the data at fit)."""
+        if self.functions is None:
+            raise ValueError("the index is empty: call fit(vectors) first")
+        return self.functions.width
 
     def _keys(self, x: np.ndarray) -> np.ndarray:
         """One 64-bit key per (table, vector), shape (L, n): the table's k hash values mixed into one number.
@@ -422,83 +466,133 @@ class LSHIndex:
         """For each query and table, the [start, stop) run of the table's sorted items in the query's bucket."""
         x = self._require_fitted()
         q = _check_vectors(queries, "queries", dim=x.shape[1])
-        keys = self._keys(q)                                  # (L, q)
+        return self._ranges(q)
+
+    def _ranges(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keys = self._keys(q)                                    # (L, q)
         lo = np.empty((q.shape[0], self.n_tables), dtype=np.int64)
         hi = np.empty((q.shape[0], self.n_tables), dtype=np.int64)
         for t in range(self.n_tables):
-            lo[:, t] = np.searchsorted(self._sorted[t], keys[t], side="left")
-            hi[:, t] = np.searchsorted(self._sorted[t], keys[t], side="right")
+            order = np.argsort(keys[t])  # binary search runs about twice as fast on sorted needles
+            needles = keys[t, order]
+            lo[order, t] = np.searchsorted(self._sorted[t], needles, side="left")
+            hi[order, t] = np.searchsorted(self._sorted[t], needles, side="right")
         return lo, hi
+
+    def _blocks(self, found: np.ndarray) -> list[tuple[int, int]]:
+        """Runs [a, b) of queries whose bucket members (before removing repeats) number about _BLOCK_PAIRS."""
+        cum = np.cumsum(found)
+        blocks, a = [], 0
+        while a < found.size:
+            base = cum[a - 1] if a else 0
+            b = int(np.searchsorted(cum, base + _BLOCK_PAIRS, side="right"))
+            b = min(max(b, a + 1), a + _MAX_BLOCK_QUERIES, found.size)
+            blocks.append((a, b))
+            a = b
+        return blocks
+
+    def _block_candidates(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct (local query, storage row) pairs of a block, sorted by query then row: one sort, adjacent repeats out."""
+        n = self.n_items
+        sizes = (hi - lo).ravel()                               # (block queries * L,) bucket sizes
+        total = int(sizes.sum())
+        if total == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        starts = (lo + np.arange(self.n_tables) * n).ravel()    # where each bucket starts in the flat tables
+        pos = np.repeat(starts - (np.cumsum(sizes) - sizes), sizes) + np.arange(total)
+        per_query = (hi - lo).sum(axis=1)
+        code = np.repeat(np.arange(lo.shape[0], dtype=np.int64) * n, per_query) + self._members[pos]
+        if 2 * code.size >= lo.shape[0] * n:
+            # buckets holding much of the catalogue: mark the pairs in a (queries x items) mask, read it in order
+            mark = np.zeros(lo.shape[0] * n, dtype=bool)
+            mark[code] = True
+            code = np.flatnonzero(mark)
+        else:
+            # np.unique would do, but numpy >= 2.3 takes a hash path that is far slower on these ints than a sort
+            code.sort()
+            keep = np.empty(code.size, dtype=bool)
+            keep[0] = True
+            np.not_equal(code[1:], code[:-1], out=keep[1:])
+            code = code[keep]
+        qi = code // n
+        return qi, code - qi * n
 
     def candidates(self, queries: Any) -> tuple[np.ndarray, np.ndarray]:
         """Distinct (query row, item row) candidate pairs, sorted by query then item: items sharing a bucket in any table."""
-        lo, hi = self.bucket_ranges(queries)
-        parts = [self._pairs(lo, hi, rows) for rows in self._chunks(lo, hi)]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-
-    def _chunks(self, lo: np.ndarray, hi: np.ndarray) -> list[np.ndarray]:
-        """Runs of query rows whose candidate marks (rows x items) and candidate lists stay within a fixed size."""
-        upper = (hi - lo).sum(axis=1)  # candidates per query before removing repeats across tables
-        per_chunk = max(1, min(lo.shape[0], _MAX_PAIRS_PER_CHUNK // max(1, self.n_items)))
-        chunks, start = [], 0
-        cum = np.cumsum(upper)
-        while start < lo.shape[0]:
-            base = cum[start - 1] if start else 0
-            stop = int(np.searchsorted(cum, base + _MAX_PAIRS_PER_CHUNK, side="right"))
-            stop = min(max(stop, start + 1), start + per_chunk, lo.shape[0])
-            chunks.append(np.arange(start, stop))
-            start = stop
-        return chunks
-
-    def _pairs(self, lo: np.ndarray, hi: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate pairs of the query ``rows``, repeats across tables removed, sorted by query then item."""
-        n = self.n_items
-        local, codes = np.arange(rows.size, dtype=np.int64), []
-        for t in range(self.n_tables):
-            sizes = hi[rows, t] - lo[rows, t]
-            total = int(sizes.sum())
-            if total == 0:
-                continue
-            starts = np.cumsum(sizes) - sizes
-            pos = np.repeat(lo[rows, t] - starts, sizes) + np.arange(total)
-            codes.append(np.repeat(local, sizes) * n + self._order[t, pos])
-        if not codes:
+        x = self._require_fitted()
+        q = _check_vectors(queries, "queries", dim=x.shape[1])
+        lo, hi = self._ranges(q)
+        qs, items = [], []
+        for a, b in self._blocks((hi - lo).sum(axis=1)):
+            qi, si = self._block_candidates(lo[a:b], hi[a:b])
+            ii = self._rows[si]
+            order = np.lexsort((ii, qi))
+            qs.append(qi[order] + a)
+            items.append(ii[order])
+        if not qs:
             return np.empty(0, np.int64), np.empty(0, np.int64)
-        code = np.concatenate(codes)
-        if code.size * 16 < rows.size * n:
-            code = np.unique(code)  # few candidates: sorting them is cheapest
-        else:  # many: mark them in a (rows x items) mask and read it back in order
-            mark = np.zeros(rows.size * n, dtype=bool)
-            mark[code] = True
-            code = np.flatnonzero(mark)
-        return rows[code // n], code % n
+        return np.concatenate(qs), np.concatenate(items)
 
     def query(self, queries: Any, top_k: int = 10) -> QueryResult:
-        """Top-``top_k`` items by true Euclidean distance among each query's candidates, for a batch of queries."""
+        """Top-``top_k`` items by true Euclidean distance among each query's candidates, for a batch of queries.
+
+        ``top_k`` larger than the catalogue is capped at the number of items indexed.
+        """
         x = self._require_fitted()
-        top_k = check_int(top_k, "top_k", low=1)
+        top_k = min(check_int(top_k, "top_k", low=1), self.n_items)
         q = _check_vectors(queries, "queries", dim=x.shape[1])
-        lo, hi = self.bucket_ranges(q)
         n_q = q.shape[0]
+        check_memory(16.0 * n_q * (top_k + self.n_tables), f"answering {n_q} queries for their top {top_k}")
+        lo, hi = self._ranges(q)
+        q_norms = np.einsum("ij,ij->i", q, q)
         indices = np.full((n_q, top_k), -1, dtype=np.int64)
         distances = np.full((n_q, top_k), np.inf)
         n_candidates = np.zeros(n_q, dtype=np.int64)
-        item_norms = np.einsum("ij,ij->i", x, x)
-        for rows in self._chunks(lo, hi):
-            qi, ii = self._pairs(lo, hi, rows)
+        n_items, rows = self.n_items, self._rows
+        for a, b in self._blocks((hi - lo).sum(axis=1)):
+            qi, si = self._block_candidates(lo[a:b], hi[a:b])
             if not qi.size:
                 continue
-            # squared distance |q|^2 + |x|^2 - 2 q.x, computed for the candidates only
-            d2 = item_norms[ii] + np.einsum("ij,ij->i", q[qi], q[qi]) - 2.0 * np.einsum("ij,ij->i", q[qi], x[ii])
-            d = np.sqrt(np.maximum(d2, 0.0))
-            n_candidates[rows] = np.bincount(qi - rows[0], minlength=rows.size)
-            order = np.lexsort((d, qi))  # by query, then distance; stable, so ties keep item order
-            qi, ii, d = qi[order], ii[order], d[order]
-            rank = np.arange(qi.size) - np.searchsorted(qi, qi, side="left")
-            keep = rank < top_k
-            indices[qi[keep], rank[keep]] = ii[keep]
-            distances[qi[keep], rank[keep]] = d[keep]
+            # re-rank: squared distances of the candidates only, one gathered product
+            counts = np.bincount(qi, minlength=b - a)
+            d2 = np.einsum("ij,ij->i", x[si], np.repeat(q[a:b], counts, axis=0))
+            d2 *= -2.0
+            d2 += self._norms[si]
+            d2 += np.repeat(q_norms[a:b], counts)
+            np.maximum(d2, 0.0, out=d2)
+            n_candidates[a:b] = counts
+            # each query's top_k: a padded (queries x most candidates) matrix, one argpartition
+            width = int(counts.max())
+            starts = np.cumsum(counts) - counts
+            col = np.arange(qi.size) - starts[qi]
+            pad_d = np.full((b - a, width), np.inf)
+            pad_d[qi, col] = d2
+            pad_s = np.full((b - a, width), n_items, dtype=np.int64)  # n_items: an empty slot
+            pad_s[qi, col] = si
+            kk = min(top_k, width)
+            if kk < width:
+                part = np.argpartition(pad_d, kk - 1, axis=1)[:, :kk]
+                pad_d = np.take_along_axis(pad_d, part, axis=1)
+                pad_s = np.take_along_axis(pad_s, part, axis=1)
+            pad_r = rows[pad_s]  # storage rows to item rows; an empty slot becomes -1
+            # nearest first; equal distances in item order; empty slots (inf, -1) last
+            order = np.lexsort((np.where(pad_r < 0, n_items, pad_r), pad_d), axis=1)
+            distances[a:b, :kk] = np.sqrt(np.take_along_axis(pad_d, order, axis=1))
+            indices[a:b, :kk] = np.take_along_axis(pad_r, order, axis=1)
         return QueryResult(indices, distances, n_candidates)
+
+
+def _neighbour_scale(x: np.ndarray, seed: int, *, n_sample: int = 200, rank: int = 10) -> float:
+    """Median distance from a seeded sample of rows to their ``rank``-th nearest other row: the data's neighbour scale."""
+    n = x.shape[0]
+    if n < 2:
+        return 1.0
+    rng = np.random.default_rng([seed, 2])
+    sample = x[rng.choice(n, size=min(n_sample, n), replace=False)]
+    r = min(rank + 1, n)  # the row itself is its own nearest neighbour
+    _, dist = exact_top_k(x, sample, r)
+    scale = float(np.median(dist[:, -1]))
+    return scale if scale > 0 else 1.0
 
 
 # ---------------------------------------------------------------------------
@@ -552,7 +646,7 @@ def edge_problem(*, distance: float = 0.1, width: float = 1.0, n_pairs: int = 20
     return pd.DataFrame(rows, columns=["hash", "n_functions", "missed_share", "theory", "standard_error"])
 
 
-def _random_unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
+def _randomunit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
     u = rng.standard_normal((n, dim))
     return u / np.linalg.norm(u, axis=1, keepdims=True)
 
@@ -578,8 +672,8 @@ def collision_experiment(ratios: Sequence[float] = (0.1, 0.25, 0.5, 0.75, 1.0, 1
     for ratio in ratios:
         c = ratio * width
         x = rng.normal(0.0, 10.0 * width, size=(n_trials, dim))
-        y = x + c * _random_unit(rng, n_trials, dim)
-        for variant in VARIANTS:
+        y = x + c * _randomunit_rows(rng, n_trials, dim)
+        for variant in ("pstable", "spark"):
             a = rng.standard_normal((n_trials, dim))
             if variant == "pstable":
                 b = rng.uniform(0.0, width, size=n_trials)
@@ -623,7 +717,7 @@ def amplification_experiment(settings: Sequence[tuple[int, int]] = ((1, 1), (2, 
             shares = np.empty(n_repeats)
             for r in range(n_repeats):
                 items = rng.normal(0.0, 100.0 * width, size=(n_pairs, dim))
-                partners = items + c * _random_unit(rng, n_pairs, dim)
+                partners = items + c * _randomunit_rows(rng, n_pairs, dim)
                 index = LSHIndex(k, L, width, seed=int(rng.integers(2**32))).fit(items)
                 qi, ii = index.candidates(partners)
                 shares[r] = np.count_nonzero(qi == ii) / n_pairs
@@ -689,6 +783,243 @@ def recall_work_grid(items: Any, queries: Any, *, ks: Sequence[int] = (2, 4, 8),
     return table
 
 
+def tune_index(items: Any, queries: Any, *, top_k: int = 10, target_recall: float = 0.9,
+               tables: Sequence[int] = (8, 16, 32, 64), margin: float = 0.02, variant: str = "pstable",
+               seed: int = DEFAULT_SEED) -> tuple[LSHIndex, pd.DataFrame]:
+    """An LSH index tuned to reach ``target_recall`` (recall@top_k on ``queries``) while examining the fewest items.
+
+    For each table count L in ``tables``, the theory (:func:`choose_parameters` on the
+    queries' true neighbour distances and their distances to random items) proposes the
+    (k, w) with the fewest predicted candidates at a predicted recall of ``target_recall +
+    margin``; each proposal is built and measured on the queries. The winner is the one that
+    reaches ``target_recall`` with the fewest candidates examined (ties: fewer tables), or, if
+    none does, the one with the highest recall. Candidates examined, not seconds, decide, so
+    the choice is the same on every machine. Returns the fitted winner and the table of the
+    settings tried (``chosen`` marks the winner; ``build_seconds`` is wall clock).
+    """
+    x = _check_vectors(items, "items")
+    q = _check_vectors(queries, "queries", dim=x.shape[1])
+    top_k = min(check_int(top_k, "top_k", low=1), x.shape[0])
+    target_recall = check_fraction(target_recall, "target_recall")
+    margin = check_number(margin, "margin", low=0.0, high=1.0)
+    tables = sorted({check_int(t, "tables[i]", low=1, high=10_000) for t in tables})
+    if not tables:
+        raise ValueError("tables must hold at least one table count")
+    check_choice(variant, "variant", VARIANTS)
+    seed = check_seed(seed)
+    exact, near = exact_top_k(x, q, top_k)
+    rng = np.random.default_rng([seed, 3])
+    sample = rng.integers(0, x.shape[0], size=(q.shape[0], 20))
+    far = np.linalg.norm(x[sample] - q[:, None, :], axis=2)
+    rows, best, best_key = [], None, None
+    for L in tables:
+        choice = choose_parameters(near.ravel(), far.ravel(), target_recall=min(1.0, target_recall + margin),
+                                   max_candidate_share=1.0, tables=(L,))
+        t0 = time.perf_counter()
+        index = LSHIndex(choice.k, L, choice.width, variant=variant, seed=seed).fit(x)
+        build = time.perf_counter() - t0
+        result = index.query(q, top_k)
+        recall = float(neighbour_recall(result.indices, exact).mean())
+        share = float(result.n_candidates.mean() / x.shape[0])
+        rows.append((choice.k, L, choice.width, choice.predicted_recall, recall, share, build))
+        # reaching the target beats not; then fewer candidates (or, short of the target, more recall); then fewer tables
+        key = (recall < target_recall, share if recall >= target_recall else -recall, L)
+        if best_key is None or key < best_key:
+            best, best_key, best_row = index, key, len(rows) - 1
+        del index
+    table = pd.DataFrame(rows, columns=["k", "n_tables", "width", "predicted_recall", f"recall@{top_k}",
+                                        "candidate_share", "build_seconds"])
+    table["chosen"] = table.index == best_row
+    return best, table
+
+
+def scaling_experiment(sizes: Sequence[int] = (10_000, 30_000, 100_000), *, dim: int = 32, n_queries: int = 300,
+                       top_k: int = 10, target_recall: float = 0.9, tables: Sequence[int] = (16, 32, 64),
+                       seed: int = DEFAULT_SEED) -> pd.DataFrame:
+    """Query time against catalogue size N for exact search and for LSH tuned to the same recall, on clustered vectors.
+
+    For each N: ``clustered_vectors(N + 2 * n_queries)``, the last ``2 * n_queries`` held out
+    as queries; LSH is tuned on the first half (:func:`tune_index`) and measured on the
+    second, against :func:`exact_top_k` (numpy brute force) on the same queries. One row per
+    (N, method): the setting, recall@top_k, share of items examined, build seconds and
+    milliseconds per query (wall clock: machine-dependent).
+    """
+    sizes = [check_int(n, "sizes[i]", low=100) for n in sizes]
+    dim = check_int(dim, "dim", low=1)
+    n_queries = check_int(n_queries, "n_queries", low=1)
+    top_k = check_int(top_k, "top_k", low=1)
+    seed = check_seed(seed)
+    rows = []
+    for n in sizes:
+        data = clustered_vectors(n + 2 * n_queries, dim, seed=seed)
+        x, tune, test = data[:n], data[n:n + n_queries], data[n + n_queries:]
+        t0 = time.perf_counter()
+        exact, _ = exact_top_k(x, test, top_k)
+        exact_seconds = time.perf_counter() - t0
+        index, tried = tune_index(x, tune, top_k=top_k, target_recall=target_recall, tables=tables, seed=seed)
+        build = float(tried.loc[tried["chosen"], "build_seconds"].iloc[0])
+        t0 = time.perf_counter()
+        result = index.query(test, top_k)
+        lsh_seconds = time.perf_counter() - t0
+        rows.append((n, "exact", "", 1.0, 1.0, 0.0, 1000 * exact_seconds / n_queries))
+        rows.append((n, "LSH", f"k={index.k}, L={index.n_tables}, w={index.bucket_width:.2f}",
+                     float(neighbour_recall(result.indices, exact).mean()),
+                     float(result.n_candidates.mean() / n), build, 1000 * lsh_seconds / n_queries))
+    return pd.DataFrame(rows, columns=["n_items", "method", "setting", f"recall@{top_k}", "candidate_share",
+                                       "build_seconds", "ms_per_query"])
+
+
+def offset_experiment(items: Any, queries: Any, *, width_ratios: Sequence[float] = (0.1, 0.3, 1.0, 3.0, 10.0),
+                      tables: Sequence[int] = (1, 3, 10), widths: Sequence[float] | None = None, top_k: int = 10,
+                      n_repeats: int = 10, seed: int = DEFAULT_SEED) -> pd.DataFrame:
+    """What the offset b adds to Spark's hash: the same tables with and without b, over bucket widths and table counts.
+
+    Spark hashes floor(r . x / w) with one unit direction r per table and no offset, so each
+    table already cuts along its own direction; the question is whether edges at fixed places
+    (multiples of w along r, one of them at 0) still cost near pairs. For each width and L,
+    ``n_repeats`` seeds each draw L unit directions and L offsets; the index is built twice on
+    the same directions ("spark" without b, "spark+offset" with it) and recall@top_k of the
+    queries against exact search is measured (the share of each query's true top_k that
+    shares its bucket in some table: what an index that re-ranks its candidates finds). Widths are ``width_ratios`` times the spread
+    of the items' projections (the median over the directions of the standard deviation of
+    r . x): the regime variable, since a fixed edge at 0 cuts through the crowd of projections
+    when w is as wide as that crowd. ``width_over_neighbour`` gives the same width against
+    the median distance from a query to its top_k-th neighbour; ``widths`` (absolute, such as
+    Spark's bucket length) replaces ``width_ratios`` when given. One row per (width, L):
+    recall and share of items examined with and without b, the paired difference (with b
+    minus without) and its standard error over the repeats.
+    """
+    x = _check_vectors(items, "items")
+    q = _check_vectors(queries, "queries", dim=x.shape[1])
+    ratios = [check_number(r, "width_ratios[i]", low=0.0, include_low=False) for r in width_ratios]
+    if widths is not None:
+        widths = [_check_width(w, "widths[i]") for w in widths]
+    tables = [check_int(t, "tables[i]", low=1, high=1000) for t in tables]
+    top_k = min(check_int(top_k, "top_k", low=1), x.shape[0])
+    n_repeats = check_int(n_repeats, "n_repeats", low=2)
+    seed = check_seed(seed)
+    exact, near = exact_top_k(x, q, top_k)
+    rng = np.random.default_rng([seed, 4])
+    probe = rng.standard_normal((x.shape[1], 64))
+    probe /= np.linalg.norm(probe, axis=0, keepdims=True)
+    spread = float(np.median((x @ probe).std(axis=0)))
+    neighbour = float(np.median(near[:, -1]))
+    if widths is not None:
+        ratios = [w / spread for w in widths]
+    top_l = max(tables)
+    check_memory(2.0 * q.shape[0] * x.shape[0] + 16.0 * (x.shape[0] + q.shape[0]) * top_l,
+                 f"offset_experiment on {x.shape[0]} items and {q.shape[0]} queries")
+    rows = []
+    for ratio in ratios:
+        w = ratio * spread
+        for L in tables:
+            rec = np.empty((n_repeats, 2))
+            share = np.empty((n_repeats, 2))
+            for r in range(n_repeats):
+                for j, variant in enumerate(("spark", "spark+offset")):
+                    # one function per table, as in Spark: an item is a candidate when it shares the query's
+                    # bucket in some table, and re-ranking keeps every true neighbour that is a candidate
+                    f = hash_functions(x.shape[1], L, w, variant=variant, seed=seed + r)
+                    hx, hq = f(x), f(q)
+                    same = np.zeros((q.shape[0], x.shape[0]), dtype=bool)
+                    for t in range(L):
+                        same |= hq[:, t, None] == hx[None, :, t]
+                    rec[r, j] = np.take_along_axis(same, exact, axis=1).mean()
+                    share[r, j] = same.mean()
+            diff = rec[:, 1] - rec[:, 0]
+            rows.append((ratio, w, w / neighbour if neighbour > 0 else np.inf, L, rec[:, 0].mean(), rec[:, 1].mean(),
+                         diff.mean(), diff.std(ddof=1) / math.sqrt(n_repeats), share[:, 0].mean(), share[:, 1].mean()))
+    return pd.DataFrame(rows, columns=["width_over_spread", "width", "width_over_neighbour", "n_tables",
+                                       "recall_without_b", "recall_with_b", "gain", "gain_se",
+                                       "share_without_b", "share_with_b"])
+
+
+class SettingsExplorer:
+    """What one (k, L, w) does on fixed items and queries: candidates examined, recall@top_k, and the theory's prediction.
+
+    ``explore = SettingsExplorer(items, queries); explore(k=4, n_tables=16, width=1.0)``. The
+    exact answers, the distances to true neighbours and to random items are computed once,
+    so a call costs one index build and one batch query (milliseconds on the course's movie
+    vectors): fast enough to follow a slider. Returns a dict: the setting, ``recall`` and
+    ``candidate_share`` measured, ``predicted_recall`` and ``predicted_candidate_share`` from
+    1 - (1 - p(d)^k)^L averaged over the neighbour and random distances, and the curve of that
+    probability against distance (``distance``, ``probability``) with both distance samples,
+    for a figure.
+    """
+
+    def __init__(self, items: Any, queries: Any, *, top_k: int = 10, n_random: int = 20,
+                 variant: str = "pstable", seed: int = DEFAULT_SEED) -> None:
+        self.items = _check_vectors(items, "items")
+        self.queries = _check_vectors(queries, "queries", dim=self.items.shape[1])
+        self.top_k = min(check_int(top_k, "top_k", low=1), self.items.shape[0])
+        n_random = check_int(n_random, "n_random", low=1)
+        self.variant = check_choice(variant, "variant", VARIANTS)
+        self.seed = check_seed(seed)
+        self.exact, near = exact_top_k(self.items, self.queries, self.top_k)
+        rng = np.random.default_rng([self.seed, 5])
+        sample = rng.integers(0, self.items.shape[0], size=(self.queries.shape[0], n_random))
+        self.near = near.ravel()
+        self.far = np.linalg.norm(self.items[sample] - self.queries[:, None, :], axis=2).ravel()
+        self.grid = np.linspace(0.0, float(np.quantile(self.far, 0.99)), 120)
+
+    def __call__(self, k: int = 4, n_tables: int = 8, width: float = 1.0) -> dict:
+        k = check_int(k, "k", low=1, high=64)
+        n_tables = check_int(n_tables, "n_tables", low=1, high=10_000)
+        width = _check_width(width)
+        result = LSHIndex(k, n_tables, width, variant=self.variant, seed=self.seed).fit(self.items).query(
+            self.queries, self.top_k)
+        if self.variant == "pstable":
+            p = lambda d: collision_probability(d, width)  # noqa: E731
+        else:  # Spark's hash has no closed form: the same average over unit directions, on the grid
+            curve = spark_collision_probability(self.grid, width, self.items.shape[1])
+            p = lambda d: np.interp(d, self.grid, curve)  # noqa: E731
+        return {
+            "k": k, "n_tables": n_tables, "width": width,
+            "recall": float(neighbour_recall(result.indices, self.exact).mean()),
+            "predicted_recall": float(np.mean(candidate_probability(p(self.near), k, n_tables))),
+            "candidates_per_query": float(result.n_candidates.mean()),
+            "candidate_share": float(result.n_candidates.mean() / self.items.shape[0]),
+            "predicted_candidate_share": float(np.mean(candidate_probability(p(self.far), k, n_tables))),
+            "distance": self.grid, "probability": candidate_probability(p(self.grid), k, n_tables),
+            "near": self.near, "far": self.far,
+        }
+
+
+def draw_settings(result: dict, fig: Any) -> None:
+    """Draw a :class:`SettingsExplorer` result: the candidate chance against distance, and measured against predicted."""
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    left.plot(result["distance"], result["probability"], linestyle="--", color="black",
+              label="theory 1 - (1 - p(c)^k)^L")
+    for sample, color, name in ((result["near"], "tab:green", "true neighbours"),
+                                (result["far"], "tab:red", "random items")):
+        left.axvspan(*np.quantile(sample, [0.1, 0.9]), color=color, alpha=0.15, label=f"{name} (10-90%)")
+    left.set_ylim(0, 1.02)
+    left.set_xlabel("distance from the query")
+    left.set_ylabel("chance of being a candidate")
+    left.legend(loc="upper right", fontsize=8)
+    names = ["recall@10", "share examined"]
+    measured = [result["recall"], result["candidate_share"]]
+    predicted = [result["predicted_recall"], result["predicted_candidate_share"]]
+    pos = np.arange(2)
+    right.bar(pos - 0.2, measured, width=0.4, color="tab:blue", label="measured")
+    right.bar(pos + 0.2, predicted, width=0.4, color="lightgrey", edgecolor="black", label="theory")
+    for x_pos, m in zip(pos, measured):
+        right.text(x_pos - 0.2, m + 0.02, f"{m:.2f}", ha="center", fontsize=8)
+    right.set_xticks(pos, names)
+    right.set_ylim(0, 1.1)
+    right.set_ylabel("share")
+    right.legend(loc="upper right", fontsize=8)
+    fig.suptitle(f"k={result['k']}, L={result['n_tables']}, w={result['width']:g}: recall {result['recall']:.2f} "
+                 f"examining {result['candidate_share']:.1%} of the items")
+
+
+def settings_summary(result: dict) -> str:
+    """The numbers of a :class:`SettingsExplorer` result, as one line of text."""
+    return (f"k={result['k']}, L={result['n_tables']}, w={result['width']:g}: recall@10 {result['recall']:.3f} "
+            f"(theory {result['predicted_recall']:.3f}), {result['candidates_per_query']:.0f} candidates per query = "
+            f"{result['candidate_share']:.1%} of the items (theory {result['predicted_candidate_share']:.1%})")
+
+
 def pareto_front(cost: Any, quality: Any) -> np.ndarray:
     """True for the points no other point beats: none has lower-or-equal cost and higher-or-equal quality, one strictly."""
     c = np.asarray(cost, dtype=float)
@@ -700,287 +1031,8 @@ def pareto_front(cost: Any, quality: Any) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------
-# User embeddings in the item space
+# LSH for a user: nearest films in the shared space
 # ---------------------------------------------------------------------------
-
-
-#: How a user's liked items are pooled: plain mean; sum (same direction as the mean, so the same
-#: cosines, but longer for active users); weighted by rating; weighted by recency (half-life in days).
-POOLINGS = ("mean", "sum", "rating", "recency")
-
-
-@dataclass(frozen=True, eq=False)
-class UserVectors:
-    """User ids (sorted) and one pooled vector per user, in the space of the item vectors they came from."""
-
-    ids: np.ndarray
-    vectors: np.ndarray
-    n_items: np.ndarray  # how many liked items each vector pools
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def rows(self, user_ids: Any) -> np.ndarray:
-        """Row positions of ``user_ids``; KeyError naming ids without a vector."""
-        ids = np.atleast_1d(np.asarray(user_ids, dtype=np.int64))
-        pos = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
-        missing = ids[self.ids[pos] != ids]
-        if missing.size:
-            raise KeyError(f"{missing.size} user id(s) have no vector (no liked item with a vector): "
-                           f"{', '.join(map(str, missing[:5]))}")
-        return pos
-
-
-def pool_user_vectors(ratings: pd.DataFrame, items: ItemVectors, *, pooling: str = "mean",
-                      threshold: float = POSITIVE_THRESHOLD, half_life_days: float = 180.0,
-                      centre: bool = False) -> UserVectors:
-    """Each user's vector: the pooled vectors of the items they rated >= ``threshold`` (SparrowRecSys: the mean).
-
-    ``pooling``: "mean", "sum", "rating" (weights = the rating) or "recency" (weights halve
-    every ``half_life_days`` before the user's latest liked rating). ``centre=True`` pools
-    the item vectors minus their mean, the space in which cosines compare tastes. Items
-    without a vector are skipped; users with no liked item that has one get no vector.
-    """
-    check_frame(ratings, ["userId", "movieId", "rating", "timestamp"], "ratings")
-    if not isinstance(items, ItemVectors):
-        raise TypeError(f"items must be an ItemVectors (from embeddings.train_item2vec), got {type(items).__name__}")
-    check_choice(pooling, "pooling", POOLINGS)
-    threshold = check_number(threshold, "threshold")
-    half_life_days = check_number(half_life_days, "half_life_days", low=0.0, include_low=False)
-    check_bool(centre, "centre")
-    liked = ratings.loc[(ratings["rating"] >= threshold) & ratings["movieId"].isin(items.ids)]
-    if liked.empty:
-        raise ValueError(f"no rating >= {threshold} is of an item with a vector; nothing to pool")
-    liked = liked.sort_values(["userId", "timestamp", "movieId"], kind="stable")
-    vecs = items.vectors - items.vectors.mean(axis=0) if centre else items.vectors
-    user_ids, user_pos = np.unique(liked["userId"].to_numpy(np.int64), return_inverse=True)
-    check_memory(8.0 * len(user_ids) * vecs.shape[1], f"{len(user_ids)} user vectors")
-    if pooling in ("mean", "sum"):
-        weight = np.ones(len(liked))
-    elif pooling == "rating":
-        weight = liked["rating"].to_numpy(float)
-    else:
-        ts = liked["timestamp"].to_numpy(float)
-        latest = pd.Series(ts).groupby(user_pos).transform("max").to_numpy()
-        weight = 0.5 ** ((latest - ts) / (half_life_days * 86_400.0))
-    total = np.zeros((len(user_ids), vecs.shape[1]))
-    np.add.at(total, user_pos, weight[:, None] * vecs[items.rows(liked["movieId"].to_numpy())])
-    if pooling != "sum":
-        total /= np.bincount(user_pos, weights=weight)[:, None]
-    return UserVectors(user_ids, total, np.bincount(user_pos))
-
-
-def align_procrustes(source: ItemVectors, target: ItemVectors) -> tuple[ItemVectors, pd.DataFrame]:
-    """Rotate ``source`` onto ``target`` by orthogonal Procrustes on their shared items (both centred first).
-
-    Returns the aligned source (centred, rotated, shifted to the target's mean) and a table
-    of the fit: relative error ||S R - T|| / ||T|| on the shared items before and after.
-    A small error after means the two runs differ by little more than a rotation.
-    """
-    from scipy.linalg import orthogonal_procrustes
-
-    for name, v in (("source", source), ("target", target)):
-        if not isinstance(v, ItemVectors):
-            raise TypeError(f"{name} must be an ItemVectors, got {type(v).__name__}")
-    if source.vectors.shape[1] != target.vectors.shape[1]:
-        raise ValueError(f"source and target differ in dimension: {source.vectors.shape[1]} and "
-                         f"{target.vectors.shape[1]}; Procrustes needs vectors of one size")
-    shared = np.intersect1d(source.ids, target.ids)
-    if len(shared) < source.vectors.shape[1]:
-        raise ValueError(f"only {len(shared)} shared items; Procrustes needs at least the dimension "
-                         f"({source.vectors.shape[1]})")
-    s_mean, t_mean = source.vectors.mean(axis=0), target.vectors.mean(axis=0)
-    s = source.get(shared) - s_mean
-    t = target.get(shared) - t_mean
-    rotation, _ = orthogonal_procrustes(s, t)
-    norm = np.linalg.norm(t)
-    fit = pd.DataFrame({"step": ["before (centred)", "after rotation"],
-                        "relative_error": [np.linalg.norm(s - t) / norm, np.linalg.norm(s @ rotation - t) / norm],
-                        "shared_items": len(shared)})
-    return ItemVectors(source.ids, (source.vectors - s_mean) @ rotation + t_mean), fit
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(n == 0, 1.0, n)
-
-
-def embedding_recall(users: UserVectors, items: ItemVectors, user_ids: Any, k: int = 20, *,
-                     exclude: pd.DataFrame | None = None, centre_items: bool = True,
-                     popularity: pd.Series | None = None, popularity_weight: float = 0.0) -> pd.DataFrame:
-    """The chapter's recall channel: each user's top-``k`` items by cosine in the shared space, common shape.
-
-    score = cos(user, item) + popularity_weight * log(1 + n) / log(1 + max n), with n the
-    item's count in ``popularity`` (a Series movieId -> count; 0 when missing). Items the user
-    rated (``exclude``: userId, movieId) are left out. ``centre_items`` subtracts the item
-    mean first: the user vectors must then be pooled with ``centre=True`` too.
-    Returns DataFrame[userId, movieId, score], best first within a user.
-    """
-    from .channels import log_popularity
-    from .metrics import top_k_frame
-
-    if not isinstance(users, UserVectors) or not isinstance(items, ItemVectors):
-        raise TypeError("users must be a UserVectors (pool_user_vectors) and items an ItemVectors")
-    if users.vectors.shape[1] != items.vectors.shape[1]:
-        raise ValueError(f"user vectors have dimension {users.vectors.shape[1]} but item vectors "
-                         f"{items.vectors.shape[1]}: they come from different spaces")
-    k = check_int(k, "k", low=1)
-    check_bool(centre_items, "centre_items")
-    popularity_weight = check_number(popularity_weight, "popularity_weight")
-    uid = np.asarray(user_ids, dtype=np.int64)
-    iv = items.vectors - items.vectors.mean(axis=0) if centre_items else items.vectors
-    check_memory(8.0 * len(uid) * len(items.ids) * 3, f"scores for {len(uid)} users x {len(items.ids)} items")
-    scores = _unit(users.vectors[users.rows(uid)]) @ _unit(iv).T
-    if popularity_weight:
-        if popularity is None:
-            raise ValueError("popularity_weight needs popularity (a Series movieId -> count)")
-        counts = popularity.reindex(items.ids).fillna(0).to_numpy(float)
-        scores += popularity_weight * log_popularity(counts)
-    mask = None
-    if exclude is not None:
-        check_frame(exclude, ["userId", "movieId"], "exclude")
-        e = exclude.loc[exclude["userId"].isin(uid) & exclude["movieId"].isin(items.ids)]
-        r = pd.Index(uid).get_indexer(e["userId"])
-        mask = np.zeros(scores.shape, dtype=bool)
-        mask[r, items.rows(e["movieId"].to_numpy())] = True
-    return top_k_frame(uid, items.ids, scores, k, exclude=mask)
-
-
-def segment_neighbour_share(users: UserVectors, segments: pd.Series, *, n_neighbours: int = 10,
-                            max_users: int = 2000, seed: int = DEFAULT_SEED) -> dict[str, float]:
-    """Share of a user's ``n_neighbours`` nearest users (centred cosine) in the user's own planted segment.
-
-    ``segments``: a Series userId -> segment. Chance is the sum of squared segment shares.
-    Up to ``max_users`` users (a seeded sample) are compared with each other.
-    """
-    n_neighbours = check_int(n_neighbours, "n_neighbours", low=1)
-    max_users = check_int(max_users, "max_users", low=2)
-    seed = check_seed(seed)
-    if not isinstance(segments, pd.Series):
-        raise TypeError(f"segments must be a pandas Series userId -> segment, got {type(segments).__name__}")
-    ids = users.ids[np.isin(users.ids, segments.index)]
-    if len(ids) > max_users:
-        ids = np.sort(np.random.default_rng(seed).choice(ids, max_users, replace=False))
-    if len(ids) <= n_neighbours:
-        raise ValueError(f"need more than n_neighbours={n_neighbours} users with a segment, got {len(ids)}")
-    v = users.vectors[users.rows(ids)]
-    sim = _unit(v - v.mean(axis=0)) @ _unit(v - v.mean(axis=0)).T
-    np.fill_diagonal(sim, -np.inf)
-    nearest = np.argsort(-sim, axis=1, kind="stable")[:, :n_neighbours]
-    seg = segments.reindex(ids).to_numpy()
-    share = float((seg[nearest] == seg[:, None]).mean())
-    freq = pd.Series(seg).value_counts(normalize=True).to_numpy()
-    return {"same_segment_share": share, "chance": float((freq ** 2).sum())}
-
-
-def centroid_popularity(model: ItemVectors, ratings: pd.DataFrame, *,
-                        threshold: float = POSITIVE_THRESHOLD) -> dict[str, float]:
-    """Why raw cosine favours rare films: how close items and pooled users sit to the items' mean direction.
-
-    Returns the Spearman correlation between an item's positive count in ``ratings`` and its
-    raw cosine to the mean item vector, the median of that cosine over items, and the median
-    raw cosine of mean-pooled user vectors to the same mean.
-    """
-    from scipy.stats import spearmanr
-
-    if not isinstance(model, ItemVectors):
-        raise TypeError(f"model must be an ItemVectors, got {type(model).__name__}")
-    check_frame(ratings, ["userId", "movieId", "rating", "timestamp"], "ratings")
-    counts = ratings.loc[ratings["rating"] >= threshold, "movieId"].value_counts().reindex(model.ids).fillna(0)
-    centroid = model.vectors.mean(axis=0, keepdims=True)
-    item_cos = (_unit(model.vectors) @ _unit(centroid).T).ravel()
-    users = pool_user_vectors(ratings, model, threshold=threshold)
-    user_cos = (_unit(users.vectors) @ _unit(centroid).T).ravel()
-    return {"spearman_count_vs_cosine_to_mean": float(spearmanr(counts.to_numpy(), item_cos)[0]),
-            "median_item_cosine_to_mean": float(np.median(item_cos)),
-            "median_user_cosine_to_mean": float(np.median(user_cos))}
-
-
-def user_embedding_experiment(train: pd.DataFrame, test: pd.DataFrame, model: ItemVectors, *,
-                              other_model: ItemVectors | None = None, segments: pd.Series | None = None,
-                              k: int = 20, n_users: int | None = 2000, popularity_weight: float = 2.0,
-                              poolings: Sequence[str] = POOLINGS, truth_items: Any = None,
-                              seed: int = DEFAULT_SEED) -> pd.DataFrame:
-    """User-to-item recall@k of user vectors against ``model``'s item vectors, many ways, one row each.
-
-    Rows: mean pooling scored by raw cosine, centred cosine and centred cosine blended with
-    popularity (``embedding_recall``'s ``popularity_weight``); the other ``poolings`` by
-    centred cosine; popularity alone; with ``other_model`` (an independently trained run),
-    users pooled from it scored against ``model``'s items, raw and after Procrustes alignment.
-    Truth: each sampled user's test ratings >= 3.5 of items with a vector; the user's training
-    ratings are excluded from the lists. ``truth_items`` (default: ``model``'s items) fixes
-    which held-out positives count, so models with different vocabularies (``min_count``)
-    are judged on the same truth: a film a model has no vector for is a miss. Columns: user_vectors, pooling, scoring, recall@k,
-    median_positives (the median training positive count of the recommended items: how
-    popular they are) and, with ``segments``, same_segment_share (share of a user's 10
-    nearest users in the same planted segment; centred mean-pooled vectors).
-    ``table.attrs["chance"]`` is k / n_items, the recall of a random list.
-    """
-    from .metrics import evaluate_top_k
-
-    if not isinstance(model, ItemVectors):
-        raise TypeError(f"model must be an ItemVectors, got {type(model).__name__}")
-    check_frame(train, ["userId", "movieId", "rating", "timestamp"], "train")
-    check_frame(test, ["userId", "movieId", "rating"], "test")
-    k = check_int(k, "k", low=1)
-    popularity_weight = check_number(popularity_weight, "popularity_weight", low=0.0)
-    poolings = [check_choice(p, "poolings[i]", POOLINGS) for p in poolings]
-    seed = check_seed(seed)
-    liked_train = train.loc[train["rating"] >= POSITIVE_THRESHOLD]
-    popularity = liked_train["movieId"].value_counts()
-    truth_items = model.ids if truth_items is None else np.asarray(truth_items, dtype=np.int64)
-    truth = test.loc[(test["rating"] >= POSITIVE_THRESHOLD) & test["movieId"].isin(truth_items), ["userId", "movieId"]]
-    candidates = np.intersect1d(truth["userId"].unique(), liked_train.loc[liked_train["movieId"].isin(model.ids),
-                                                                          "userId"].unique())
-    if n_users is not None and len(candidates) > check_int(n_users, "n_users", low=1):
-        candidates = np.sort(np.random.default_rng(seed).choice(candidates, n_users, replace=False))
-    if len(candidates) == 0:
-        raise ValueError("no user has both training and test positives of items with vectors")
-    truth = truth.loc[truth["userId"].isin(candidates)]
-
-    def measure(users: UserVectors, centre: bool, weight: float) -> tuple[float, float]:
-        recs = embedding_recall(users, model, candidates, k, exclude=train, centre_items=centre,
-                                popularity=popularity, popularity_weight=weight)
-        quality = evaluate_top_k(recs, truth, k)[f"recall@{k}"]
-        return quality, float(popularity.reindex(recs["movieId"]).fillna(0).median())
-
-    shared = "shared (pooled from the same model)"
-    rows, pooled = [], {}
-    for pooling in poolings:
-        centred = pool_user_vectors(train, model, pooling=pooling, centre=True)
-        pooled[pooling] = centred
-        if pooling == "mean":
-            rows.append((shared, pooling, "raw cosine", *measure(pool_user_vectors(train, model), False, 0.0)))
-        rows.append((shared, pooling, "centred cosine", *measure(centred, True, 0.0)))
-        if pooling == "mean":
-            rows.append((shared, pooling, "centred cosine + popularity", *measure(centred, True, popularity_weight)))
-    # popularity alone: every user gets the zero vector, so only the popularity term ranks
-    zero_users = UserVectors(candidates, np.zeros((len(candidates), model.vectors.shape[1])),
-                             np.ones(len(candidates), dtype=np.int64))
-    rows.append(("none", "-", "popularity only", *measure(zero_users, True, 1.0)))
-    if other_model is not None:
-        other_users = pool_user_vectors(train, other_model, centre=True)
-        aligned, _ = align_procrustes(other_model, model)
-        aligned_users = pool_user_vectors(train, aligned, centre=True)
-        pooled["independent (another run)"] = other_users
-        pooled["independent, Procrustes-aligned"] = aligned_users
-        rows.append(("independent (another run)", "mean", "centred cosine", *measure(other_users, True, 0.0)))
-        rows.append(("independent, Procrustes-aligned", "mean", "centred cosine", *measure(aligned_users, True, 0.0)))
-    table = pd.DataFrame(rows, columns=["user_vectors", "pooling", "scoring", f"recall@{k}", "median_positives"])
-    if segments is not None:
-        shares = []
-        for u, p, sc in zip(table["user_vectors"], table["pooling"], table["scoring"]):
-            users = pooled.get("mean") if u == shared else pooled.get(u)
-            if sc == "centred cosine" and p == "mean" and users is not None:
-                result = segment_neighbour_share(users, segments, seed=seed)
-                shares.append(result["same_segment_share"])
-                table.attrs["segment_chance"] = result["chance"]
-            else:
-                shares.append(np.nan)
-        table["same_segment_share"] = shares
-    # a random list of k items finds each held-out positive with chance about k / n_items
-    table.attrs["chance"] = k / len(model.ids)
-    return table
 
 
 def nearest_movies(user_id: int, users: UserVectors, items: ItemVectors, index: LSHIndex, movies: pd.DataFrame,
@@ -997,10 +1049,10 @@ def nearest_movies(user_id: int, users: UserVectors, items: ItemVectors, index: 
     if not isinstance(index, LSHIndex) or index.n_items != len(items.ids):
         raise ValueError("index must be an LSHIndex fitted on the item vectors (one row per item, in order)")
     check_frame(movies, ["movieId", "title"], "movies")
-    k = check_int(k, "k", low=1)
+    k = min(check_int(k, "k", low=1), len(items.ids))  # no list longer than the catalogue
     row = users.rows([user_id])
-    query = _unit(users.vectors[row])
-    unit_items = _unit(items.vectors - items.vectors.mean(axis=0))
+    query = unit_rows(users.vectors[row])
+    unit_items = unit_rows(items.vectors - items.vectors.mean(axis=0))
     rated = np.zeros(len(items.ids), dtype=bool)
     if exclude is not None:
         check_frame(exclude, ["userId", "movieId"], "exclude")

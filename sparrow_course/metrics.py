@@ -76,7 +76,11 @@ def ndcg_at_k(recommended: Sequence[int], relevant: Iterable[int], k: int) -> fl
     relevant = set(relevant)
     if not relevant:
         raise ValueError("relevant is empty; NDCG is undefined for a user with nothing to find")
-    gains = [1.0 / np.log2(rank + 2) for rank, item in enumerate(list(recommended)[:k]) if item in relevant]
+    top = list(recommended)[:k]
+    if len(set(top)) != len(top):
+        raise ValueError("recommended lists an item more than once in its first k; a recommendation list names "
+                         "each item once (drop the duplicates first)")
+    gains = [1.0 / np.log2(rank + 2) for rank, item in enumerate(top) if item in relevant]
     ideal = sum(1.0 / np.log2(rank + 2) for rank in range(min(k, len(relevant))))
     return float(sum(gains) / ideal)
 
@@ -106,7 +110,7 @@ def top_k_frame(user_ids: Sequence[int], item_ids: Sequence[int], scores: np.nda
     # stable sort on the negated scores: ties keep item order
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     top = np.take_along_axis(scores, order, axis=1)
-    keep = np.isfinite(top)
+    keep = top > -np.inf  # -inf rules an item out; +inf is a score like any other (first)
     frame = pd.DataFrame({
         "userId": np.repeat(user_ids, k)[keep.ravel()],
         "movieId": item_ids[order].ravel()[keep.ravel()],
@@ -124,6 +128,10 @@ def per_user_metrics(recommendations: pd.DataFrame, truth: pd.DataFrame, k: int)
     k = check_int(k, "k", low=1)
     check_frame(recommendations, RECOMMENDATION_COLUMNS, "recommendations")
     check_frame(truth, ["userId", "movieId"], "truth", allow_empty=False)
+    for frame, name in ((recommendations, "recommendations"), (truth, "truth")):
+        for column in ("userId", "movieId"):
+            if len(frame) and frame[column].dtype.kind not in "iu":
+                raise TypeError(f"{name}['{column}'] must hold integer ids, got dtype {frame[column].dtype}")
     relevant = truth[["userId", "movieId"]].drop_duplicates()
     n_relevant = relevant.groupby("userId").size()
     top = recommendations[["userId", "movieId"]].copy()

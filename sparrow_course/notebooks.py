@@ -8,7 +8,8 @@ from pathlib import Path
 
 from .runtime import KERNEL, KERNEL_DISPLAY_NAME
 
-__all__ = ["KERNEL", "NOTEBOOK_DIR", "notebook_paths", "execute_notebook", "parameter_names", "smoke_notebook"]
+__all__ = ["KERNEL", "NOTEBOOK_DIR", "notebook_paths", "execute_notebook", "parameter_names", "smoke_version",
+           "read_overlaps", "smoke_notebook"]
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -62,6 +63,7 @@ _smoke_plotting.watch_overlaps()"""
 _REPORT_CELL = """\
 import json as _smoke_json
 print("SMOKE-OVERLAPS " + _smoke_json.dumps(_smoke_plotting.watched_overlaps()))"""
+_REPORT_PREFIX = "SMOKE-OVERLAPS "
 
 
 def parameter_names(source: str) -> set[str]:
@@ -76,18 +78,16 @@ def parameter_names(source: str) -> set[str]:
     return names
 
 
-def smoke_notebook(path: Path, overrides: dict, *, kernel: str = KERNEL, timeout: int = 900) -> list[dict]:
-    """Execute a notebook in memory with ``overrides`` injected after its ``parameters`` cell; return overlapping figure text.
+def smoke_version(path: Path, overrides: dict):
+    """The notebook at ``path`` as the smoke run executes it: small values injected, figure text watched.
 
     As papermill does: the cell tagged ``parameters`` keeps its defaults, and one assignment per
-    override follows them, so a knob left out keeps its default. The notebook on disk is not touched.
-    Raises ``ValueError`` when the notebook has no parameters cell or an override names a knob the
-    cell does not define, and nbclient's ``CellExecutionError`` when a cell fails.
+    override follows them, so a knob left out keeps its default. A first cell starts recording
+    overlapping figure text and a last cell prints what it recorded (read it back with
+    :func:`read_overlaps`). Raises ``ValueError`` when the notebook has no single parameters cell
+    or an override names a knob the cell does not define. The file on disk is not touched.
     """
-    import json
-
     import nbformat
-    from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
@@ -98,12 +98,34 @@ def smoke_notebook(path: Path, overrides: dict, *, kernel: str = KERNEL, timeout
     if unknown:
         raise ValueError(f"{path.name}'s parameters cell does not define {', '.join(unknown)}; "
                          f"it defines {', '.join(sorted(parameter_names(cell.source)))}")
-    cell.source += "\n\n# smoke-run overrides\n" + "\n".join(f"{k} = {v!r}" for k, v in overrides.items())
+    if overrides:
+        cell.source += "\n\n# smoke-run overrides\n" + "\n".join(f"{k} = {v!r}" for k, v in overrides.items())
     nb.cells.insert(0, nbformat.v4.new_code_cell(_WATCH_CELL))
     nb.cells.append(nbformat.v4.new_code_cell(_REPORT_CELL))
+    return nb
+
+
+def read_overlaps(text: str) -> list[dict] | None:
+    """The overlapping figure text a smoke version's last cell printed in ``text``, or None if it printed nothing."""
+    import json
+
+    for line in text.splitlines():
+        if line.startswith(_REPORT_PREFIX):
+            return json.loads(line.removeprefix(_REPORT_PREFIX))
+    return None
+
+
+def smoke_notebook(path: Path, overrides: dict, *, kernel: str = KERNEL, timeout: int = 900) -> list[dict]:
+    """Execute :func:`smoke_version` of a notebook in memory with the course kernel; return overlapping figure text.
+
+    Raises ``ValueError`` for a bad parameters cell or override (see :func:`smoke_version`), and
+    nbclient's ``CellExecutionError`` when a cell fails. The notebook on disk is not touched.
+    """
+    from nbclient import NotebookClient
+
+    nb = smoke_version(path, overrides)
     NotebookClient(nb, kernel_name=kernel, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}).execute()
-    for out in nb.cells[-1].outputs:
-        for line in out.get("text", "").splitlines():
-            if line.startswith("SMOKE-OVERLAPS "):
-                return json.loads(line.removeprefix("SMOKE-OVERLAPS "))
-    raise RuntimeError(f"{path.name}: the smoke run's report cell printed nothing")
+    overlaps = read_overlaps("".join(out.get("text", "") for out in nb.cells[-1].outputs))
+    if overlaps is None:
+        raise RuntimeError(f"{path.name}: the smoke run's report cell printed nothing")
+    return overlaps

@@ -8,6 +8,7 @@ from types import ModuleType
 
 import numpy as np
 
+from .checks import check_seed
 from .runtime import TENSORFLOW_ENV
 
 __all__ = ["DEFAULT_SEED", "seed_everything", "import_tensorflow"]
@@ -17,11 +18,7 @@ DEFAULT_SEED = 2024
 
 def seed_everything(seed: int = DEFAULT_SEED, *, tensorflow: bool = True) -> np.random.Generator:
     """Seed random, NumPy, TensorFlow (with deterministic ops) and PYTHONHASHSEED; return a NumPy Generator."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if not 0 <= int(seed) < 2**32:
-        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
-    seed = int(seed)
+    seed = check_seed(seed)
     # PYTHONHASHSEED only reaches child processes (e.g. gensim workers); this
     # interpreter's str hashes were fixed at start-up, which is why the package
     # never relies on hash() of strings for anything that must be reproducible.

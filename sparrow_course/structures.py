@@ -12,6 +12,12 @@ shared embedding table, an optional list of the user's recent positive items (pa
   scores each past item against the candidate, a softmax over the valid (non-padding)
   items turns the scores into weights (DIN, Zhou et al. 2018, with normalised weights).
 
+The MLP stack has three more knobs, for the chapter's regime where depth costs: ``init`` (the
+kernels' initial scale: ``"glorot"`` Keras' default, ``"he"`` scaled for ReLU, ``"small"`` a fixed
+N(0, 0.01^2), as early deep nets used), ``norm`` (``"layer"``: layer normalisation of every hidden
+layer's pre-activation, Ba et al. 2016; no batch statistics, so replicas and serving stay simple)
+and ``residual`` (every hidden layer after the first adds its input back, He et al. 2016).
+
 A model holds ``replicas`` independent copies (one per training seed) that run as one batched
 graph: replica ``k`` has its own weights and sees its own batches, so K seeds cost about one
 model's worth of TensorFlow overhead. Inputs are batch-major: ``fields`` (B, K, F),
@@ -24,15 +30,17 @@ from typing import Sequence
 
 import numpy as np
 
-from .checks import check_choice, check_int, check_seed
+from .checks import check_bool, check_choice, check_int, check_seed
 from .seeding import import_tensorflow
 
 __all__ = [
-    "ATTENTION_UNITS", "KINDS", "InputSpec", "attention_weights", "build_model", "fm_term",
+    "ATTENTION_UNITS", "INITS", "KINDS", "NORMS", "InputSpec", "attention_weights", "build_model", "fm_term",
     "initial_weights", "layer_sizes", "mlp_parameters", "multiply_adds", "parameter_count",
 ]
 
 KINDS = ("mlp", "fm", "din")
+INITS = ("glorot", "he", "small")  # initial scale of the dense kernels
+NORMS = ("none", "layer")  # normalisation of each hidden layer
 ATTENTION_UNITS = 16  # hidden units of DIN's activation unit
 
 
@@ -66,11 +74,15 @@ class InputSpec:
         return len(self.fields) * embedding_dim + (embedding_dim if self.history_length else 0) + len(self.dense)
 
 
-def _check(kind: str, depth: int, width: int, embedding_dim: int) -> None:
+def _check(kind: str, depth: int, width: int, embedding_dim: int, init: str = "glorot", norm: str = "none",
+           residual: bool = False) -> None:
     check_choice(kind, "kind", KINDS)
     check_int(depth, "depth", low=0, high=32)
     check_int(width, "width", low=1, high=4096)
     check_int(embedding_dim, "embedding_dim", low=1, high=512)
+    check_choice(init, "init", INITS)
+    check_choice(norm, "norm", NORMS)
+    check_bool(residual, "residual")
 
 
 def mlp_parameters(sizes: Sequence[int]) -> int:
@@ -86,28 +98,40 @@ def layer_sizes(spec: InputSpec, depth: int, *, width: int = 32, embedding_dim: 
     return [spec.input_width(embedding_dim), *([width] * depth), 1]
 
 
-def parameter_count(spec: InputSpec, depth: int, *, kind: str = "mlp", width: int = 32, embedding_dim: int = 8) -> int:
+def parameter_count(spec: InputSpec, depth: int, *, kind: str = "mlp", width: int = 32, embedding_dim: int = 8,
+                    norm: str = "none", residual: bool = False) -> int:
     """Closed form of one model's trainable parameters: embedding table + dense stack (+ attention unit).
 
     The FM term reuses the field embeddings, so it adds none; DIN's activation unit reads
     [item, candidate, item * candidate] (3d numbers) into ``ATTENTION_UNITS`` ReLUs and one score.
+    Layer normalisation adds a scale and a shift per hidden unit; a residual connection adds none.
     """
-    _check(kind, depth, width, embedding_dim)
+    _check(kind, depth, width, embedding_dim, norm=norm, residual=residual)
     total = spec.rows * embedding_dim + mlp_parameters(layer_sizes(spec, depth, width=width, embedding_dim=embedding_dim))
+    if norm == "layer":
+        total += 2 * width * depth
     if kind == "din":
         total += mlp_parameters([3 * embedding_dim, ATTENTION_UNITS, 1])
     return int(total)
 
 
-def multiply_adds(spec: InputSpec, depth: int, *, kind: str = "mlp", width: int = 32, embedding_dim: int = 8) -> int:
+def multiply_adds(spec: InputSpec, depth: int, *, kind: str = "mlp", width: int = 32, embedding_dim: int = 8,
+                  norm: str = "none", residual: bool = False) -> int:
     """Multiply-adds of one example's forward pass (look-ups free): the deterministic serving cost.
 
     Dense stack: sum n_in * n_out. FM term: ``(F + 1) * d`` (the squares of F embeddings and of
     their sum). DIN: per history slot, ``d`` for item * candidate, ``3d * u + u`` for the
-    activation unit and ``d`` for the weighted sum.
+    activation unit and ``d`` for the weighted sum. Layer normalisation: 3 per hidden unit (its
+    square for the variance, the normalisation, the scale and shift); a residual add: 1 per unit
+    of every hidden layer after the first.
     """
+    _check(kind, depth, width, embedding_dim, norm=norm, residual=residual)
     sizes = layer_sizes(spec, depth, width=width, embedding_dim=embedding_dim)
     total = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    if norm == "layer":
+        total += 3 * width * depth
+    if residual:
+        total += width * max(depth - 1, 0)
     if kind == "fm":
         total += (len(spec.fields) + 1) * embedding_dim
     if kind == "din":
@@ -150,23 +174,37 @@ def attention_weights(items, candidate, mask, unit):
 # --------------------------------------------------------------------------- the model
 
 def initial_weights(spec: InputSpec, depth: int, seed: int, *, kind: str = "mlp", width: int = 32,
-                    embedding_dim: int = 8) -> dict[str, np.ndarray]:
+                    embedding_dim: int = 8, init: str = "glorot", norm: str = "none") -> dict[str, np.ndarray]:
     """One replica's starting weights, drawn from ``seed`` alone (so a seed's run never depends on its batch-mates).
 
-    Embeddings ~ N(0, 0.05^2); dense kernels Glorot-uniform; biases zero.
+    Embeddings ~ N(0, 0.05^2); biases zero; dense kernels by ``init``: ``"glorot"`` uniform with
+    variance 2 / (n_in + n_out) (which halves a ReLU layer's signal at constant width),
+    ``"he"`` normal with variance 2 / n_in (keeps it), ``"small"`` N(0, 0.01^2) (shrinks it
+    layer after layer). Layer normalisation starts at scale 1, shift 0. The attention unit is
+    always Glorot.
     """
-    _check(kind, depth, width, embedding_dim)
+    _check(kind, depth, width, embedding_dim, init=init, norm=norm)
     rng = np.random.default_rng(check_seed(seed))
 
     def glorot(n_in: int, n_out: int) -> np.ndarray:
         limit = np.sqrt(6.0 / (n_in + n_out))
         return rng.uniform(-limit, limit, (n_in, n_out)).astype(np.float32)
 
+    def kernel(n_in: int, n_out: int) -> np.ndarray:
+        if init == "he":
+            return rng.normal(0.0, np.sqrt(2.0 / n_in), (n_in, n_out)).astype(np.float32)
+        if init == "small":
+            return rng.normal(0.0, 0.01, (n_in, n_out)).astype(np.float32)
+        return glorot(n_in, n_out)
+
     weights = {"embeddings": rng.normal(0.0, 0.05, (spec.rows, embedding_dim)).astype(np.float32)}
     sizes = layer_sizes(spec, depth, width=width, embedding_dim=embedding_dim)
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        weights[f"kernel_{i}"] = glorot(a, b)
+        weights[f"kernel_{i}"] = kernel(a, b)
         weights[f"bias_{i}"] = np.zeros(b, dtype=np.float32)
+        if norm == "layer" and i < depth:
+            weights[f"ln_scale_{i}"] = np.ones(b, dtype=np.float32)
+            weights[f"ln_shift_{i}"] = np.zeros(b, dtype=np.float32)
     if kind == "din":
         weights["att_kernel"] = glorot(3 * embedding_dim, ATTENTION_UNITS)
         weights["att_bias"] = np.zeros(ATTENTION_UNITS, dtype=np.float32)
@@ -176,13 +214,14 @@ def initial_weights(spec: InputSpec, depth: int, seed: int, *, kind: str = "mlp"
 
 
 def build_model(spec: InputSpec, depth: int, *, kind: str = "mlp", seeds: Sequence[int] = (0,), width: int = 32,
-                embedding_dim: int = 8):
+                embedding_dim: int = 8, init: str = "glorot", norm: str = "none", residual: bool = False):
     """A Keras model of ``len(seeds)`` independent replicas of one architecture, weights drawn from each seed.
 
     Call it on ``{"fields": (B, K, F) int32, "history": (B, K, H) int32 (-1 = padding),
     "dense": (B, K, D) float32}`` (only the inputs ``spec`` declares); it returns logits (B, K).
+    ``init``, ``norm`` and ``residual`` shape the hidden stack (see the module's docstring).
     """
-    _check(kind, depth, width, embedding_dim)
+    _check(kind, depth, width, embedding_dim, init=init, norm=norm, residual=residual)
     seeds = [check_seed(s, "seeds") for s in seeds]
     if not seeds:
         raise ValueError("seeds is empty; give at least one seed")
@@ -191,10 +230,10 @@ def build_model(spec: InputSpec, depth: int, *, kind: str = "mlp", seeds: Sequen
     import_tensorflow()
     import keras
 
-    return _ClickModel(spec, depth, kind, seeds, width, embedding_dim, keras)
+    return _ClickModel(spec, depth, kind, seeds, width, embedding_dim, keras, init, norm, residual)
 
 
-def _ClickModel(spec, depth, kind, seeds, width, embedding_dim, keras):  # noqa: N802 - a class factory
+def _ClickModel(spec, depth, kind, seeds, width, embedding_dim, keras, init, norm, residual):  # noqa: N802 - a class factory
     """Build the Keras model class lazily, so importing this module never imports TensorFlow."""
     tf = import_tensorflow()
 
@@ -203,8 +242,9 @@ def _ClickModel(spec, depth, kind, seeds, width, embedding_dim, keras):  # noqa:
             super().__init__(name=f"{kind}_depth_{depth}")
             self.spec, self.depth, self.kind, self.seeds = spec, depth, kind, list(seeds)
             self.width, self.embedding_dim = width, embedding_dim
-            per_seed = [initial_weights(spec, depth, s, kind=kind, width=width, embedding_dim=embedding_dim)
-                        for s in seeds]
+            self.norm, self.residual = norm, residual
+            per_seed = [initial_weights(spec, depth, s, kind=kind, width=width, embedding_dim=embedding_dim,
+                                        init=init, norm=norm) for s in seeds]
             self.names = list(per_seed[0])
             self.w = {}
             for name in self.names:
@@ -248,9 +288,16 @@ def _ClickModel(spec, depth, kind, seeds, width, embedding_dim, keras):  # noqa:
                 parts.append(tf.transpose(tf.cast(inputs["dense"], emb.dtype), (1, 0, 2)))
             h = tf.concat(parts, axis=-1)
             for i in range(self.n_layers):
-                h = tf.matmul(h, self.w[f"kernel_{i}"]) + self.w[f"bias_{i}"][:, None, :]
-                if i < self.n_layers - 1:
-                    h = tf.nn.relu(h)
+                z = tf.matmul(h, self.w[f"kernel_{i}"]) + self.w[f"bias_{i}"][:, None, :]
+                if i == self.n_layers - 1:
+                    h = z
+                    break
+                if self.norm == "layer":  # per example and replica, over the layer's units
+                    mean, var = tf.nn.moments(z, axes=[-1], keepdims=True)
+                    z = (z - mean) * tf.math.rsqrt(var + 1e-5)
+                    z = z * self.w[f"ln_scale_{i}"][:, None, :] + self.w[f"ln_shift_{i}"][:, None, :]
+                z = tf.nn.relu(z)
+                h = h + z if (self.residual and i > 0) else z
             logit = h[..., 0]
             if self.kind == "fm":
                 logit = logit + fm_term(emb)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, ClassVar, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,19 +27,22 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import MultiLabelBinarizer, normalize
 
-from .channels import ProfileChannel, interaction_matrix, log_popularity
-from .metrics import paired_difference, per_user_metrics  # re-exported for the chapter: per-user metrics, paired bootstrap
-from .checks import check_bool, check_choice, check_fraction, check_frame, check_int, check_memory, check_seed
-from .datasets import POSITIVE_THRESHOLD, user_time_split
+from .channels import ProfileChannel, interaction_matrix, like_popularity
+from .checks import (check_bool, check_choice, check_fraction, check_frame, check_int, check_memory, check_number,
+                     check_seed, check_user_ids)
+from .datasets import POSITIVE_THRESHOLD, RATING_COLUMNS, positive, user_time_split
+from .metrics import paired_difference, per_user_metrics
 from .seeding import DEFAULT_SEED
 
 __all__ = [
     "WEIGHTINGS", "PROFILE_WEIGHTS", "ACTIVITY_EDGES", "GENRE_PREFIX",
     "normalise_tags", "TagHierarchy", "TagCatalogue", "tag_catalogue", "catalogue_from", "multi_hot",
-    "item_vectors", "idf_table", "user_profiles", "cosine_scores", "TagMatcher", "fit_matcher", "recall",
-    "TagExperiment", "prepare_experiment", "per_user_metrics", "evaluate", "standard_variants", "compare_vectorisers",
-    "decay_sweep", "blend_sweep", "paired_difference", "select_and_test", "match_kinds",
+    "item_vectors", "idf_table", "user_profiles", "cosine_scores", "TagMatcher", "fit_matcher",
+    "TagExperiment", "prepare_experiment", "evaluate", "standard_variants", "compare_vectorisers",
+    "decay_sweep", "blend_sweep", "select_and_test", "match_kinds",
     "hits_by_rarity", "example_movies", "profile_table", "explain_match", "tags_profile",
+    "variant_catalogue", "generic_signal_cosine", "with_catalogue", "paired_gain", "tfidf_regime",
+    "leaf_sparsity_regime", "ScoreCache", "score_cache", "draw_exploration", "exploration_summary",
 ]
 
 #: Tag weightings: "multi-hot" (1 where a tag is present) and "tf-idf" (scikit-learn's smooth IDF).
@@ -51,7 +54,6 @@ ACTIVITY_EDGES = (15, 30, 60)
 #: Genres used as the level above free-text tags carry this prefix, so "comedy" the tag and
 #: "genre: comedy" the genre stay apart.
 GENRE_PREFIX = "genre: "
-_LEVEL_NAMES = {0: "tag as applied", 1: "parent", 2: "root"}
 
 
 # ---------------------------------------------------------------------------
@@ -262,11 +264,18 @@ def catalogue_from(ml: Any, source: str = "auto") -> TagCatalogue:
 
     ``source``: "catalogue" (``ml.movie_tags``, with relevance), "user" (``tags.csv``: a tag's
     relevance for a movie is the share of that movie's tag applications it got, over the most
-    applied one) or "auto" (catalogue if the dataset has it). The hierarchy is used when present;
+    applied one), "genres" (each movie's genres as its tags, for data with no tags at all) or
+    "auto" (catalogue if the dataset has it, else users' tags; an error naming the remedy if neither). The hierarchy is used when present;
     otherwise genres stand in as the level above, as on real MovieLens.
     """
-    check_choice(source, "source", ("auto", "catalogue", "user"))
+    check_choice(source, "source", ("auto", "catalogue", "user", "genres"))
     movie_tags = getattr(ml, "movie_tags", None)
+    if source == "genres":   # data with no tags at all: each movie's genres are its only tags, no level above
+        g = ml.movies[["movieId", "genres"]].assign(tag=ml.movies["genres"].astype(str).str.split("|")).explode("tag")
+        g = g[(g["tag"] != "(no genres listed)") & (g["tag"].str.strip() != "")]
+        rows = pd.DataFrame({"movieId": g["movieId"].to_numpy(dtype=np.int64),
+                             "tag": (GENRE_PREFIX + normalise_tags(g["tag"].reset_index(drop=True))).to_numpy()})
+        return tag_catalogue(ml.movies, rows, None, genres_as_parent=False, source="genres as tags (movies.csv)")
     if source == "auto":
         source = "catalogue" if movie_tags is not None else "user"
     if source == "catalogue":
@@ -278,7 +287,10 @@ def catalogue_from(ml: Any, source: str = "auto") -> TagCatalogue:
     else:
         tags = ml.tags
         if tags is None or len(tags) == 0:
-            raise ValueError(f"dataset '{ml.name}' has no tags.csv rows; tag matching needs item tags")
+            raise ValueError(f"dataset '{ml.name}' has no tags: no movie_tags.csv and no tags.csv rows, and tag "
+                             "matching needs item tags. Run the chapter on the bundled data (DATA = None), or on a "
+                             "MovieLens release with tags.csv (ml-latest-small, ml-25m), or match on genres alone with "
+                             "source='genres'")
         counts = (tags.assign(tag=normalise_tags(tags["tag"].reset_index(drop=True)).to_numpy())
                   .groupby(["movieId", "tag"]).size().rename("n").reset_index())
         counts["relevance"] = counts["n"] / counts.groupby("movieId")["n"].transform("max")
@@ -389,10 +401,14 @@ def user_profiles(vectors: sparse.csr_matrix, item_ids: np.ndarray, ratings: pd.
     scaled to length 1; a user with no liked, tagged movie gets an all-zero row (an empty profile).
     """
     check_frame(ratings, ["userId", "movieId", "rating", "timestamp"], "ratings")
+    _check_integer_ids(ratings, "ratings")
     check_choice(weights, "weights", PROFILE_WEIGHTS)
     half_life = check_int(half_life, "half_life", low=1)
-    users = pd.Index(np.asarray(user_ids, dtype=np.int64))
-    liked = ratings[(ratings["rating"] >= threshold) & ratings["userId"].isin(users)]
+    # a NaN threshold would compare False with every rating and empty every profile without a word
+    threshold = check_number(threshold, "threshold", low=0.0, high=5.0)
+    users = pd.Index(check_user_ids(user_ids))
+    liked = positive(ratings, threshold)
+    liked = liked[liked["userId"].isin(users)]
     liked = liked.sort_values(["userId", "timestamp", "movieId"], kind="stable")
     if weights == "equal":
         w = np.ones(len(liked))
@@ -408,6 +424,14 @@ def user_profiles(vectors: sparse.csr_matrix, item_ids: np.ndarray, ratings: pd.
     return sparse.csr_matrix(normalize(liked_matrix @ vectors, norm="l2"))
 
 
+def _check_integer_ids(frame: pd.DataFrame, name: str) -> None:
+    """TypeError naming the column when a frame's userId or movieId holds anything but integers."""
+    for column in ("userId", "movieId"):
+        if len(frame) and frame[column].dtype.kind not in "iu":
+            raise TypeError(f"{name}['{column}'] must hold integer ids (as load_movielens gives them), "
+                            f"got dtype {frame[column].dtype}")
+
+
 def cosine_scores(profiles: sparse.spmatrix, vectors: sparse.spmatrix) -> np.ndarray:
     """Cosine of every profile with every item vector (rows already of length 1): a dense users x items array."""
     check_memory(profiles.shape[0] * vectors.shape[0] * 8, "the users x items score matrix")
@@ -421,29 +445,21 @@ def cosine_scores(profiles: sparse.spmatrix, vectors: sparse.spmatrix) -> np.nda
     return np.round(scores, 12, out=scores)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class TagMatcher(ProfileChannel):
-    """A fitted tag-matching recall channel: item vectors, user profiles, rated movies, popularity.
+    """A fitted tag-matching recall channel: cosine of each user's interest profile with every movie's tag vector.
 
-    ``recall(user_ids, k, blend=..., on_empty=...)`` and ``scores`` come from
-    :class:`channels.ProfileChannel`: cosine of each profile with every movie's tag vector.
+    The one recall interface (``channels.RecallChannel``): ``recall(user_ids, k)``. It knows a
+    fitted user who liked (rated >= 3.5) at least one tagged movie in training.
     """
 
     catalogue: TagCatalogue
     vectors: sparse.csr_matrix
-    user_ids: np.ndarray
     profiles: sparse.csr_matrix
-    rated: sparse.csr_matrix
-    log_popularity: np.ndarray
     settings: dict = field(default_factory=dict)
+    name: str = "tags"
 
-    EMPTY_REASON = f"no movie rated >= {POSITIVE_THRESHOLD} that carries a tag"
-    BLOCK_USERS = 1024   # scored per sparse product
-
-    @property
-    def item_ids(self) -> np.ndarray:
-        """The catalogue's movie ids: the columns of every score."""
-        return self.catalogue.item_ids
+    BLOCK_USERS: ClassVar[int] = 1024   # scored per sparse product
 
     @property
     def empty(self) -> np.ndarray:
@@ -453,34 +469,31 @@ class TagMatcher(ProfileChannel):
     def _similarity(self, rows: np.ndarray) -> np.ndarray:
         return cosine_scores(self.profiles[rows], self.vectors)
 
+    def profile_row(self, user_id: int) -> sparse.csr_matrix:
+        """One user's profile (1 x vocabulary); ValueError for a user not fitted or with an empty profile."""
+        user_id = check_int(user_id, "user_id")
+        row = int(pd.Index(self.user_ids).get_indexer([user_id])[0])
+        if row < 0:
+            raise ValueError(f"user_id {user_id} was not fitted: the matcher knows the users of its training ratings")
+        if self.empty[row]:
+            raise ValueError(f"user {user_id} has an empty profile: no movie rated >= {POSITIVE_THRESHOLD} with tags")
+        return self.profiles[row]
+
 
 def fit_matcher(catalogue: TagCatalogue, train: pd.DataFrame, *, weighting: str = "tf-idf", decay: float = 0.0,
-                relevance: bool = False, profile_weights: str = "equal", user_ids: Sequence[int] | None = None
-                ) -> TagMatcher:
+                relevance: bool = False, profile_weights: str = "equal", user_ids: Sequence[int] | None = None,
+                blend: float = 0.0) -> TagMatcher:
     """Fit the channel on training ratings: item vectors, each user's profile, what they rated, popularity."""
-    check_frame(train, ["userId", "movieId", "rating", "timestamp"], "train", allow_empty=False)
+    check_frame(train, RATING_COLUMNS, "train", allow_empty=False)
+    _check_integer_ids(train, "train")
+    users = np.unique(train["userId"].to_numpy(np.int64)) if user_ids is None else check_user_ids(user_ids)
     vectors = item_vectors(catalogue, weighting=weighting, decay=decay, relevance=relevance)
-    users = np.unique(train["userId"].to_numpy(np.int64)) if user_ids is None else np.asarray(user_ids, np.int64)
     profiles = user_profiles(vectors, catalogue.item_ids, train, users, weights=profile_weights)
-    rated = interaction_matrix(train, users, catalogue.item_ids)
-    liked = train[train["rating"] >= POSITIVE_THRESHOLD]
-    log_pop = log_popularity(liked["movieId"].value_counts().reindex(catalogue.item_ids, fill_value=0))
     settings = dict(weighting=weighting, decay=decay, relevance=relevance, profile_weights=profile_weights)
-    return TagMatcher(catalogue=catalogue, vectors=vectors, user_ids=users, profiles=profiles, rated=rated,
-                      log_popularity=log_pop, settings=settings)
-
-
-def recall(ml: Any, user_ids: Sequence[int], k: int = 20, *, train: pd.DataFrame | None = None,
-           blend: float = 0.0, on_empty: str = "skip", **settings: Any) -> pd.DataFrame:
-    """The chapter's recall channel in the common shape: DataFrame[userId, movieId, score], best first.
-
-    Fits on ``train`` (default: the training part of ``user_time_split(ml.ratings)``) with
-    ``settings`` passed to :func:`fit_matcher` (weighting, decay, relevance, profile_weights).
-    """
-    if train is None:
-        train, _ = user_time_split(ml.ratings)
-    matcher = fit_matcher(catalogue_from(ml), train, **settings)
-    return matcher.recall(user_ids, k, blend=blend, on_empty=on_empty)
+    name = f"tags ({weighting}" + (f", decay {decay:g}" if decay else "") + ")"
+    return TagMatcher(item_ids=catalogue.item_ids, log_popularity=like_popularity(train, catalogue.item_ids),
+                      user_ids=users, rated=interaction_matrix(train, users, catalogue.item_ids), catalogue=catalogue,
+                      vectors=vectors, profiles=profiles, settings=settings, name=name, blend=blend)
 
 
 def tags_profile(matcher: TagMatcher, tags: Sequence[str]) -> sparse.csr_matrix:
@@ -549,8 +562,8 @@ def prepare_experiment(ml: Any, *, k: int = 20, test_fraction: float = 0.2, sour
         raise ValueError(f"activity_edges must be increasing positive integers, got {list(activity_edges)}")
     catalogue = catalogue_from(ml, source)
     train, test = user_time_split(ml.ratings, test_fraction)
-    truth = test.loc[test["rating"] >= POSITIVE_THRESHOLD, ["userId", "movieId"]]
-    liked_before = train.loc[train["rating"] >= POSITIVE_THRESHOLD, "userId"].unique()
+    truth = positive(test)[["userId", "movieId"]]
+    liked_before = positive(train)["userId"].unique()
     users = np.intersect1d(truth["userId"].unique(), liked_before)
     if max_users is not None:
         max_users = check_int(max_users, "max_users", low=10)
@@ -605,10 +618,11 @@ def _run(experiment: TagExperiment, *, blend: float = 0.0, **settings: Any) -> p
     if unknown:
         raise ValueError(f"unknown setting(s) {sorted(unknown)}; expected some of {sorted(full)} and blend")
     full.update(settings)
-    key = tuple(sorted(full.items())) + (("blend", float(blend)),)
+    # at blend 1 the score is popularity alone: every tag setting gives the same list, run it once
+    key = (("blend", 1.0),) if float(blend) == 1.0 else tuple(sorted(full.items())) + (("blend", float(blend)),)
     if key not in experiment._runs:
-        matcher = fit_matcher(experiment.catalogue, experiment.train, user_ids=experiment.users, **full)
-        experiment._runs[key] = matcher.recall(experiment.users, experiment.k, blend=blend, on_empty="skip")
+        matcher = fit_matcher(experiment.catalogue, experiment.train, user_ids=experiment.users, blend=blend, **full)
+        experiment._runs[key] = matcher.recall(experiment.users, experiment.k)
     return experiment._runs[key]
 
 
@@ -745,6 +759,10 @@ def hits_by_rarity(experiment: TagExperiment, decays: Sequence[float], *, weight
     applied = cat.pairs[cat.pairs["distance"] == 0]
     freq = applied.groupby("tag")["movieId"].transform("size")
     rarest = freq.groupby(applied["movieId"]).min()
+    if len(rarest) < n_groups:
+        raise ValueError(f"hits_by_rarity splits movies by their rarest tag as applied, but only {len(rarest)} "
+                         f"movie(s) of this catalogue ({cat.source}; levels: {', '.join(cat.levels)}) carry one, "
+                         f"fewer than n_groups={n_groups}: a catalogue of genres alone has no tags to rank")
     labels = ["rarest", "middle", "commonest"] if n_groups == 3 else [f"group {g + 1}" for g in range(n_groups)]
     groups = pd.qcut(rarest.rank(method="first"), n_groups, labels=labels).astype(str)
     truth = experiment.truth.assign(group=groups.reindex(experiment.truth["movieId"]).fillna("no tags").to_numpy())
@@ -789,10 +807,7 @@ def example_movies(catalogue: TagCatalogue) -> list[int]:
 def profile_table(matcher: TagMatcher, user_id: int, n: int = 10) -> pd.DataFrame:
     """The user's ``n`` heaviest profile tags: tag, kind, weight (the profile has length 1)."""
     n = check_int(n, "n", low=1)
-    row = matcher._rows([user_id])[0]
-    profile = matcher.profiles[row]
-    if profile.nnz == 0:
-        raise ValueError(f"user {user_id} has an empty profile: no movie rated >= {POSITIVE_THRESHOLD} with tags")
+    profile = matcher.profile_row(user_id)
     table = pd.DataFrame({"tag": matcher.catalogue.vocabulary[profile.indices], "weight": profile.data})
     table["kind"] = matcher.catalogue.kind.reindex(table["tag"]).to_numpy()
     return (table.sort_values(["weight", "tag"], ascending=[False, True]).head(n)
@@ -807,9 +822,8 @@ def explain_match(matcher: TagMatcher, user_id: int, k: int = 5, *, top_tags: in
     tag, kind, contribution, share.
     """
     top_tags = check_int(top_tags, "top_tags", low=1)
-    recs = matcher.recall([user_id], k, on_empty="raise")
-    row = matcher._rows([user_id])[0]
-    profile = matcher.profiles[row]
+    profile = matcher.profile_row(user_id)
+    recs = matcher.with_blend(0.0).recall([user_id], k)
     items = pd.Index(matcher.catalogue.item_ids).get_indexer(recs["movieId"])
     contrib = sparse.csr_matrix(matcher.vectors[items].multiply(profile))
     rows = []
@@ -822,3 +836,324 @@ def explain_match(matcher: TagMatcher, user_id: int, k: int = 5, *, top_tags: in
                          "cosine": float(score), "tag": tag, "kind": matcher.catalogue.kind[tag],
                          "contribution": float(part.data[j]), "share": float(part.data[j] / score) if score else 0.0})
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------
+# Regime maps: when the lesson's advice pays
+# ---------------------------------------------------------------------------
+#
+# The advice is conditional. TF-IDF pays when the frequent tags carry little taste signal, and
+# the hierarchy's upper levels pay when leaves are too sparse to match on. SparrowLens has one
+# value of each property, so the chapter builds variant catalogues from the generator's planted
+# truth, changing one property and nothing else (the ratings, users and split stay the same).
+
+
+def variant_catalogue(ml: Any, *, generic_signal: float | None = None, generic_frequency: float = 1.0,
+                      leaf_split: int = 1, seed: int = DEFAULT_SEED) -> TagCatalogue:
+    """A SparrowLens catalogue with one property changed; DataError on data without planted truth.
+
+    ``generic_signal`` (beta >= 0, the generator's ``generic_signal``, 0.8 in the bundled data):
+    when given, the 40 generic tags are redrawn by the generator's own law, each on the movies with
+    the largest ``beta * z_ig + N(0, 1)`` (z_ig: the movie's planted factor on the tag's direction,
+    standardised; their relevance follows z_ig in proportion to beta), so beta 0 puts them on random
+    movies; ``generic_frequency`` multiplies how many
+    movies carry each generic tag (capped at the catalogue). ``leaf_split`` m splits every leaf
+    into m copies under the same parent ("kung fu #1" ... "kung fu #m"), each movie keeping one copy
+    at random: leaves m times sparser, the tree above unchanged. Everything else is the bundled data.
+    """
+    from .datasets import planted_truth
+
+    truth = planted_truth(ml)
+    seed = check_seed(seed)
+    leaf_split = check_int(leaf_split, "leaf_split", low=1, high=64)
+    generic_frequency = check_number(generic_frequency, "generic_frequency", low=0.0, include_low=False, high=20.0)
+    rng = np.random.default_rng(seed)
+    rows = ml.movie_tags[["movieId", "tag", "relevance"]].copy()
+    hierarchy = ml.tag_hierarchy
+    if generic_signal is not None or generic_frequency != 1.0:
+        beta = truth.params["generic_signal"] if generic_signal is None else check_number(
+            generic_signal, "generic_signal", low=0.0, high=10.0)
+        rows = _redraw_generic(rows, truth, beta, generic_frequency, rng)
+    if leaf_split > 1:
+        leaves = set(normalise_tags(hierarchy["tag"]))
+        is_leaf = normalise_tags(rows["tag"]).isin(leaves).to_numpy()
+        copy = rng.integers(1, leaf_split + 1, size=len(rows))
+        rows["tag"] = np.where(is_leaf, rows["tag"].astype(str) + " #" + copy.astype(str), rows["tag"])
+        hierarchy = pd.concat([hierarchy.assign(tag=hierarchy["tag"].astype(str) + f" #{j}")
+                               for j in range(1, leaf_split + 1)], ignore_index=True)
+    label = "catalogue tags (movie_tags.csv)"
+    changes = [f"generic tags redrawn at signal {beta:g} x{generic_frequency:g} as frequent"
+               if generic_signal is not None or generic_frequency != 1.0 else "",
+               f"leaves split in {leaf_split}" if leaf_split > 1 else ""]
+    changes = [c for c in changes if c]
+    if changes:
+        label += ", variant: " + "; ".join(changes)
+    return tag_catalogue(ml.movies, rows, hierarchy, source=label)
+
+
+def _redraw_generic(rows: pd.DataFrame, truth: Any, beta: float, frequency: float,
+                    rng: np.random.Generator) -> pd.DataFrame:
+    """Redraw the generic tags' movies by the generator's law at signal ``beta`` and scaled counts."""
+    kinds = np.asarray(truth.catalogue_tag_kind)
+    cols = np.flatnonzero(kinds == "generic")
+    names = np.asarray(truth.catalogue_tag_names, dtype=object)[cols]
+    factors = truth.item_factors
+    s = factors @ truth.catalogue_tag_vectors[cols].T
+    z = (s - s.mean(axis=0)) / s.std(axis=0)
+    n = len(truth.movie_ids)
+    counts = rows[rows["tag"].isin(names)].groupby("tag").size().reindex(names, fill_value=1).to_numpy()
+    counts = np.clip(np.round(counts * frequency), 1, n).astype(int)
+    latent = beta * z + rng.standard_normal(z.shape)
+    p = truth.params
+    # relevance follows z as strongly as placement does (the generator's law at its own beta), so that
+    # beta 0 carries no signal through relevance either
+    relevance = 1.0 / (1.0 + np.exp(-(p["relevance_offset_generic"] + beta / p["generic_signal"] * z
+                                      + p["relevance_noise_sd"] * rng.standard_normal(z.shape))))
+    parts = []
+    for g, count in enumerate(counts):
+        on = np.argsort(-latent[:, g], kind="stable")[:count]
+        parts.append(pd.DataFrame({"movieId": truth.movie_ids[on], "tag": names[g],
+                                   "relevance": np.maximum(np.round(relevance[on, g], 4), 0.0001)}))
+    kept = rows[~rows["tag"].isin(names)]
+    return pd.concat([kept, *parts], ignore_index=True).sort_values(["movieId", "tag"], kind="stable")
+
+
+def generic_signal_cosine(ml: Any, catalogue: TagCatalogue) -> float:
+    """How much a catalogue's generic tags say about a movie's taste: the median over movies with one of
+    cos(v_i, sum_g r_ig w_g), planted factor against the relevance-weighted sum of the tags' directions
+    (the data card's measure: 0.389 for the bundled catalogue)."""
+    from .datasets import planted_truth
+
+    truth = planted_truth(ml)
+    cols = np.flatnonzero(np.asarray(truth.catalogue_tag_kind) == "generic")
+    names = pd.Index(np.asarray(truth.catalogue_tag_names, dtype=object)[cols])
+    applied = catalogue.pairs[(catalogue.pairs["distance"] == 0) & catalogue.pairs["tag"].isin(names)]
+    if applied.empty:
+        raise ValueError("the catalogue carries no generic tag; nothing to measure")
+    r = sparse.csr_matrix((applied["relevance"].to_numpy(float),
+                           (truth.item_index(applied["movieId"].to_numpy()), names.get_indexer(applied["tag"]))),
+                          shape=(len(truth.movie_ids), len(cols)))
+    est = np.asarray(r @ truth.catalogue_tag_vectors[cols])
+    norm = np.linalg.norm(est, axis=1)
+    has = norm > 0
+    v = truth.item_factors[has]
+    cos = np.einsum("nk,nk->n", est[has], v) / (norm[has] * np.linalg.norm(v, axis=1))
+    return float(np.median(cos))
+
+
+def with_catalogue(experiment: TagExperiment, catalogue: TagCatalogue) -> TagExperiment:
+    """The same split, users and buckets over another catalogue (of the same movies)."""
+    if not isinstance(catalogue, TagCatalogue):
+        raise TypeError(f"catalogue must be a TagCatalogue, got {type(catalogue).__name__}")
+    if not np.array_equal(catalogue.item_ids, experiment.catalogue.item_ids):
+        raise ValueError("catalogue must describe the experiment's movies (the same item_ids)")
+    return TagExperiment(catalogue=catalogue, train=experiment.train, truth=experiment.truth, users=experiment.users,
+                         activity=experiment.activity, k=experiment.k)
+
+
+def paired_gain(experiment: TagExperiment, better: dict, baseline: dict, *, bucket: str | None = None,
+                seed: int = DEFAULT_SEED, n_boot: int = 1000) -> dict:
+    """Recall@K of one setting minus another's, paired user by user, with a bootstrap CI.
+
+    Settings as in :func:`fit_matcher` plus ``blend``; ``bucket`` restricts to one activity bucket.
+    Returns the metrics.paired_difference dict (difference, low, high, users) plus both means.
+    """
+    k = experiment.k
+    scores = []
+    for settings in (better, baseline):
+        per = per_user_metrics(_run(experiment, **settings), experiment.truth, k)[f"recall@{k}"]
+        if bucket is not None:
+            per = per[per.index.isin(experiment.activity.index[experiment.activity == bucket])]
+        scores.append(per)
+    diff = paired_difference(scores[0], scores[1], n_boot=n_boot, seed=seed)
+    return {**diff, "better": float(scores[0].mean()), "baseline": float(scores[1].mean())}
+
+
+def tfidf_regime(ml: Any, experiment: TagExperiment, signals: Sequence[float] = (0.0, 0.4, 0.8, 1.6),
+                 frequencies: Sequence[float] = (1.0, 3.0), *, seed: int = DEFAULT_SEED,
+                 n_boot: int = 1000) -> pd.DataFrame:
+    """TF-IDF's recall@K gain over multi-hot (leaves only) against how informative the generic tags are.
+
+    One row per (signal, frequency) variant of :func:`variant_catalogue`: the generic tags' measured
+    signal (:func:`generic_signal_cosine`), both recalls, the paired difference and its 95% CI.
+    """
+    rows = []
+    for frequency in frequencies:
+        for signal in signals:
+            cat = variant_catalogue(ml, generic_signal=signal, generic_frequency=frequency, seed=seed)
+            gain = paired_gain(with_catalogue(experiment, cat), dict(weighting="tf-idf"),
+                               dict(weighting="multi-hot"), seed=seed, n_boot=n_boot)
+            rows.append({"generic signal": float(signal), "frequency": float(frequency),
+                         "generic cosine": generic_signal_cosine(ml, cat), "multi-hot": gain["baseline"],
+                         "tf-idf": gain["better"], "tf-idf minus multi-hot": gain["difference"],
+                         "ci low": gain["low"], "ci high": gain["high"]})
+    return pd.DataFrame(rows)
+
+
+def leaf_sparsity_regime(ml: Any, experiment: TagExperiment, splits: Sequence[int] = (1, 4, 16),
+                         decays: Sequence[float] = (0.0, 0.5, 1.0), *, interior: float = 0.5,
+                         weighting: str = "tf-idf", seed: int = DEFAULT_SEED, n_boot: int = 1000) -> pd.DataFrame:
+    """The hierarchy's weight against leaf sparsity: recall@K per (leaf split, decay), and the interior decay's test.
+
+    For each split of :func:`variant_catalogue`, one row per decay with overall recall@K, the median
+    number of movies sharing a leaf, and the paired difference of the fixed ``interior`` decay
+    (chosen in advance, so no winner's curse) against that decay, with its 95% CI.
+    """
+    interior = check_fraction(interior, "interior", include_low=False, include_high=False)
+    decays = sorted({check_fraction(d, "decays") for d in decays} | {0.0, interior, 1.0})
+    rows = []
+    for split in splits:
+        cat = variant_catalogue(ml, leaf_split=split, seed=seed)
+        sub = with_catalogue(experiment, cat)
+        applied = cat.pairs[(cat.pairs["distance"] == 0)]
+        leaf_movies = applied[cat.kind.reindex(applied["tag"]).to_numpy() == "leaf"].groupby("tag").size()
+        for d in decays:
+            gain = paired_gain(sub, dict(weighting=weighting, decay=interior), dict(weighting=weighting, decay=d),
+                               seed=seed, n_boot=n_boot)
+            rows.append({"leaf split": int(split), "movies per leaf": float(leaf_movies.median()), "decay": d,
+                         f"recall@{experiment.k}": gain["baseline"], "interior minus this": gain["difference"],
+                         "ci low": gain["low"], "ci high": gain["high"]})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------
+# The explorer: hierarchy decay and popularity blend, on cached per-user scores
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreCache:
+    """Per-user tag cosines at each decay of a grid, kept so that a move of the explorer only blends and ranks.
+
+    ``cosines[d]`` is the (users, items) cosine at decay ``d`` (0 where a profile is empty, ``known[d]``
+    False there); ``seen`` the movies each user rated in training, ``truth`` their held-out likes,
+    ``sparse`` the users of the sparsest activity bucket. :meth:`explore` blends with
+    log-popularity as every channel does (``channels.blend_scores``), takes the top K with the
+    channel's tie rule and scores it: the same lists as ``fit_matcher(...).recall`` (tested).
+    """
+
+    experiment: TagExperiment
+    users: np.ndarray
+    decays: tuple[float, ...]
+    weighting: str
+    cosines: dict
+    known: dict
+    popularity: np.ndarray
+    seen: np.ndarray
+    truth: np.ndarray
+    sparse: np.ndarray
+    sparse_bucket: str
+    _reference: dict = field(default_factory=dict, repr=False)
+
+    def _metrics(self, decay: float, blend: float) -> dict[str, float]:
+        """Mean recall@K of all cached users and of the sparse ones, at one setting: a few passes over the matrix."""
+        from .channels import blend_scores
+
+        k = min(self.experiment.k, self.seen.shape[1])
+        scores = blend_scores(self.cosines[decay], self.popularity, blend, empty=~self.known[decay], seen=self.seen)
+        # the channel's top K (fast_top_k_frame): everything above the k-th score, then ties at it by column order
+        kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1:k]
+        at_kth = scores == kth
+        need = k - (scores > kth).sum(axis=1, keepdims=True)
+        chosen = (scores > kth) | (at_kth & (np.cumsum(at_kth, axis=1) <= need))
+        chosen &= np.isfinite(scores)                      # -inf: rated, or nothing to say at blend 0
+        recall = (chosen & self.truth).sum(axis=1) / self.truth.sum(axis=1)
+        return {"all users": float(recall.mean()), "sparse users": float(recall[self.sparse].mean())}
+
+    def explore(self, decay: float = 0.5, blend: float = 0.5) -> pd.DataFrame:
+        """Recall@K overall and for sparse users at (decay, blend), beside tags alone and popularity at that decay.
+
+        ``decay`` must be one of the cached grid; ``blend`` any share in [0, 1]. One row per
+        (setting, users): setting "tags alone", "blend" or "popularity"; columns decay, blend, recall@K.
+        """
+        decay = check_fraction(decay, "decay")
+        if decay not in self.cosines:
+            raise ValueError(f"decay {decay:g} is not cached; the explorer's grid is {', '.join(f'{d:g}' for d in self.decays)}")
+        blend = check_fraction(blend, "blend")
+        for key in (("tags alone", decay, 0.0), ("popularity", None, 1.0)):
+            if key not in self._reference:
+                self._reference[key] = self._metrics(decay if key[1] is not None else self.decays[0], key[2])
+        rows = [("tags alone", 0.0, self._reference[("tags alone", decay, 0.0)]),
+                ("blend", blend, self._metrics(decay, blend)),
+                ("popularity", 1.0, self._reference[("popularity", None, 1.0)])]
+        k = self.experiment.k
+        return pd.DataFrame([{"setting": name, "users": group, "decay": decay, "blend": b, f"recall@{k}": value}
+                             for name, b, values in rows for group, value in values.items()])
+
+
+def score_cache(experiment: TagExperiment, decays: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0), *,
+                weighting: str = "tf-idf", max_users: int | None = 1500, seed: int = DEFAULT_SEED) -> ScoreCache:
+    """Fit the matcher at each decay of the grid once, for ``max_users`` of the experiment's users (seeded draw).
+
+    Memory is users x items x 8 bytes per decay (1,500 users, 3,000 movies, 5 decays: 180 MB);
+    refused beyond the package's memory limit.
+    """
+    from .channels import interaction_matrix
+
+    decays = tuple(sorted({check_fraction(d, "decays") for d in decays}))
+    if not decays:
+        raise ValueError("decays is empty; expected decay values in [0, 1]")
+    check_choice(weighting, "weighting", WEIGHTINGS)
+    seed = check_seed(seed)
+    users = experiment.users
+    if max_users is not None:
+        max_users = check_int(max_users, "max_users", low=10)
+        if max_users < len(users):
+            users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
+    n_items = len(experiment.catalogue.item_ids)
+    check_memory(8.0 * len(users) * n_items * (len(decays) + 1), "the explorer's cached score matrices")
+    cosines, known = {}, {}
+    for d in decays:
+        matcher = fit_matcher(experiment.catalogue, experiment.train, user_ids=users, weighting=weighting, decay=d)
+        mask = matcher._known(users)
+        own = np.zeros((len(users), n_items))
+        if mask.any():
+            own[mask] = matcher._own_scores(users[mask])
+        cosines[d], known[d] = own, mask
+    items = experiment.catalogue.item_ids
+    seen = interaction_matrix(experiment.train, users, items).toarray()
+    truth = interaction_matrix(experiment.truth, users, items).toarray()
+    sparse_bucket = experiment.buckets[0]
+    cache = ScoreCache(experiment=experiment, users=users, decays=decays, weighting=weighting, cosines=cosines,
+                       known=known, popularity=like_popularity(experiment.train, items), seen=seen, truth=truth,
+                       sparse=(experiment.activity.reindex(users) == sparse_bucket).to_numpy(),
+                       sparse_bucket=sparse_bucket)
+    for d in decays:                                     # the references, so a move computes one setting only
+        cache.explore(d, 0.0)
+    return cache
+
+
+def draw_exploration(result: pd.DataFrame, fig: Any) -> None:
+    """Draw :meth:`ScoreCache.explore`'s table: recall@K of tags alone, the blend and popularity, for all and sparse users."""
+    metric = next(c for c in result.columns if c.startswith("recall@"))
+    ax = fig.add_subplot(1, 1, 1)
+    groups = list(dict.fromkeys(result["users"]))
+    settings = list(dict.fromkeys(result["setting"]))
+    width = 0.8 / len(settings)
+    x = np.arange(len(groups))
+    for i, setting in enumerate(settings):
+        part = result[result["setting"] == setting].set_index("users").reindex(groups)
+        label = setting if setting != "blend" else f"blend w = {part['blend'].iloc[0]:g}"
+        bars = ax.bar(x + (i - (len(settings) - 1) / 2) * width, part[metric], width=width, label=label)
+        ax.bar_label(bars, fmt="%.3f", fontsize=8)
+    ax.set_xticks(x, groups)
+    ax.set_ylim(0, max(0.01, float(result[metric].max())) * 1.2)
+    ax.set_ylabel(f"{metric} (mean over users)")
+    ax.set_xlabel("users")
+    decay = float(result["decay"].iloc[0])
+    blend = result[result["setting"] == "blend"].set_index("users")[metric]
+    best = result.loc[result.groupby("users")[metric].idxmax()].set_index("users")["setting"]
+    ax.set_title(f"Decay {decay:g}, blend {result.loc[result['setting'] == 'blend', 'blend'].iloc[0]:g}: "
+                 f"{metric} {blend.iloc[0]:.3f} overall, {blend.iloc[-1]:.3f} for sparse users "
+                 f"(best: {best.iloc[0]} / {best.iloc[-1]})", fontsize=10)
+    ax.legend(fontsize=8)
+
+
+def exploration_summary(result: pd.DataFrame) -> str:
+    """The explorer's numbers as text: one line per setting."""
+    metric = next(c for c in result.columns if c.startswith("recall@"))
+    wide = result.pivot(index="setting", columns="users", values=metric).reindex(list(dict.fromkeys(result["setting"])))
+    lines = [f"decay {float(result['decay'].iloc[0]):g}, blend {float(result.loc[result['setting'] == 'blend', 'blend'].iloc[0]):g}"]
+    lines += [f"{name:>10}: {metric} {row.iloc[0]:.3f} all users, {row.iloc[1]:.3f} sparse users"
+              for name, row in wide.iterrows()]
+    return "\n".join(lines)

@@ -5,6 +5,9 @@
 * **The day.** ``DIURNAL_PROFILE``: the relative request rate by hour; :func:`diurnal_rate`
   interpolates it, :func:`hourly_shares` turns it into each hour's share of the day's sessions.
 * **Sessions.** :func:`expand_sessions`: a visit of several requests, think times apart.
+* **A day of recommendation requests** (chapter 03). :func:`generate_trace`: sessions of new and
+  returning users on a users table, each request with its context (platform, network, place,
+  time of day) and the feed page it asks for, the trace the cache keys of chapter 03 are tried on.
 * **Request streams for a serving cluster** (chapter 02). A request has an arrival time, a user id, an item id (the item the page is about) and an
 amount of work in seconds at speed 1. Users and items are drawn with a Zipf-like skew
 (Zipf-Mandelbrot: P(rank r) proportional to 1 / (r + q)^s), so a few users are very active and
@@ -14,16 +17,18 @@ Arrivals are Poisson at a constant rate, or follow a diurnal day with bursts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
+import pandas as pd
 
-from .checks import check_int, check_memory, check_number, check_seed
+from .checks import check_fraction, check_frame, check_int, check_memory, check_number, check_seed
 from .seeding import DEFAULT_SEED
 
 __all__ = [
-    "DIURNAL_PROFILE", "HOURLY_SESSION_SHARE", "Population", "Requests", "diurnal_rate", "diurnal_traffic",
-    "expand_sessions", "hourly_shares", "poisson_traffic", "zipf_probabilities", "zipf_trace",
+    "DAYPARTS", "DIURNAL_PROFILE", "HOURLY_SESSION_SHARE", "PAGES_PER_LIST", "Population", "Requests",
+    "REGISTRATION", "TRACE_COLUMNS", "USER_COLUMNS", "daypart", "diurnal_rate", "diurnal_traffic", "expand_sessions",
+    "generate_trace", "hourly_shares", "poisson_traffic", "zipf_probabilities", "zipf_trace",
 ]
 
 #: Relative request rate by hour of day (0-23): a night trough, a lunch bump and an evening peak,
@@ -96,19 +101,6 @@ class Requests:
         return float(self.work.sum() / self.duration / capacity)
 
 
-# --------------------------------------------------------------------------- validation
-
-def _positive(name: str, value: object, *, integer: bool = False, allow_zero: bool = False) -> float:
-    """A finite number > 0 (>= 0 with ``allow_zero``), through the shared checks."""
-    if integer:
-        return float(check_int(value, name, low=0, include_low=allow_zero))
-    return check_number(value, name, low=0, include_low=allow_zero)
-
-
-def _share(name: str, value: object) -> float:
-    return check_number(value, name, low=0, high=1, include_high=False)
-
-
 # --------------------------------------------------------------------------- popularity
 
 def zipf_probabilities(n: int, s: float = 1.0, q: float = 0.0) -> np.ndarray:
@@ -163,17 +155,16 @@ class Population:
     work_cv: float = 1.0
 
     def __post_init__(self) -> None:
-        _positive("n_users", self.n_users, integer=True)
-        _positive("n_items", self.n_items, integer=True)
+        check_int(self.n_users, "n_users", low=0, include_low=False)
+        check_int(self.n_items, "n_items", low=0, include_low=False)
         for name in ("user_skew", "user_offset", "item_skew"):
-            _positive(name, getattr(self, name), allow_zero=True)
-        _share("hot_user_share", self.hot_user_share)
-        _share("hot_item_share", self.hot_item_share)
-        if _positive("session_requests", self.session_requests) < 1:
-            raise ValueError(f"session_requests is the mean number of requests per session, at least 1; got {self.session_requests!r}")
-        _positive("think_time", self.think_time)
-        _positive("mean_work", self.mean_work)
-        _positive("work_cv", self.work_cv)
+            check_number(getattr(self, name), name, low=0)
+        check_number(self.hot_user_share, "hot_user_share", low=0, high=1, include_high=False)
+        check_number(self.hot_item_share, "hot_item_share", low=0, high=1, include_high=False)
+        check_number(self.session_requests, "session_requests", low=1)  # the mean requests of a session
+        check_number(self.think_time, "think_time", low=0, include_low=False)
+        check_number(self.mean_work, "mean_work", low=0, include_low=False)
+        check_number(self.work_cv, "work_cv", low=0, include_low=False)
         if (self.hot_user_share and self.n_users < 2) or (self.hot_item_share and self.n_items < 2):
             raise ValueError("a hot key needs at least two ids (one hot, the rest ordinary)")
 
@@ -224,10 +215,10 @@ def poisson_traffic(rate: float, duration: float, *, seed: int = DEFAULT_SEED, *
     ``hot_user_share`` / ``hot_item_share``: share of all requests from user 0 / about item 0
     (a heavy user such as a crawler; a viral item). ``work_cv = 1`` gives exponential service.
     """
-    rate = _positive("rate", rate)
-    duration = _positive("duration", duration)
+    rate = check_number(rate, "rate", low=0, include_low=False)
+    duration = check_number(duration, "duration", low=0, include_low=False)
     pop = Population(**population)
-    rng = np.random.default_rng(_seed(seed))
+    rng = np.random.default_rng(check_seed(seed))
     lead = _lead_time(pop)
     visits = rng.poisson(rate / pop.session_requests * (duration + lead))
     starts = np.sort(rng.uniform(-lead, duration, visits))  # given their number, Poisson arrivals are uniform
@@ -237,10 +228,6 @@ def poisson_traffic(rate: float, duration: float, *, seed: int = DEFAULT_SEED, *
 def _lead_time(pop: Population) -> float:
     """Visits start this long before the window too, so the stream is steady from its first second."""
     return 0.0 if pop.session_requests == 1 else 10.0 * pop.session_requests * pop.think_time
-
-
-def _seed(seed: object) -> int:
-    return check_seed(seed)
 
 
 def diurnal_rate(t: np.ndarray | float, peak_rate: float, day_length: float = 86_400.0,
@@ -285,15 +272,15 @@ def diurnal_traffic(
     last ``burst_length`` s and add ``burst_extra`` to the rate. Arrivals by thinning a Poisson
     stream; other keyword arguments describe the :class:`Population`.
     """
-    peak_rate = _positive("peak_rate", peak_rate)
-    day_length = _positive("day_length", day_length)
-    bursts = int(_positive("bursts", bursts, integer=True, allow_zero=True))
-    burst_length = _positive("burst_length", burst_length)
-    burst_extra = _positive("burst_extra", burst_extra, allow_zero=True)
+    peak_rate = check_number(peak_rate, "peak_rate", low=0, include_low=False)
+    day_length = check_number(day_length, "day_length", low=0, include_low=False)
+    bursts = check_int(bursts, "bursts", low=0)
+    burst_length = check_number(burst_length, "burst_length", low=0, include_low=False)
+    burst_extra = check_number(burst_extra, "burst_extra", low=0)
     if burst_length >= 15 / 24 * day_length:
         raise ValueError(f"burst_length ({burst_length:g} s) must fit between 08:00 and 23:00 of the day")
     pop = Population(**population)
-    rng = np.random.default_rng(_seed(seed))
+    rng = np.random.default_rng(check_seed(seed))
     starts = np.sort(rng.uniform(8 / 24 * day_length, 23 / 24 * day_length - burst_length, bursts))
     burst_list = [(float(s), burst_length, burst_extra) for s in starts]
     top = peak_rate * (1.0 + burst_extra) / pop.session_requests
@@ -304,3 +291,129 @@ def diurnal_traffic(
     visits = candidates[rng.random(n) * top < rate]
     meta = {"kind": "diurnal", "peak_rate": peak_rate, "day_length": day_length, "bursts": burst_list, "population": pop}
     return _stream(rng, visits, day_length, pop, meta)
+
+
+# --------------------------------------------------------------------------- realistic traffic
+
+DAYPARTS = ("night", "morning", "afternoon", "evening")  # hours 0-5, 6-11, 12-17, 18-23
+
+OTHER_DEVICE_RATE = 0.2  # a returning user's session is on another platform than the one they signed up on
+CELLULAR_RATE = 0.35  # phone sessions on a cellular network rather than wifi
+GEO_CELLS = 50  # fine location cells per region (the "place" of an exact context)
+PAGES_PER_LIST = 10  # pages one cached ranked list covers (200 items at 20 a page)
+USER_COLUMNS = ("userId", "region", "signup_platform")
+TRACE_COLUMNS = ("time", "session", "user", "is_new", "region", "platform", "network", "geo_cell",
+                 "hour", "minute", "daypart", "page", "list_block")
+
+
+def daypart(hour: int) -> str:
+    """The coarse time of day of an hour 0..23: night (0-5), morning (6-11), afternoon (12-17), evening (18-23)."""
+    h = check_int(hour, "hour", low=0)
+    if h > 23:
+        raise ValueError(f"hour must be in 0..23, got {hour}")
+    return DAYPARTS[h // 6]
+
+
+def _check_users(users: Any) -> pd.DataFrame:
+    check_frame(users, USER_COLUMNS, "users", allow_empty=False)
+    if users[list(USER_COLUMNS)].isna().any().any():
+        raise ValueError(f"users has missing values in {list(USER_COLUMNS)}")
+    if not users["userId"].is_unique:
+        raise ValueError("users has duplicate userId values")
+    if not pd.api.types.is_integer_dtype(users["userId"]):
+        raise ValueError("userId must be integers")
+    return users
+
+
+#: registration features a trace carries when the users table has them (chapter 03's taste segments)
+REGISTRATION = ("age_group", "gender", "occupation")
+
+
+def generate_trace(users: pd.DataFrame, *, n_sessions: int = 20_000, share_new: float = 0.3,
+                   requests_per_session: float = 5.0, revisit_rate: float = 0.5, think_time: float = 40.0,
+                   activity_skew: float = 1.0, seed: int = DEFAULT_SEED) -> pd.DataFrame:
+    """A day of recommendation requests on a users table, one row per request, sorted by time.
+
+    * ``n_sessions`` sessions start over 24 hours with the shape ``HOURLY_SESSION_SHARE``.
+    * A share ``share_new`` of sessions come from new users: no history, a fresh id, and
+      a region and platform drawn from the known users' mix (all a cold-start request knows).
+    * The other sessions belong to known users, picked in proportion to a per-user
+      activity drawn lognormal with sigma ``activity_skew`` (0: everyone alike); a
+      session is on the user's sign-up platform, or another with probability 0.2.
+    * A session makes 1 + Geometric requests, ``requests_per_session`` on average,
+      ``think_time`` seconds apart on average (exponential). The first opens page 1 of
+      the feed; each later request re-requests the page on screen (back from a detail
+      page, pull to refresh) with probability ``revisit_rate``, else opens the next page.
+    * The exact context of a request is its platform, network (wifi/cellular), location
+      cell and minute; ``daypart`` is the coarse time of day.
+
+    Columns (``TRACE_COLUMNS``, then the registration features of ``REGISTRATION`` the users table
+    has, a new user's being a random known user's): time (s from midnight), session, user, is_new, region, platform, network,
+    geo_cell, hour, minute, daypart, page, and list_block: which cached ranked list of
+    ``PAGES_PER_LIST`` pages covers the page (0 for pages 1-10).
+    """
+    users = _check_users(users)
+    n_sessions = check_int(n_sessions, "n_sessions", low=1)
+    share_new = check_fraction(share_new, "share_new")
+    revisit_rate = check_fraction(revisit_rate, "revisit_rate", include_high=False)  # 1 would never leave a page
+    # a session makes at least one request
+    requests_per_session = check_number(requests_per_session, "requests_per_session", low=1)
+    think_time = check_number(think_time, "think_time", low=0, include_low=False)
+    activity_skew = check_number(activity_skew, "activity_skew", low=0)
+
+    rng = np.random.default_rng(seed)
+    user_ids = users["userId"].to_numpy(dtype=np.int64)
+    regions = users["region"].astype(str).to_numpy()
+    platforms = users["signup_platform"].astype(str).to_numpy()
+    n_users = len(user_ids)
+
+    # Sessions: who, on what, where, when.
+    is_new = rng.random(n_sessions) < float(share_new)
+    n_new = int(is_new.sum())
+    activity = rng.lognormal(0.0, activity_skew, n_users)
+    member = rng.choice(n_users, size=n_sessions, p=activity / activity.sum())  # for returning sessions
+    template = rng.integers(0, n_users, size=n_sessions)  # a new user's features follow a random known user's
+    person = np.where(is_new, template, member)
+    user = user_ids[member].copy()
+    user[is_new] = user_ids.max() + 1 + np.arange(n_new)
+    region = regions[person]
+    platform = platforms[person].copy()
+    switch = ~is_new & (rng.random(n_sessions) < OTHER_DEVICE_RATE)
+    platform[switch] = platforms[rng.integers(0, n_users, size=int(switch.sum()))]
+    phone = np.isin(platform, ["android", "ios"])
+    network = np.where(phone & (rng.random(n_sessions) < CELLULAR_RATE), "cellular", "wifi")
+    geo_cell = rng.integers(0, GEO_CELLS, size=n_sessions)
+    start_hour = rng.choice(24, size=n_sessions, p=HOURLY_SESSION_SHARE)
+    start = (start_hour + rng.random(n_sessions)) * 3600.0
+
+    # Requests: expand sessions, then walk pages within each session.
+    session, step, elapsed = expand_sessions(rng, n_sessions, requests_per_session, think_time)
+    n = session.size
+    offset = np.flatnonzero(step == 0)  # each session's first request
+    advance = (rng.random(n) >= float(revisit_rate)) & (step > 0)
+    pages = np.cumsum(advance)
+    page = 1 + pages - pages[offset][session]
+    time = start[session] + elapsed
+    hour = (time // 3600).astype(np.int64) % 24
+
+    # what a sign-up form tells about a new user (a known user's own registration for returning ones);
+    # taken from the same person as region and platform, so the random streams above are unchanged
+    registration = {col: users[col].astype(str).to_numpy()[person] for col in REGISTRATION if col in users.columns}
+
+    trace = pd.DataFrame({
+        "time": time,
+        "session": session,
+        "user": user[session],
+        "is_new": is_new[session],
+        "region": region[session],
+        "platform": platform[session],
+        "network": network[session],
+        "geo_cell": geo_cell[session],
+        "hour": hour,
+        "minute": (time // 60).astype(np.int64),
+        "daypart": np.asarray(DAYPARTS)[hour // 6],
+        "page": page.astype(np.int64),
+        "list_block": ((page - 1) // PAGES_PER_LIST).astype(np.int64),
+        **{col: values[session] for col, values in registration.items()},
+    })
+    return trace.iloc[np.argsort(time, kind="stable")].reset_index(drop=True)

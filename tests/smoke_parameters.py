@@ -21,6 +21,7 @@ SMOKE_PARAMETERS: dict[str, dict] = {
         "USERS": 300,
         "LENS_DEPTHS": [0, 1],
         "LENS_TRAINING": dict(steps=30, batch_size=512, learning_rate=1e-2, eval_every=10),
+        "BASE_RATES": [0.04, 0.53],
     },
     "02_load_balancing": {
         "N_REQUESTS": 20_000,
@@ -64,10 +65,22 @@ SMOKE_PARAMETERS: dict[str, dict] = {
         "N_REPEATS": 3,
         "N_SYNTHETIC": 10_000,
         "N_QUERIES": 50,
+        "OFFSET_REPEATS": 2,
+        "SCALING_SIZES": (2_000, 8_000),
     },
     "08_scaling_out_with_spark": {
         "MAX_ITER": 1,
         "LSH_QUERIES": 30,
         "SCALE_FACTORS": (2,),
+    },
+    "09_capstone_serving": {
+        "N_EVAL_USERS": 200,
+        "N_TUNE_USERS": 200,
+        "EGES_WALKS": 1000,
+        "RANK_STEPS": 200,
+        "TRACE_REQUESTS": 80,
+        "JOIN_REQUESTS": 80,
+        "JOIN_USERS": 40,
+        "LOAD_REQUESTS": 200,
     },
 }

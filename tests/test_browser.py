@@ -1,13 +1,21 @@
-"""Every notebook, run through JupyterLab's own UI in headless Chromium, as a learner runs it.
+"""Every notebook, run through JupyterLab's own UI in headless Chromium, as a learner runs it: the smoke run.
 
-Starts JupyterLab on a free loopback port with a token, on a copy of the notebooks (so the UI's
-saves never touch the committed ones) whose `parameters` cells carry the smoke run's small values
-(tests/smoke_parameters.py: nbval already runs every notebook at its defaults, so the browser pass
-checks the UI at a fraction of the cost); for each notebook clears the outputs, runs all cells
-from the Run menu, waits until every code cell has an execution count and the kernel is idle,
-then asserts: no cell shows an error or stderr, every figure rendered (at least as many images
-as the committed notebook stores, each with pixels, none wider than its output area). A
-screenshot of each notebook is saved under ``build/browser/``.
+nbval runs every notebook at its defaults and compares what it prints. This pass proves the rest,
+once per notebook: that a learner who shrinks the knobs still gets a notebook that runs, claims
+included, and that it runs in the browser. It starts JupyterLab on a free loopback port with a
+token, on a copy of the notebooks (so the UI's saves never touch the committed ones), each the
+smoke version of its notebook (``sparrow_course.notebooks.smoke_version``: the small values of
+tests/smoke_parameters.py injected, overlapping figure text recorded); for each notebook clears
+the outputs, runs all cells from the Run menu, waits until every code cell has an execution count
+and the kernel is idle, then asserts: no cell shows an error or stderr, every figure rendered (at
+least as many images as the committed notebook stores, each with pixels, none wider than its
+output area), no figure has overlapping text. Then, in a notebook with explorers
+(``sparrow_course.explorers``), it moves the first slider of each one with the keyboard, as a learner
+would, and asserts that the live area shows the figure and the numbers the package computes from
+scratch for the new setting (compared through the kernel: the PNG's SHA-256 and the text), and that
+both differ from the default state's. A screenshot of each notebook is saved under
+``build/browser/``. Where there is no Chromium, tests/test_notebook_smoke.py runs the same smoke
+versions headless instead.
 
 Needs Playwright (a dev dependency) and the system's Chromium (Debian's ``chromium``; Playwright's
 own browser download is not used). `.ci/run` installs Chromium and a CJK font when missing;
@@ -26,31 +34,21 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
-from lab_process import free_port, stop_group
+from lab_process import BROWSER_MISSING, CHROMIUM, CHROMIUM_FLAGS, free_port, stop_group
 from smoke_parameters import SMOKE_PARAMETERS
+
+from sparrow_course.notebooks import read_overlaps, smoke_version
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 ARTEFACTS = ROOT / "build" / "browser"
-CHROMIUM = next((p for p in (os.environ.get("SPARROW_COURSE_CHROMIUM"), shutil.which("chromium"),
-                             shutil.which("chromium-browser")) if p), None)
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 RUN_TIMEOUT_S = 900  # per notebook, generous: with the small values each runs well under a minute on 2 cores
 STALL_S = 20  # the kernel idle and no prompt changing for this long: Run All stopped (an error, a dialog)
 
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # pragma: no cover - the dev extras install it
-    sync_playwright = None
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(sync_playwright is None, reason="Playwright is not installed (pip install -e .[dev])"),
-    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium found: sudo apt-get install chromium "
-                                                "(or set SPARROW_COURSE_CHROMIUM to a Chromium binary)"),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.smoke,
+              pytest.mark.skipif(BROWSER_MISSING is not None, reason=BROWSER_MISSING or "")]
 
 # Lab settings for the test: no news pop-up over the notebook, and every cell rendered (JupyterLab
 # otherwise renders only the cells on screen, so off-screen outputs could not be checked).
@@ -62,19 +60,6 @@ LAB_SETTINGS = {
 }
 
 
-def _inject_small_parameters(path: Path, overrides: dict) -> None:
-    """Append the smoke values after the parameters cell's defaults, as the smoke run does."""
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
-        if "parameters" in cell.metadata.get("tags", []) and overrides:
-            cell.source += "\n\n# small values for the browser test\n" + "\n".join(
-                f"{k} = {v!r}" for k, v in overrides.items())
-    nbformat.write(nb, path)
-
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """JupyterLab serving a copy of the notebooks; yields (base URL, token, folder)."""
@@ -82,7 +67,7 @@ def lab(tmp_path_factory):
     folder = tmp / "notebooks"
     shutil.copytree(ROOT / "notebooks", folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
-        _inject_small_parameters(path, SMOKE_PARAMETERS.get(path.stem, {}))
+        nbformat.write(smoke_version(path, SMOKE_PARAMETERS.get(path.stem, {})), path)
     settings = tmp / "settings"
     for name, value in LAB_SETTINGS.items():
         path = settings / name
@@ -94,7 +79,7 @@ def lab(tmp_path_factory):
     root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
            f"--IdentityProvider.token={token}", f"--notebook-dir={folder}", f"--LabApp.user_settings_dir={settings}",
-           f"--LabApp.workspaces_dir={tmp / 'workspaces'}", *root]
+           f"--LabApp.workspaces_dir={tmp / 'workspaces'}", "--LabApp.expose_app_in_browser=True", *root]
     log = (tmp / "lab.log").open("w")
     server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -116,6 +101,8 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         yield chromium
@@ -138,14 +125,25 @@ IDLE_JS = """() => { const s = document.querySelector(
     return s !== null && s.getAttribute('data-status') === 'idle'; }"""
 
 
-def _accept_kernel_dialog(page) -> None:
-    """Accept JupyterLab's 'Select Kernel' dialog (the notebook's own kernel is preselected) if it appears."""
+READY_JS = IDLE_JS.replace("() => {", "() => { if (document.querySelector('.jp-Dialog .jp-mod-accept')) return true;", 1)
+
+
+def _accept_kernel_dialog(page) -> bool:
+    """Accept JupyterLab's 'Select Kernel' dialog (the notebook's own kernel is preselected) if it is up."""
     dialog = page.locator(".jp-Dialog .jp-mod-accept")
-    try:
-        dialog.first.wait_for(timeout=15_000)
-    except Exception:  # no dialog: the kernel started on its own
-        return
-    dialog.first.click()
+    if dialog.count():
+        dialog.first.click()
+        return True
+    return False
+
+
+def _start_kernel(page) -> None:
+    """Wait until the kernel is idle, accepting the kernel dialog if it comes first or just after (it can, on a first start)."""
+    page.wait_for_function(READY_JS, timeout=120_000)
+    deadline = time.monotonic() + 3
+    while not _accept_kernel_dialog(page) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    page.wait_for_function(IDLE_JS, timeout=120_000)
 
 
 PROMPTS_JS = """() => Array.from(document.querySelectorAll(
@@ -159,7 +157,8 @@ CHECK_JS = """() => {
   const images = Array.from(panel.querySelectorAll('.jp-RenderedImage img')).map(img => ({
       natural: img.naturalWidth, shown: img.getBoundingClientRect().width,
       area: img.closest('.jp-OutputArea').getBoundingClientRect().width}));
-  return {bad, images};
+  const text = outputs.map(o => o.textContent).join('\\n');
+  return {bad, images, text};
 }"""
 
 
@@ -172,8 +171,7 @@ def test_notebook_runs_clean_in_jupyterlab(lab, browser, path):
         # ?reset: a fresh layout, so tabs of earlier notebooks do not come back and start kernels
         page.goto(f"{base}/lab/tree/{path.name}?reset&token={token}", wait_until="domcontentloaded")
         page.locator(".jp-NotebookPanel .jp-CodeCell").first.wait_for(timeout=120_000)
-        _accept_kernel_dialog(page)
-        page.wait_for_function(IDLE_JS, timeout=120_000)
+        _start_kernel(page)
         _menu(page, "Edit", "Clear Outputs of All Cells")
         cleared = page.evaluate(PROMPTS_JS)
         assert cleared and all(p in ("[ ]:", "[ ]") for p in cleared), f"outputs were not cleared: {cleared[:5]}"
@@ -190,6 +188,8 @@ def test_notebook_runs_clean_in_jupyterlab(lab, browser, path):
                             f"not run (prompts {[prompts[i] for i in waiting[:5]]}); errors shown: "
                             f"{page.evaluate(CHECK_JS)['bad'][:2]}; see build/browser/{path.stem}.png")
             time.sleep(1.0)
+            if _accept_kernel_dialog(page):  # a late dialog would hold Run All forever
+                last_change = now
             current = page.evaluate(PROMPTS_JS)
             if current != prompts:
                 prompts, last_change = current, now
@@ -202,5 +202,112 @@ def test_notebook_runs_clean_in_jupyterlab(lab, browser, path):
         for image in found["images"]:
             assert image["natural"] > 0, f"{path.name}: a figure did not render"
             assert image["shown"] <= image["area"] + 1, f"{path.name}: a figure is wider than its output area"
+        overlaps = read_overlaps(found["text"])
+        assert overlaps is not None, f"{path.name}: the smoke version's report cell printed nothing"
+        assert not overlaps, f"{path.name}: figures with overlapping text: {overlaps}"
+        if _explorer_count(path):
+            _check_explorers(page, path)
+    finally:
+        page.close()
+
+
+# --------------------------------------------------------------------------- explorers
+
+def _explorer_count(path: Path) -> int:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return sum("".join(c["source"]).count("explorers.explore(") for c in nb["cells"] if c["cell_type"] == "code")
+
+
+EXECUTE_JS = """async (code) => {
+  const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  const future = kernel.requestExecute({code, silent: false, store_history: false});
+  let text = '';
+  future.onIOPub = msg => {
+    if (msg.header.msg_type === 'stream') text += msg.content.text;
+    if (msg.header.msg_type === 'error') text += 'ERROR ' + msg.content.ename + ': ' + msg.content.evalue;
+  };
+  await future.done;
+  return text;
+}"""
+
+REPORT_CODE = ("import json as _x_json\nfrom sparrow_course import explorers as _x\n"
+               "print('EXPLORERS ' + _x_json.dumps(_x.live_report(), default=str))")
+
+LIVE_JS = """(i) => {
+  const box = document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .sparrow-explorer')[i];
+  const live = box.querySelector('.sparrow-explorer-live');
+  const readout = box.querySelector('.widget-readout');
+  return {frame: live ? Number(live.dataset.frame) : 0, sha256: live ? live.dataset.sha256 : null,
+          numbers: live ? live.querySelector('.sparrow-explorer-numbers').textContent : null,
+          images: live ? live.querySelectorAll('img').length : 0,
+          readout: readout ? readout.textContent.trim() : null};
+}"""
+
+
+def _kernel_report(page) -> list[dict]:
+    out = page.evaluate(EXECUTE_JS, REPORT_CODE)
+    line = next((x for x in out.splitlines() if x.startswith("EXPLORERS ")), None)
+    assert line is not None, f"the kernel did not report its explorers: {out[-500:]}"
+    return json.loads(line.removeprefix("EXPLORERS "))
+
+
+def _check_explorers(page, path: Path) -> None:
+    """Move the first slider of every explorer one step; the live area must show the package's values for it."""
+    boxes = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .sparrow-explorer")
+    expected = _explorer_count(path)
+    assert boxes.count() == expected, f"{path.name}: {boxes.count()} explorers shown, {expected} in the notebook"
+    for i in range(expected):
+        before = page.evaluate(LIVE_JS, i)
+        handle = boxes.nth(i).locator(".noUi-handle").first
+        handle.scroll_into_view_if_needed()
+        handle.focus()
+        page.keyboard.press("ArrowRight")  # one step, reported on release like the end of a drag
+        try:
+            page.wait_for_function(f"() => ({LIVE_JS})({i}).frame > {before['frame']}", timeout=120_000)
+        except Exception:
+            page.screenshot(path=str(ARTEFACTS / f"{path.stem}-explorer{i + 1}.png"), full_page=False)
+            pytest.fail(f"{path.name}, explorer {i + 1}: no new frame after a slider step; the kernel reports "
+                        f"{_kernel_report(page)[i]}; the live area shows {boxes.nth(i).inner_text()[:300]!r}")
+        page.wait_for_function(IDLE_JS, timeout=120_000)
+        time.sleep(0.5)  # a later frame of the same move would still be on its way
+        shown = page.evaluate(LIVE_JS, i)
+        report = _kernel_report(page)[i]
+        page.screenshot(path=str(ARTEFACTS / f"{path.stem}-explorer{i + 1}.png"), full_page=False)
+        where = f"{path.name}, explorer {i + 1}"
+        assert report["error"] is None, f"{where}: the update failed: {report['error']}"
+        assert report["values"] != report["defaults"], f"{where}: the slider did not move ({report['values']})"
+        assert shown["readout"] != before["readout"], f"{where}: the slider's readout did not change"
+        assert shown["images"] == 1, f"{where}: the live area shows no figure"
+        assert shown["sha256"] == report["sha256"] != report["default_sha256"], \
+            f"{where}: the live figure is not the package's figure for {report['values']}"
+        assert shown["numbers"] == report["text"] != report["default_text"], \
+            f"{where}: the live numbers {shown['numbers']!r} are not the package's {report['text']!r} " \
+            f"for {report['values']}"
+
+
+@pytest.fixture(scope="module")
+def served():
+    """``sparrow-course serve --small`` on a free loopback port, stopped when the module's tests are done."""
+    from lab_process import start_serve
+
+    port = free_port()
+    server = start_serve(port)
+    yield f"http://127.0.0.1:{port}"
+    stop_group(server)
+
+
+def test_the_capstone_page_shows_movie_cards(served, browser):
+    page = browser.new_page()
+    try:
+        page.goto(f"{served}/?id=1&size=8", timeout=60_000)
+        assert page.locator("h1").inner_text() == "Recommended for you"
+        assert page.locator(".card").count() == 8
+        assert all(page.locator(".card h3").nth(i).inner_text().strip() for i in range(8))
+        page.fill("input[name=id]", "999999")   # a user nobody knows: the cold-start path, through the form
+        page.click("button")
+        page.wait_for_load_state()
+        assert "cold-start path" in page.locator("#path").inner_text()
+        ARTEFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTEFACTS / "09_capstone_page.png"), full_page=True)
     finally:
         page.close()

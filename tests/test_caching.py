@@ -1,6 +1,8 @@
 """Chapter 03: cache policies, the all-sizes LRU curve, Che's approximation, traces, keys, TTL and staleness."""
 from __future__ import annotations
 
+import re
+
 import math
 
 import numpy as np
@@ -26,7 +28,7 @@ def users() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def trace(users) -> pd.DataFrame:
-    return caching.generate_trace(users, n_sessions=3000, seed=5)
+    return traffic.generate_trace(users, n_sessions=3000, seed=5)
 
 
 # --------------------------------------------------------------------------- policies (cachetools)
@@ -180,19 +182,20 @@ def test_zipf_popularity():
 # --------------------------------------------------------------------------- the request trace
 
 def test_trace_is_deterministic_for_a_seed_and_changes_with_it(users):
-    a = caching.generate_trace(users, n_sessions=500, seed=9)
-    b = caching.generate_trace(users, n_sessions=500, seed=9)
+    a = traffic.generate_trace(users, n_sessions=500, seed=9)
+    b = traffic.generate_trace(users, n_sessions=500, seed=9)
     pd.testing.assert_frame_equal(a, b)
-    c = caching.generate_trace(users, n_sessions=500, seed=10)
+    c = traffic.generate_trace(users, n_sessions=500, seed=10)
     assert not a[["time", "user"]].equals(c[["time", "user"]])
 
 
 def test_trace_shape_and_invariants(trace, users):
-    assert tuple(trace.columns) == caching.TRACE_COLUMNS
+    n = len(traffic.TRACE_COLUMNS)
+    assert tuple(trace.columns[:n]) == traffic.TRACE_COLUMNS and set(trace.columns[n:]) <= set(traffic.REGISTRATION)
     assert (np.diff(trace["time"].to_numpy()) >= 0).all()
     assert trace["session"].nunique() == 3000
-    assert trace["hour"].between(0, 23).all() and set(trace["daypart"]) <= set(caching.DAYPARTS)
-    assert (trace["daypart"] == [caching.daypart(h) for h in trace["hour"]]).all()
+    assert trace["hour"].between(0, 23).all() and set(trace["daypart"]) <= set(traffic.DAYPARTS)
+    assert (trace["daypart"] == [traffic.daypart(h) for h in trace["hour"]]).all()
     # returning users are known users; new users have fresh ids, one per session, features from the table
     known = set(users["userId"])
     ret, new = trace[~trace["is_new"]], trace[trace["is_new"]]
@@ -203,23 +206,23 @@ def test_trace_shape_and_invariants(trace, users):
     by_session = trace.sort_values(["session", "time"], kind="stable").groupby("session")["page"]
     assert (by_session.first() == 1).all()
     assert by_session.diff().dropna().isin([0, 1]).all()
-    assert (trace["list_block"] == (trace["page"] - 1) // caching.PAGES_PER_LIST).all()
+    assert (trace["list_block"] == (trace["page"] - 1) // traffic.PAGES_PER_LIST).all()
 
 
 def test_trace_parameters_do_what_they_say(users):
     base = dict(n_sessions=4000, seed=2)
-    t0 = caching.generate_trace(users, share_new=0.0, **base)
-    t1 = caching.generate_trace(users, share_new=1.0, **base)
+    t0 = traffic.generate_trace(users, share_new=0.0, **base)
+    t1 = traffic.generate_trace(users, share_new=1.0, **base)
     assert not t0["is_new"].any() and t1["is_new"].all()
-    sessions = caching.generate_trace(users, share_new=0.4, **base).drop_duplicates("session")
+    sessions = traffic.generate_trace(users, share_new=0.4, **base).drop_duplicates("session")
     assert sessions["is_new"].mean() == pytest.approx(0.4, abs=0.03)
-    long = caching.generate_trace(users, requests_per_session=8.0, **base)
+    long = traffic.generate_trace(users, requests_per_session=8.0, **base)
     assert len(long) / 4000 == pytest.approx(8.0, rel=0.05)
-    no_revisit = caching.generate_trace(users, revisit_rate=0.0, **base).sort_values(["session", "time"])
+    no_revisit = traffic.generate_trace(users, revisit_rate=0.0, **base).sort_values(["session", "time"])
     assert no_revisit.groupby("session")["page"].diff().dropna().eq(1).all()  # every request opens a new page
     # skew: with sigma 0 visits spread evenly, with sigma 2 a few users take many sessions
-    flat = caching.generate_trace(users, activity_skew=0.0, share_new=0.0, **base).drop_duplicates("session")
-    skewed = caching.generate_trace(users, activity_skew=2.0, share_new=0.0, **base).drop_duplicates("session")
+    flat = traffic.generate_trace(users, activity_skew=0.0, share_new=0.0, **base).drop_duplicates("session")
+    skewed = traffic.generate_trace(users, activity_skew=2.0, share_new=0.0, **base).drop_duplicates("session")
     assert skewed["user"].value_counts().max() > 3 * flat["user"].value_counts().max()
 
 
@@ -230,18 +233,18 @@ def test_trace_parameters_do_what_they_say(users):
 ])
 def test_trace_rejects_bad_parameters(users, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        caching.generate_trace(users, **kwargs)
+        traffic.generate_trace(users, **kwargs)
 
 
 def test_trace_rejects_bad_users_tables(users):
     with pytest.raises(TypeError, match="DataFrame"):
-        caching.generate_trace(users.to_dict())
+        traffic.generate_trace(users.to_dict())
     with pytest.raises(ValueError, match="lacks column"):
-        caching.generate_trace(users.drop(columns="region"))
+        traffic.generate_trace(users.drop(columns="region"))
     with pytest.raises(ValueError, match="empty"):
-        caching.generate_trace(users.iloc[:0])
+        traffic.generate_trace(users.iloc[:0])
     with pytest.raises(ValueError, match="duplicate"):
-        caching.generate_trace(pd.concat([users, users.iloc[:1]]))
+        traffic.generate_trace(pd.concat([users, users.iloc[:1]]))
 
 
 # --------------------------------------------------------------------------- keys
@@ -388,7 +391,7 @@ def test_clear_errors_for_policies_times_and_popularity():
     with pytest.raises(ValueError, match="cache_size must be a number >= 0"):
         caching.che_characteristic_time([0.5, 0.5], -1)
     with pytest.raises(ValueError, match="hour must be"):
-        caching.daypart(24)
+        traffic.daypart(24)
     with pytest.raises(ValueError, match="refresh_interval"):
         caching.replay_ttl(["a"], [0.0], 5).stale_share(0)
 
@@ -402,7 +405,7 @@ def test_exercise_references_agree_with_the_package():
     q = traffic.zipf_probabilities(300, 0.7)
     assert ch03._characteristic_time(q, 30) == pytest.approx(caching.che_characteristic_time(q, 30), rel=1e-9)
     request = {"region": "east", "platform": "ios", "hour": 20, "page": 2, "is_new": True,
-               "daypart": caching.daypart(20), "user": 1}
+               "daypart": traffic.daypart(20), "user": 1}
     assert ch03._cold_user_key(request) == caching.cache_key(request, "segment (new) + user + page")[1:]
 
 
@@ -434,7 +437,7 @@ def ml():
 
 @pytest.fixture(scope="module")
 def day_trace(ml):
-    return caching.generate_trace(ml.users, n_sessions=3_000, seed=5)
+    return traffic.generate_trace(ml.users, n_sessions=3_000, seed=5)
 
 
 def test_policy_and_ttl_size_tables():
@@ -514,7 +517,7 @@ BAD_INPUTS = [
     (lambda: caching.lru_hit_ratio_curve(["a"], [True]), TypeError, "sizes"),
     (lambda: caching.lru_hit_ratio_curve(["a"], []), ValueError, "sizes"),
     (lambda: caching.che_hit_ratio([0.5, 0.5], float("nan")), ValueError, "cache_size"),
-    (lambda: caching.daypart(24), ValueError, "hour"),
+    (lambda: traffic.daypart(24), ValueError, "hour"),
     (lambda: caching.list_bytes(0), ValueError, "n_items"),
     (lambda: caching.list_staleness(pd.DataFrame(), "segment (new) + user list", 60, click_rate=2), ValueError, "click_rate"),
     (lambda: caching.servers_needed(float("inf"), 10), ValueError, "requests_per_second"),
@@ -530,7 +533,8 @@ BAD_INPUTS = [
 def test_bad_input_gets_a_clear_error(call, error, argument):
     with pytest.raises(error) as info:
         call()
-    assert argument in str(info.value)
+    # the argument's name as a word of its own: "n" must not pass on any message that contains an n
+    assert re.search(rf"(?<!\w){re.escape(argument)}(?!\w)", str(info.value)), (argument, str(info.value))
 
 
 def test_lru_curve_caps_huge_sizes_at_the_distinct_keys():
@@ -544,10 +548,101 @@ def test_one_daily_profile_for_both_chapters():
     assert int(np.argmax(traffic.HOURLY_SESSION_SHARE)) == int(np.argmax(traffic.DIURNAL_PROFILE))
 
 
-@pytest.mark.parametrize("module", [caching, traffic])
-def test_every_public_name_is_in_all(module):
-    import inspect
-    public = {n for n, v in vars(module).items() if not n.startswith("_") and (inspect.isfunction(v) or inspect.isclass(v))
-              and getattr(v, "__module__", None) == module.__name__}
-    assert public <= set(module.__all__)
-    assert all(hasattr(module, n) for n in module.__all__)
+# --------------------------------------------------------------------------- the chapter's explorer
+
+def test_serve_expiring_agrees_with_plain_lru_when_nothing_expires_and_misses_all_when_everything_does():
+    keys = traffic.zipf_trace(5_000, 300, 0.8, seed=3)
+    times = np.arange(keys.size, dtype=float)
+    assert caching.serve_expiring(keys, "lru", 50, times=times, ttl=1e9).hits == caching.serve(keys, "lru", 50).hits
+    assert caching.serve_expiring(keys, "fifo", 50, times=times, ttl=1e9).hits == caching.serve(keys, "fifo", 50).hits
+    assert caching.serve_expiring(keys, "lru", 50, times=times, ttl=0.5).hits == 0
+    with pytest.raises(ValueError, match="policy"):
+        caching.serve_expiring(keys, "ttl", 50, times=times, ttl=10)
+
+
+def test_explorer_controls_start_at_the_functions_defaults(ml):
+    defaults = {name: control.value for name, control in caching.EXPLORER_CONTROLS.items()}
+    assert defaults == {"cache_size": 200, "ttl": 600, "sessions_per_user": 2.5, "policy": "lru"}
+    view = caching.explore_cache(users=ml.users, **defaults)
+    assert 0.5 < view.hit_ratio < 1 and 0 < view.stale_share < 0.2
+    assert view.memory_mib == pytest.approx(200 * caching.list_bytes(200) / 2**20)
+    assert caching.cache_summary(view) == caching.cache_summary(caching.explore_cache(users=ml.users, **defaults))
+
+
+def test_explorer_curves_are_the_package_measurements_and_sessions_beat_che(ml):
+    view = caching.explore_cache(300, 600, "lru", 2.5, users=ml.users)
+    assert view.lru_curve.shape == view.che_curve.shape == view.sizes.shape
+    assert np.all(np.diff(view.lru_curve) >= 0) and np.all(np.diff(view.che_curve) >= 0)
+    # Che assumes independent requests; a session re-requests its own list at once, so LRU does far better
+    assert view.lru_hit_ratio > view.che_hit_ratio + 0.2
+    # TTL expiry can only cost hits at a size
+    assert view.hit_ratio <= view.lru_hit_ratio + 1e-12
+
+
+def test_explorer_ttl_trades_hits_for_staleness_and_lfu_loses_on_sessions(ml):
+    short = caching.explore_cache(200, 120, "lru", 2.5, users=ml.users)
+    long = caching.explore_cache(200, 3600, "lru", 2.5, users=ml.users)
+    assert long.hit_ratio > short.hit_ratio and long.stale_share > 3 * short.stale_share
+    lfu = caching.explore_cache(200, 600, "lfu", 2.5, users=ml.users)
+    assert lfu.hit_ratio < 0.5 * caching.explore_cache(200, 600, "lru", 2.5, users=ml.users).hit_ratio
+
+
+def test_explorer_day_holds_at_most_the_chapters_sessions(ml):
+    base, few, more = (caching.explore_cache(200, 600, "lru", spu, users=ml.users) for spu in (2.5, 1.0, 6.0))
+    # 1 session a user: 6,000 / 0.7 = 8,571 sessions, under the cap, so fewer requests than the capped default day
+    assert few.requests < 0.6 * base.requests
+    # 6 sessions a user would be 51,429 sessions: the day keeps 20,000, made by fewer users, so on fewer keys
+    assert caching.EXPLORER_SESSIONS == 20_000
+    assert abs(more.requests - base.requests) < 0.05 * base.requests and more.distinct_keys < 0.7 * base.distinct_keys
+    # more sessions per user at the same TTL: more repeat visits within it
+    assert more.hit_ratio > base.hit_ratio
+
+
+def test_explorer_draws_the_curve_against_che(ml):
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    caching.draw_cache(caching.explore_cache(users=ml.users), fig)
+    assert len(fig.axes) == 2 and [line.get_linestyle() for line in fig.axes[0].lines][:2] == ["-", "--"]
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(policy="ttl"), ValueError, "policy"),
+    (dict(cache_size=0), ValueError, "cache_size"),
+    (dict(ttl=-1), ValueError, "ttl"),
+    (dict(sessions_per_user="2"), TypeError, "sessions_per_user"),
+])
+def test_explorer_refuses_bad_settings(ml, kwargs, error, words):
+    with pytest.raises(error, match=words):
+        caching.explore_cache(users=ml.users, **kwargs)
+
+
+def test_che_curve_solves_every_size_at_once_as_the_scalar_root_does():
+    for n, alpha in [(2_000, 0.8), (300, 1.2), (1_000, 0.4)]:
+        q = traffic.zipf_probabilities(n, alpha)
+        sizes = [0, 1, 7, n // 3, n - 1, n, n + 5]
+        curve = caching.che_hit_ratio_curve(q, sizes)
+        np.testing.assert_allclose(curve, [caching.che_hit_ratio(q, s) for s in sizes], rtol=0, atol=1e-9)
+        assert curve[0] == 0 and curve[-1] == curve[-2] == 1
+
+
+def test_trace_carries_registration_features_without_changing_its_other_columns(ml):
+    users = ml.users
+    with_reg = traffic.generate_trace(users, n_sessions=2_000, seed=9)
+    without = traffic.generate_trace(users.drop(columns=["age_group", "gender", "occupation"]), n_sessions=2_000, seed=9)
+    assert {"age_group", "gender", "occupation"} <= set(with_reg.columns)
+    pd.testing.assert_frame_equal(with_reg.drop(columns=["age_group", "gender", "occupation"]), without)
+    known = with_reg[~with_reg["is_new"]].merge(users, left_on="user", right_on="userId", suffixes=("", "_u"))
+    assert (known["age_group"] == known["age_group_u"]).all()
+
+
+def test_segment_definitions_are_measured_both_ways(ml, day_trace):
+    table = caching.segment_definitions_table(day_trace, ml.ratings, ml.users, ttl=600, k=10)
+    assert list(table.index) == ["region x platform x daypart", "age_group x gender x daypart", "(one global list)",
+                                 "(a personal list)"]
+    seg, taste = table.iloc[0], table.iloc[1]
+    assert 0 < seg["new users' hit ratio"] <= 1 and 0 < taste["new users' hit ratio"] <= 1
+    assert taste["segments seen"] <= 7 * 2 * 4 and seg["segments seen"] <= 6 * 4 * 4
+    # SparrowLens plants taste on registration features, not on region
+    assert taste["recall@10"] > seg["recall@10"]
+    assert table.loc["(a personal list)", "recall@10"] > taste["recall@10"]

@@ -1,11 +1,15 @@
 """The sparrow-course command: doctor, data info, notebooks run arguments."""
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import signal
+import time
 
 import pytest
 
-from sparrow_course import cli
+from sparrow_course import cli, serving
 
 
 @pytest.mark.tensorflow   # the doctor imports TensorFlow in a child process
@@ -97,3 +101,46 @@ def test_data_download_to_a_file_is_a_clear_error(tmp_path, monkeypatch, capsys)
                      "--sha256", digest]) == 2
     err = capsys.readouterr().err
     assert "is a file; expected a folder" in err and ".tmp" not in err
+
+
+def test_serve_refuses_a_bad_port(capsys):
+    assert cli.main(["serve", "--port", "0"]) == 2
+    assert "port must be an integer >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.tensorflow
+def test_serve_serves_the_endpoints_and_the_page(request):
+    import json
+    import urllib.error
+    import urllib.request
+
+    from lab_process import free_port, start_serve, stop_group
+
+    port = free_port()
+    server = start_serve(port)
+    request.addfinalizer(lambda: stop_group(server))
+    base = f"http://127.0.0.1:{port}"
+    with urllib.request.urlopen(base + "/getrecforyou?id=1&size=4", timeout=60) as r:
+        body = json.loads(r.read())
+    assert len(body["movies"]) == 4 and body["userId"] == 1
+    with urllib.request.urlopen(base + "/getsimilarmovie?movieId=1&size=2", timeout=60) as r:
+        assert len(json.loads(r.read())["movies"]) == 2
+    with urllib.request.urlopen(base + "/?id=1&size=3", timeout=60) as r:
+        assert r.read().decode().count('class="card"') == 3
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        urllib.request.urlopen(base + "/getrecforyou?id=x", timeout=60)
+    assert bad.value.code == 400 and "id must be an integer" in json.loads(bad.value.read())["error"]
+    # the Redis server is a daemon in its own session: stopping serve's process group must still stop it
+    first = server.stdout.readline().decode()
+    assert first.startswith("cache: "), first
+    found = re.search(r"\(server pid (\d+)\)", first)
+    stop_group(server)
+    if found:  # a real Redis (else the in-process cache, which dies with serve)
+        redis_pid = int(found.group(1))
+        deadline = time.monotonic() + 10
+        while serving.pid_alive(redis_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        leaked = serving.pid_alive(redis_pid)
+        if leaked:
+            os.kill(redis_pid, signal.SIGTERM)  # a failing test leaves nothing behind either
+        assert not leaked, "serve's Redis server outlived it"

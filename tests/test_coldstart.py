@@ -9,7 +9,13 @@ from sparrow_course import coldstart as cs
 from sparrow_course import sparrowlens
 from sparrow_course.datasets import MovieLens, load_movielens
 from sparrow_course.embeddings import ItemVectors, positive_sequences
-from sparrow_course.metrics import evaluate_top_k
+from sparrow_course.channels import fit_popularity
+from sparrow_course.metrics import evaluate_top_k, per_user_metrics
+
+
+def _popularity(ml, holdout):
+    """Global popularity over the dataset's catalogue, fitted on the holdout's training users."""
+    return fit_popularity(holdout.train, catalogue=ml.movies["movieId"])
 
 
 # --------------------------------------------------------------------------- data
@@ -110,7 +116,7 @@ def test_user_features_context_and_registration():
     assert list(frame.columns) == ["occupation", "hour"] and list(frame["occupation"]) == ["engineer", "writer"]
     first = toy.ratings.groupby("userId")["timestamp"].min()
     assert frame.loc[1, "hour"] == str(pd.to_datetime(first[1], unit="s").hour)
-    with pytest.raises(ValueError, match="unknown user feature 'shoe_size'.*occupation"):
+    with pytest.raises(ValueError, match="features must be one of .*'occupation'.*got 'shoe_size'"):
         cs.user_features(toy, [1], ["shoe_size"])
     with pytest.raises(TypeError, match="list"):
         cs.user_features(toy, [1], "occupation")
@@ -125,7 +131,7 @@ def test_without_users_csv_clusters_use_context_and_say_so():
     assert list(frame.columns) == list(cs.CONTEXT_FEATURES) and "no users.csv" in frame.attrs["note"]
     model = cs.fit_clusters(toy, toy.ratings, n_clusters=2)          # context only: works
     assert model.features == cs.CONTEXT_FEATURES
-    recs = model.recall(toy, [1, 2], k=3)
+    recs = model.recall([1, 2], k=3)
     assert list(recs.columns) == ["userId", "movieId", "score"] and len(recs) == 6
     with pytest.raises(ValueError, match="users.csv"):
         cs.user_features(toy, [1], ["occupation"])
@@ -157,34 +163,39 @@ def test_cluster_lists_find_the_planted_groups_and_beat_popularity():
     h = cs.hold_out_users(toy.ratings, test_fraction=0.25, validation_fraction=0.25, seed=0)
     table = cs.choose_n_clusters(toy, h, ["occupation"], candidates=[1, 2], k=5)
     assert table.attrs["best"] == 2
+    # the one-SE rule: more clusters that validation users cannot tell apart (here the same two) are not chosen
+    wider = cs.choose_n_clusters(toy, h, ["occupation"], candidates=[1, 2, 3], k=5)
+    assert wider.attrs["best"] == 2 and wider.set_index("clusters").loc[3, "within one SE"]
+    assert wider.set_index("clusters").loc[1, "behind best"] > wider.set_index("clusters").loc[1, "se"]
     model = table.attrs["model"]
     truth = h.truth("test")
-    cluster = cs.per_user_metrics(model.recall(toy, h.test_users, 5), truth, 5)["recall@5"]
-    pop = cs.per_user_metrics(cs.popularity_recall(toy, h.train, h.test_users, 5), truth, 5)["recall@5"]
+    cluster = per_user_metrics(model.recall(h.test_users, 5), truth, 5)["recall@5"]
+    pop = per_user_metrics(_popularity(toy, h).recall(h.test_users, 5), truth, 5)["recall@5"]
     assert cluster.mean() == pytest.approx(1.0) and pop.mean() < 0.8
     profiles = cs.cluster_profiles(toy, model, h.train)
     assert set(profiles["members"].str.extract(r"occupation=(\w+)")[0]) == {"engineer", "writer"}
     # gender says nothing about taste here: its clusters do no better than popularity
     by_gender = cs.fit_clusters(toy, h.train, ["gender"], n_clusters=2)
-    g = cs.per_user_metrics(by_gender.recall(toy, h.test_users, 5), truth, 5)["recall@5"]
+    g = per_user_metrics(by_gender.recall(h.test_users, 5), truth, 5)["recall@5"]
     assert g.mean() < cluster.mean() - 0.2
 
 
 def test_feature_model_learns_which_group_likes_which_genre():
     toy = _toy()
-    model = cs.fit_feature_model(toy, toy.ratings, ["occupation"], negatives=3, c=10.0, seed=0)
-    scores = model.score(toy, [1, 41])        # an engineer, a writer
+    new = toy.ratings["userId"].isin([1, 41])          # held out: the model meets them as new users
+    model = cs.fit_feature_model(toy, toy.ratings[~new], ["occupation"], negatives=3, c=10.0, seed=0)
+    scores = model.logits([1, 41])           # an engineer, a writer
     action, romance = slice(0, 5), slice(5, 10)
     assert scores[0, action].mean() > scores[0, romance].mean() + 1
     assert scores[1, romance].mean() > scores[1, action].mean() + 1
-    recs = model.recall(toy, [1, 41], k=5)
+    recs = model.recall([1, 41], k=5)
     assert set(recs.loc[recs["userId"] == 1, "movieId"]) == {1, 2, 3, 4, 5}
 
 
 def test_per_user_metrics_agree_with_the_shared_metrics(ml):
     h = cs.hold_out_users(ml.ratings, seed=2)
-    recs = cs.popularity_recall(ml, h.train, h.test_users, 20)
-    per_user = cs.per_user_metrics(recs, h.truth(), 20).mean()
+    recs = _popularity(ml, h).recall(h.test_users, 20)
+    per_user = per_user_metrics(recs, h.truth(), 20).mean()
     shared = evaluate_top_k(recs, h.truth(), 20)
     assert per_user["recall@20"] == pytest.approx(shared["recall@20"])
     assert per_user["ndcg@20"] == pytest.approx(shared["ndcg@20"])
@@ -194,8 +205,9 @@ def test_item_to_item_never_recommends_what_the_user_rated_and_follows_history()
     toy = _toy()
     model = cs.fit_item_item(toy, toy.ratings[toy.ratings["userId"] > 2])
     history = pd.DataFrame({"userId": [1], "movieId": [1], "rating": [5.0], "timestamp": [0]})
-    recs = model.recall(history, [1], k=4)
+    recs = model.with_history(history).recall([1], k=4)
     assert 1 not in set(recs["movieId"]) and set(recs["movieId"]) == {2, 3, 4, 5}
+    assert model.with_history(history).recall([2], k=4).empty      # not in the history: nothing to say
 
 
 def test_warm_up_curve_is_paired_and_excludes_seen_items(ml):
@@ -251,27 +263,15 @@ def test_cold_item_vectors_methods():
 
 def test_side_information_features_and_errors():
     toy = _toy()
-    side = cs.side_information(toy, ["genres", "year"], year_scale=5.0)
+    side = cs.side_features(toy, ["genres", "year"], year_scale=5.0)
     assert side.loc[1, "genre:Action"] == 1.0 and side.loc[3, "year"] - side.loc[1, "year"] == pytest.approx(2 / 5)
-    tagged = cs.side_information(toy, ["genres", "tags"])
+    tagged = cs.side_features(toy, ["genres", "tags"])
     assert tagged.loc[1, "tag:kung fu"] == 1.0 and tagged.loc[2].filter(like="tag:").sum() == 0
-    with pytest.raises(ValueError, match="unknown side information 'budget'"):
-        cs.side_information(toy, ["budget"])
+    with pytest.raises(ValueError, match="features must be one of .*got 'budget'"):
+        cs.side_features(toy, ["budget"])
     no_tags = MovieLens(name="bare", movies=toy.movies, ratings=toy.ratings, tags=toy.tags.iloc[:0])
     with pytest.raises(ValueError, match="no tags"):
-        cs.side_information(no_tags, ["tags"])
-
-
-def test_procrustes_recovers_a_rotation():
-    rng = np.random.default_rng(0)
-    base = rng.normal(size=(50, 4)) + 3.0
-    q, _ = np.linalg.qr(rng.normal(size=(4, 4)))
-    source = ItemVectors(np.arange(50), (base - base.mean(0)) @ q + 7.0)
-    target = ItemVectors(np.arange(50), base)
-    aligned = cs.procrustes_align(source, target)
-    assert np.allclose(aligned.vectors, base, atol=1e-8)
-    with pytest.raises(ValueError, match="too few"):
-        cs.procrustes_align(source, target, on=[1, 2])
+        cs.side_features(no_tags, ["tags"])
 
 
 def test_clear_errors_at_the_surface(ml):
@@ -309,7 +309,7 @@ def test_user_tables_on_planted_groups():
     toy = _toy()
     h = cs.hold_out_users(toy.ratings, test_fraction=0.25, validation_fraction=0.25, seed=0)
     clusters = cs.fit_clusters(toy, h.train, ["occupation"], n_clusters=2)
-    table = cs.compare_user_approaches(toy, h, {"popularity": "popularity", "clusters": clusters}, k=5)
+    table = cs.compare_user_approaches(toy, h, {"popularity": _popularity(toy, h), "clusters": clusters}, k=5)
     assert list(table["approach"]) == ["popularity", "clusters"]
     per_user = table.attrs["per_user"]
     assert per_user.shape == (h.truth()["userId"].nunique(), 2)
@@ -330,6 +330,85 @@ def test_user_tables_on_planted_groups():
 def test_history_length_quality_groups_every_user(planted):
     data = planted.as_movielens()
     table = cs.history_length_quality(data, k=10, bins=(0, 10, 20))
-    assert list(table.columns) == ["training ratings", "users", "item-to-item", "popularity"]
+    assert list(table.columns) == ["training ratings", "users", "item-to-item", "popularity", "enough users"]
+    assert (table["enough users"] == (table["users"] >= 30)).all()
     assert list(table["training ratings"]) == ["0-9", "10-19", "20+"][:len(table)]
     assert table[["item-to-item", "popularity"]].stack().between(0, 1).all()
+
+
+def test_a_group_of_one_user_is_flagged(planted):
+    data = planted.as_movielens()
+    table = cs.history_length_quality(data, k=10, bins=(0, 10, 30), min_users=30)
+    few = table.loc[~table["enough users"], "training ratings"].tolist()
+    assert all(name in table.attrs["note"] for name in few)
+    small = cs.history_length_quality(data, k=10, bins=(0, 10), min_users=10**6)
+    assert not small["enough users"].any() and "fewer than 1000000 users" in small.attrs["note"]
+
+
+def _string_ids(frame):
+    out = frame.copy()
+    out["userId"] = "u" + out["userId"].astype(str)
+    return out
+
+
+BAD_INPUTS = [
+    # (call, exception type, the argument its message must name)
+    (lambda ml, h: cs.user_features(ml, [1.7]), TypeError, "user_ids"),
+    (lambda ml, h: cs.user_features(ml, "1"), TypeError, "user_ids"),
+    (lambda ml, h: cs.fit_clusters(ml, _string_ids(h.train), ["gender"]), TypeError, "train"),
+    (lambda ml, h: cs.fit_feature_model(ml, _string_ids(h.train), ["gender"]), TypeError, "train"),
+    (lambda ml, h: cs.fit_item_item(ml, _string_ids(h.train)), TypeError, "train"),
+    (lambda ml, h: cs.hold_out_users(_string_ids(ml.ratings)), TypeError, "ratings"),
+    (lambda ml, h: cs.history_length_quality(ml, bins=[]), ValueError, "bins"),
+    (lambda ml, h: cs.history_length_quality(ml, bins=5), ValueError, "bins"),
+    (lambda ml, h: cs.history_length_quality(ml, min_users=0), ValueError, "min_users"),
+    (lambda ml, h: cs.item_cold_start(ml, same_genre="no"), TypeError, "same_genre"),
+    (lambda ml, h: cs.segment_signal_sweep([]), ValueError, "strengths"),
+    (lambda ml, h: cs.segment_signal_sweep([-1.0]), ValueError, "strengths"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(BAD_INPUTS)))
+def test_bad_inputs_get_a_clear_error_naming_the_argument(ml, case):
+    call, kind, argument = BAD_INPUTS[case]
+    h = cs.hold_out_users(ml.ratings, seed=0)
+    with pytest.raises(kind, match=rf"\b{argument}\b"):
+        call(ml, h)
+
+
+def test_dense_item_to_item_is_refused_before_allocating(ml, monkeypatch):
+    from sparrow_course import checks
+
+    # a 60,000-movie catalogue would need about 80 GiB; here the limit is lowered below the bundled catalogue's need
+    monkeypatch.setattr(checks, "MEMORY_LIMIT_BYTES", 1024)
+    h = cs.hold_out_users(ml.ratings, seed=0)
+    with pytest.raises(ValueError, match=r"item-to-item similarity over [\d,]+ movies.*GiB"):
+        cs.fit_item_item(ml, h.train)
+    with pytest.raises(ValueError, match=r"GiB"):
+        cs.history_length_quality(ml)
+
+
+def test_the_regime_map_moves_with_the_features_signal():
+    table = cs.segment_signal_sweep((0.0, 6.4), n_users=600, n_movies=600, n_clusters=8, n_boot=200)
+    assert table["segment predicted"].iloc[1] > table["segment predicted"].iloc[0] + 0.2
+    assert table["difference"].iloc[1] > table["difference"].iloc[0]
+    assert (table["low"] <= table["difference"]).all() and (table["difference"] <= table["high"]).all()
+
+
+def test_generator_params_are_validated():
+    from sparrow_course import sparrowlens
+
+    with pytest.raises(ValueError, match=r"\bparams\b.*segment_strength"):
+        sparrowlens.generate(n_users=20, n_movies=600, params={"segment_strength": 1.0})
+    with pytest.raises(TypeError, match=r"\bparams\b"):
+        sparrowlens.generate(n_users=20, n_movies=600, params=[("segment_feature_strength", 1.0)])
+
+
+@pytest.mark.slow   # shares that run
+def test_item_side_models_beside_the_neighbours(small_items):
+    table = cs.compare_item_tricks(small_items, n_clusters=5, n_boot=100).set_index("method")
+    assert {"attribute clusters", "attribute regression", "genre mean"} <= set(table.index)
+    assert table["centred cosine"].between(-1, 1).all()
+    assert table.loc["trained (reference)", "centred cosine"] == pytest.approx(1.0)
+    hits = small_items.found_in_top_k(small_items.guess("neighbours"))
+    assert hits.between(0, 1).all() and len(hits) <= len(small_items.holdout.new_items)

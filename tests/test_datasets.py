@@ -111,7 +111,9 @@ def test_loads_the_bundled_sparrowlens(bundled):
 
 
 def test_missing_bundled_data_explains_where_it_is_expected(tmp_path, monkeypatch):
-    monkeypatch.setattr(ds, "bundled_data_path", lambda: tmp_path / "nowhere")
+    from sparrow_course.datasets import movielens
+
+    monkeypatch.setattr(movielens, "bundled_data_path", lambda: tmp_path / "nowhere")
     with pytest.raises(DataError, match=r"'data' folder next to the 'sparrow_course' package") as info:
         load_movielens()
     assert "pip install -e" in str(info.value)
@@ -204,7 +206,7 @@ def test_positive_uses_the_sparrowrecsys_threshold(small):
     assert (pos["rating"] >= 3.5).all() and len(pos) == 4
     assert pos.index.tolist() == list(range(4))
     assert len(ds.positive(small.ratings, threshold=5.0)) == 1
-    with pytest.raises(ValueError, match="rating scale"):
+    with pytest.raises(ValueError, match=r"\bthreshold must be a number >= 0.5 and <= 5.0, got 7"):
         ds.positive(small.ratings, threshold=7)
     with pytest.raises(TypeError):
         ds.positive(small.ratings, threshold="high")  # type: ignore[arg-type]
@@ -342,7 +344,9 @@ def test_download_errors(tmp_path):
 
 def test_default_cache_follows_xdg(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert ds._default_cache_dir() == tmp_path / "xdg" / "sparrow-course"
+    from sparrow_course.datasets import download
+
+    assert download._default_cache_dir() == tmp_path / "xdg" / "sparrow-course"
 
 
 def test_real_movielens_constants():
@@ -675,3 +679,62 @@ def test_genre_lift_by_registration_feature(tmp_path):
         ds.genre_lift(ml.ratings, ml.movies, ml.users, "height")
     with pytest.raises(ValueError, match="min_share"):
         ds.genre_lift(ml.ratings, ml.movies, ml.users, min_share=1.5)
+
+
+# --------------------------------------------------------------------------- what a section needs
+
+def test_lacks_says_nothing_of_the_bundled_data_and_names_what_a_copy_lacks(tmp_path):
+    from sparrow_course.datasets import NEEDS, lacks, planted_truth
+
+    ml = load_movielens()
+    assert ml.bundled and lacks(ml, *NEEDS) is None
+    assert type(planted_truth(ml)).__name__ == "SparrowLensTruth"
+    # a real-shaped copy: ratings and movies only, ids of its own
+    folder = tmp_path / "real-shaped"
+    folder.mkdir()
+    ml.movies.head(50).to_csv(folder / "movies.csv", index=False)
+    ml.ratings[ml.ratings.movieId.isin(ml.movies.movieId.head(50))].to_csv(folder / "ratings.csv", index=False)
+    real = load_movielens(folder)
+    assert not real.bundled and real.truth is None
+    for need in ("planted truth", "users", "tag hierarchy", "movie tags", "tags"):
+        why = lacks(real, need)
+        assert why and "'real-shaped'" in why and NEEDS[need] in why, need
+    both = lacks(real, "users", "tags")
+    assert NEEDS["users"] in both and NEEDS["tags"] in both
+    with pytest.raises(DataError, match=r"'real-shaped' has no planted truth"):
+        planted_truth(real)
+
+
+def test_lacks_refuses_unknown_needs_and_non_datasets():
+    from sparrow_course.datasets import lacks, planted_truth
+
+    ml = load_movielens()
+    with pytest.raises(ValueError, match=r"unknown need\(s\) \['genome'\]"):
+        lacks(ml, "genome")
+    with pytest.raises(ValueError, match=r"at least one need"):
+        lacks(ml)
+    with pytest.raises(TypeError, match=r"\bml\b must be a MovieLens"):
+        lacks(ml.ratings, "users")
+    with pytest.raises(TypeError, match=r"\bml\b must be a MovieLens"):
+        planted_truth("data")
+
+
+def test_generated_data_carries_its_own_truth():
+    from sparrow_course.datasets import lacks, planted_truth
+    from sparrow_course.sparrowlens import generate
+
+    small = generate(7, n_movies=300, n_users=300, mean_ratings_per_user=20)
+    ml = small.as_movielens()
+    assert not ml.bundled and lacks(ml, "planted truth") is None
+    assert planted_truth(ml) is small.truth
+
+
+def test_zipf_fit_recovers_a_power_law_and_flags_a_concave_curve():
+    rank = np.arange(1, 301)
+    exact = ds.zipf_fit(1000.0 * rank ** -1.2)
+    assert exact["s"] == pytest.approx(1.2) and exact["worst_factor"] == pytest.approx(1.0)
+    assert exact["head_slope"] == pytest.approx(-1.2) and exact["tail_slope"] == pytest.approx(-1.2)
+    bent = ds.zipf_fit(1000.0 * np.exp(-rank / 60.0))  # concave on log-log axes
+    assert bent["rank1_over_measured"] > 1.5 and bent["tail_slope"] < bent["head_slope"] - 1
+    with pytest.raises(ValueError, match="positive"):
+        ds.zipf_fit([3, 2, 0] * 20)

@@ -481,3 +481,184 @@ def test_ratings_ceilings_order_on_a_small_generated_sparrowlens():
     assert ceilings.iloc[-1] == ceilings.max() and ceilings.iloc[-1] > ceilings.iloc[0]
     with pytest.raises(ValueError, match="SparrowLens samples"):
         depth.ratings_ceilings(depth.make_click_task(n_train=100, n_valid=100, n_test=100), ratings, made.truth)
+
+
+# --------------------------------------------------------------------------- the hidden stack's form
+
+def test_initial_scales_follow_the_init():
+    spec = structures.InputSpec(fields=("a",), vocab=(4,))
+    he = structures.initial_weights(spec, 3, 0, width=256, init="he")
+    small = structures.initial_weights(spec, 3, 0, width=256, init="small")
+    glorot = structures.initial_weights(spec, 3, 0, width=256)
+    assert he["kernel_1"].std() == pytest.approx(np.sqrt(2 / 256), rel=0.02)
+    assert small["kernel_1"].std() == pytest.approx(0.01, rel=0.02)
+    assert glorot["kernel_1"].std() == pytest.approx(np.sqrt(2 / 512), rel=0.02)
+    # the default draws are those of before the knobs existed: the embeddings come first, then Glorot kernels
+    np.testing.assert_array_equal(he["embeddings"], glorot["embeddings"])
+    normed = structures.initial_weights(spec, 2, 0, width=8, norm="layer")
+    assert {"ln_scale_0", "ln_shift_1"} <= set(normed) and "ln_scale_2" not in normed
+    np.testing.assert_array_equal(normed["kernel_0"], structures.initial_weights(spec, 2, 0, width=8)["kernel_0"])
+
+
+@pytest.mark.parametrize("norm,residual", [("layer", False), ("none", True), ("layer", True)])
+def test_norm_and_residual_counts_match_keras(task, norm, residual):
+    spec = task.spec
+    plain = structures.parameter_count(spec, 3, width=8, embedding_dim=4)
+    counted = structures.parameter_count(spec, 3, width=8, embedding_dim=4, norm=norm, residual=residual)
+    assert counted == plain + (2 * 8 * 3 if norm == "layer" else 0)
+    model = structures.build_model(spec, 3, seeds=(0, 1), width=8, embedding_dim=4, norm=norm, residual=residual)
+    assert model.count_params() == 2 * counted
+    extra = (3 * 8 * 3 if norm == "layer" else 0) + (8 * 2 if residual else 0)
+    assert structures.multiply_adds(spec, 3, width=8, embedding_dim=4, norm=norm, residual=residual) == \
+        structures.multiply_adds(spec, 3, width=8, embedding_dim=4) + extra
+
+
+def test_layer_norm_and_residual_change_the_forward_pass(task):
+    x = {k: np.repeat(v[:32, None], 1, axis=1) for k, v in task.train.inputs.items()}
+    plain = structures.build_model(task.spec, 3, width=8, embedding_dim=4)(x).numpy()
+    normed = structures.build_model(task.spec, 3, width=8, embedding_dim=4, norm="layer")(x).numpy()
+    resid = structures.build_model(task.spec, 3, width=8, embedding_dim=4, residual=True)(x).numpy()
+    assert not np.allclose(plain, normed) and not np.allclose(plain, resid)
+    # one hidden layer has nothing to add back: the residual model is the plain one
+    one = structures.build_model(task.spec, 1, width=8, embedding_dim=4)(x).numpy()
+    np.testing.assert_allclose(structures.build_model(task.spec, 1, width=8, embedding_dim=4, residual=True)(x).numpy(),
+                               one, rtol=1e-6)
+
+
+def test_deep_stack_signal_vanishes_with_small_init_not_with_he(task):
+    x = {k: v[:256, None] for k, v in task.train.inputs.items()}
+    spread = {init: structures.build_model(task.spec, 12, init=init)(x).numpy().std() for init in ("small", "he")}
+    assert spread["small"] < 1e-6 < spread["he"]
+
+
+@pytest.mark.parametrize("kwargs,match", [(dict(init="zeros"), "init"), (dict(norm="batch"), "norm"),
+                                          (dict(residual="yes"), "residual")])
+def test_bad_forms_get_clear_errors(task, kwargs, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        structures.build_model(task.spec, 2, **kwargs)
+
+
+def test_sgd_trains_and_differs_from_adam(task):
+    sgd = depth.train(task, 1, seeds=(0,), optimizer="sgd", **{**FAST, "learning_rate": 0.1}).results
+    adam = depth.train(task, 1, seeds=(0,), **FAST).results
+    assert sgd["test_auc"].iloc[0] != adam["test_auc"].iloc[0]
+    with pytest.raises(ValueError, match="optimizer"):
+        depth.train(task, 1, seeds=(0,), optimizer="rmsprop", **FAST)
+
+
+# --------------------------------------------------------------------------- the convergence regime
+
+def test_loss_targets_order(task):
+    t = depth.loss_targets(task)
+    assert t["constant"] > t["target"] > t["bayes"]
+    assert t["target"] == pytest.approx(t["constant"] - 0.25 * (t["constant"] - t["bayes"]))
+    with pytest.raises(ValueError, match="share"):
+        depth.loss_targets(task, share=1.5)
+
+
+def test_convergence_sweep_tells_converged_from_failed(task):
+    setups = {"Adam": dict(learning_rate=1e-2), "SGD, tiny steps": dict(optimizer="sgd", learning_rate=1e-5)}
+    runs, curves = depth.convergence_sweep(task, [1], [0, 1], setups=setups, share=0.05, **FAST)
+    assert list(runs.columns) == list(depth.CONVERGENCE_COLUMNS) and len(runs) == 4
+    table = depth.convergence_table(runs)
+    assert table.loc[("Adam", 1), "failure_rate"] == 0 and table.loc[("SGD, tiny steps", 1), "failure_rate"] == 1
+    assert np.isnan(table.loc[("SGD, tiny steps", 1), "median_steps"])
+    assert list(table.index.get_level_values(0).unique()) == ["Adam", "SGD, tiny steps"]  # in the order run
+    reached = runs[runs["converged"]]
+    for r in reached.itertuples():  # the recorded step is the first logged step at or below the target
+        c = curves[(curves["setup"] == r.setup) & (curves["seed"] == r.seed)]
+        assert c.loc[c["valid_loss"] <= r.target_loss, "step"].min() == r.steps_to_target
+    with pytest.raises(ValueError, match="setups is empty"):
+        depth.convergence_sweep(task, [1], setups={}, **FAST)
+
+
+# --------------------------------------------------------------------------- the structures' regime
+
+def test_term_worth(task):
+    assert depth.term_worth(task, ["history_match"]) == pytest.approx(
+        depth.planted_effects(task).loc["history_match", "auc_lost"], rel=1e-3)
+    assert depth.term_worth(task, depth.TARGETS["fm"]) > depth.term_worth(task, ["age_x_decade"])
+    flat = depth.make_click_task(n_train=100, n_valid=100, n_test=2000, sequence_scale=0)
+    assert depth.term_worth(flat, ["history_match"]) == 0
+    with pytest.raises(ValueError, match="terms"):
+        depth.term_worth(task, ["colour"])
+
+
+def test_regime_summary_verdicts():
+    rows = pd.DataFrame({"scale": [0, 0, 0, 1, 1, 1, 2, 2, 2], "seed": [0, 1, 2] * 3, "worth": [0] * 3 + [0.1] * 6,
+                         "gain": [0.001, -0.001, 0.0, 0.010, 0.012, 0.011, -0.01, -0.011, -0.012]})
+    table = depth.regime_summary(rows, ["scale"])
+    assert table["verdict"].tolist() == ["level", "pays", "costs"]
+    assert table.loc[1, "se"] == pytest.approx(np.std([0.010, 0.012, 0.011], ddof=1) / np.sqrt(3))
+
+
+def test_structure_regime_is_paired_and_tidy():
+    rows = depth.structure_regime("fm", [dict(interaction_scale=0.0), dict(interaction_scale=1.5)], [0, 1],
+                                  task=dict(n_train=3000, n_valid=1000, n_test=2000), **FAST)
+    assert len(rows) == 4 and {"interaction_scale", "seed", "worth", "structure_auc", "mlp_auc", "gain"} <= set(rows)
+    np.testing.assert_allclose(rows["gain"], rows["structure_auc"] - rows["mlp_auc"])
+    assert rows.loc[rows["interaction_scale"] == 0, "worth"].eq(0).all()
+    with pytest.raises(ValueError, match="kind"):
+        depth.structure_regime("mlp", [{}], [0])
+    with pytest.raises(TypeError, match="dict"):
+        depth.structure_regime("fm", [0.5], [0])
+
+
+# --------------------------------------------------------------------------- what an AUC gain is worth
+
+def test_base_rate_moves_the_bias_only():
+    default = depth.make_click_task(n_train=100, n_valid=100, n_test=20_000, seed=3)
+    rare = depth.make_click_task(n_train=100, n_valid=100, n_test=20_000, seed=3, base_rate=0.04)
+    p = 1 / (1 + np.exp(-np.concatenate([s.truth["logit"] for s in (rare.train, rare.valid, rare.test)])))
+    assert p.mean() == pytest.approx(0.04, abs=1e-6)
+    assert rare.test.labels.mean() == pytest.approx(0.04, abs=0.005)
+    np.testing.assert_array_equal(rare.test.inputs["fields"], default.test.inputs["fields"])
+    shift = rare.test.truth["logit"] - default.test.truth["logit"]
+    np.testing.assert_allclose(shift, shift[0])
+    with pytest.raises(ValueError, match="base_rate"):
+        depth.make_click_task(base_rate=1.5)
+
+
+def test_expected_auc():
+    p = np.array([0.0, 1.0, 0.0, 1.0, 1.0])
+    s = np.array([0.1, 0.9, 0.3, 0.2, 0.8])
+    assert depth.expected_auc(p, s) == pytest.approx(auc(p.astype(int), s))
+    q = np.array([0.2, 0.8])  # pairs: (high, low) counts with weight 0.8 * 0.8, (low, high) with 0.2 * 0.2
+    assert depth.expected_auc(q, np.array([0.0, 1.0])) == pytest.approx(0.64 / (0.64 + 0.04))
+    with pytest.raises(ValueError, match="one length"):
+        depth.expected_auc(q, np.zeros(3))
+
+
+def test_click_value_curve_and_its_slope():
+    task = depth.make_click_task(n_train=100, n_valid=100, n_test=20_000)
+    curve = depth.click_value_curve(task, [0, 1, 2, 4, 8])
+    assert curve["auc"].is_monotonic_increasing and curve["noise_sd"].iloc[-1] == 0
+    assert curve["top_slot_ctr"].iloc[-1] == pytest.approx(
+        depth.slate_value(task, {}, seed=2024).loc["truth", "top_slot_ctr"])
+    assert depth.ctr_gain_per_auc(curve) > 0
+    with pytest.raises(ValueError, match="must cover"):
+        depth.ctr_gain_per_auc(curve.iloc[-2:], at=0.6)
+
+
+def test_click_value_grows_with_the_base_rate_but_less_than_in_proportion():
+    table = depth.click_value_by_base_rate([0.01, 0.1], n_test=20_000)
+    assert (table["ctr_per_milli_auc"] > 0).all()
+    assert table.loc[0.1, "ctr_per_milli_auc"] > 3 * table.loc[0.01, "ctr_per_milli_auc"]
+    assert table.loc[0.01, "relative_per_milli_auc"] > table.loc[0.1, "relative_per_milli_auc"]
+
+
+def test_slate_value_averages_seed_columns(task):
+    rng = np.random.default_rng(1)
+    two = np.column_stack([task.test.truth["logit"] + rng.normal(0, 2, len(task.test)) for _ in range(2)])
+    both = depth.slate_value(task, {"m": two}).loc["m"]
+    each = [depth.slate_value(task, {"m": two[:, j]}).loc["m"] for j in range(2)]
+    assert both["seeds"] == 2 and each[0]["seeds"] == 1
+    assert both["test_auc"] == pytest.approx(np.mean([e["test_auc"] for e in each]))
+    assert both["top_slot_ctr"] == pytest.approx(np.mean([e["top_slot_ctr"] for e in each]))
+
+
+def test_read_regime_says_how_to_make_a_missing_result(tmp_path):
+    with pytest.raises(FileNotFoundError, match="bench_depth.py regimes"):
+        depth.read_regime("din_regime", tmp_path)
+    with pytest.raises(ValueError, match="name"):
+        depth.read_regime("nothing")

@@ -1,13 +1,15 @@
 """Chapter 06: side information, EGES/GES and the remedies, and leak-free link prediction."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from sparrow_course import eges as G
 from sparrow_course.datasets import MovieLens
-from sparrow_course.embeddings import ItemVectors, positive_sequences, random_walks, transition_graph
+from sparrow_course.embeddings import fit_embedding_channel, ItemVectors, positive_sequences, random_walks, transition_graph
 
 GROUPS = {0: "Action", 1: "Comedy", 2: "Drama"}
 
@@ -237,6 +239,23 @@ def test_link_prediction_negatives_are_non_edges_and_balanced(split, toy):
     assert 0.25 < share < 0.42
 
 
+def test_uniform_negatives_keep_the_positives_and_draw_non_edges_across_the_catalogue(split, toy):
+    full = transition_graph(positive_sequences(toy.ratings)).edges()
+    edges = set(zip(full["source"], full["target"])) | set(zip(full["target"], full["source"]))
+    easy = G.uniform_negatives(split, seed=3)
+    pos, easy_pos = split.test[split.test["label"] == 1], easy.test[easy.test["label"] == 1]
+    pd.testing.assert_frame_equal(pos, easy_pos)                      # the held-out edges are untouched
+    neg = easy.test[easy.test["label"] == 0]
+    assert (neg["item"].to_numpy() == split.test.loc[split.test["label"] == 0, "item"].to_numpy()).all()
+    assert not {(a, b) for a, b in zip(neg["item"], neg["other"])} & edges and (neg["item"] != neg["other"]).all()
+    # drawn from every movie, not from the held-out ends: less popular on average than a true partner
+    pop = split.popularity
+    assert pop.reindex(neg["other"]).mean() < pop.reindex(pos["other"]).mean()
+    assert G.uniform_negatives(split, seed=3).test.equals(easy.test)  # reproducible
+    with pytest.raises(TypeError, match=r"\bsplit\b"):
+        G.uniform_negatives(split.test)
+
+
 def test_link_prediction_errors():
     with pytest.raises(ValueError, match="no edges"):
         G.link_prediction_split([[1, 1, 1], [2, 2]])
@@ -258,7 +277,7 @@ def test_bge_scores_cold_items_at_chance(split, walks):
 def test_planted_subgenre_is_the_bundled_datas_draw():
     from sparrow_course.datasets import load_movielens
 
-    planted = G.planted_subgenre()
+    planted = G.planted_subgenre(load_movielens())
     movies = load_movielens().movies.set_index("movieId")
     assert list(planted.index) == list(movies.index)
     # the same draw as the bundled files: every title (with its invented year) matches
@@ -414,7 +433,8 @@ def _controlled_channel():
     vectors = ItemVectors(np.array([1, 2, 3, 4]), np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.9], [1.0, 0.1]]))
     train = pd.DataFrame({"userId": [7, 7, 7, 8], "movieId": [1, 2, 4, 3], "rating": [5.0, 4.0, 1.0, 2.0],
                           "timestamp": [1, 2, 3, 4]})
-    return G.embedding_recall(vectors, train, catalogue=[1, 2, 3, 4, 5], half_life=1)
+    users = G.recency_user_vectors(vectors, train, catalogue=[1, 2, 3, 4, 5], half_life=1)
+    return fit_embedding_channel(vectors, users, train, catalogue=[1, 2, 3, 4, 5])
 
 
 def test_recall_channel_shape_order_and_exclusion():
@@ -431,21 +451,19 @@ def test_recall_channel_shape_order_and_exclusion():
     profile = 0.5 * c[0] + 1.0 * c[1]
     assert np.isclose(out["score"].iloc[0], c[2] @ profile / np.linalg.norm(profile))
     # with popularity blended in, unvectored movie 5 can be recalled; rated movies never
-    blended = channel.recall([7], k=5, blend=0.5)
+    blended = channel.with_blend(0.5).recall([7], k=5)
     assert set(blended["movieId"]) == {3, 5} and (np.diff(blended["score"]) <= 0).all()
-    assert np.isclose(channel.recall([7], k=5, blend=1.0)["score"], 0).all()    # nobody liked 3 or 5 in training
+    assert np.isclose(channel.with_blend(1.0).recall([7], k=5)["score"], 0).all()  # nobody liked 3 or 5 in training
     # user 8 liked nothing: an empty profile
     assert channel.empty.tolist() == [False, True]
-    with pytest.raises(ValueError, match="empty profile"):
-        channel.recall([7, 8], k=2)
-    assert channel.recall([7, 8], k=2, on_empty="skip")["userId"].tolist() == [7]
-    assert channel.recall([8], k=2, blend=1.0, on_empty="skip")["movieId"].tolist() == [1, 2]   # popularity, unrated
+    assert channel.knows([7, 8]).tolist() == [True, False]
+    assert channel.recall([7, 8], k=2)["userId"].tolist() == [7]
+    assert channel.with_blend(1.0).recall([8], k=2)["movieId"].tolist() == [1, 2]   # popularity, unrated
 
 
 def test_recall_channel_errors():
     channel = _controlled_channel()
-    with pytest.raises(ValueError, match="not fitted on"):
-        channel.recall([7, 99], k=2)
+    assert channel.recall([7, 99], k=2)["userId"].tolist() == [7]     # unknown: no rows, no error
     with pytest.raises(ValueError, match="k must be"):
         channel.recall([7], k=0)
     with pytest.raises(TypeError, match="k must be"):
@@ -459,16 +477,14 @@ def test_recall_channel_errors():
     with pytest.raises(ValueError, match="empty"):
         channel.recall([], k=2)
     with pytest.raises(ValueError, match="blend"):
-        channel.recall([7], k=2, blend=1.5)
-    with pytest.raises(ValueError, match="on_empty"):
-        channel.recall([7], k=2, on_empty="ignore")
+        channel.with_blend(1.5)
     with pytest.raises(TypeError, match="EGESModel or ItemVectors"):
-        G.embedding_recall(np.ones((3, 2)), pd.DataFrame({"userId": [1], "movieId": [1], "rating": [4.0],
-                                                          "timestamp": [1]}))
+        G.recency_user_vectors(np.ones((3, 2)), pd.DataFrame({"userId": [1], "movieId": [1], "rating": [4.0],
+                                                              "timestamp": [1]}))
     with pytest.raises(ValueError, match="method"):
         G.fit_recall(_toy(), _toy().ratings, method="item2vec")
     with pytest.raises(TypeError, match="MovieLens"):
-        G.recall("ml", [1], 5)
+        G.fit_recall("ml", _toy().ratings)
 
 
 @pytest.fixture(scope="module")
@@ -484,15 +500,14 @@ def test_recall_fits_on_the_training_part_only(timed_toy):
     train, test = user_time_split(ml.ratings)
     users = np.unique(test["userId"])[:20]
     settings = dict(n_walks=600, length=6, dim=8, epochs=1, seed=1)
-    out = G.recall(ml, users, 5, **settings)
-    assert out.equals(G.recall(ml, users, 5, train=train, **settings))      # the default train is the split's
+    out = G.fit_recall(ml, train, **settings).recall(users, 5)
     # whatever the held-out ratings say, the channel is the same: none of them reaches training
     flipped = ml.ratings.copy()
     held = flipped.set_index(["userId", "movieId"]).index.isin(test.set_index(["userId", "movieId"]).index)
     flipped.loc[held, "rating"] = 6.0 - flipped.loc[held, "rating"]
     other = MovieLens("toy", ml.movies, flipped, ml.tags, movie_tags=ml.movie_tags)
     assert user_time_split(flipped)[0].equals(train)
-    assert out.equals(G.recall(other, users, 5, **settings))
+    assert out.equals(G.fit_recall(other, user_time_split(flipped)[0], **settings).recall(users, 5))
     # best first, at most k per user, nothing the user rated in training
     assert (out.groupby("userId").size() <= 5).all()
     assert (out.groupby("userId")["score"].apply(lambda s: (np.diff(s) <= 0).all())).all()
@@ -511,3 +526,168 @@ def test_recall_experiment_finds_the_groups(timed_toy):
     assert r["EGES vectors"] > 0.3 and r["DeepWalk (BGE) vectors"] > 0.3
     assert r["EGES vectors"] > r["popularity (unrated movies)"] + 0.2   # popularity cannot see the groups
     assert set(state["truth"]["userId"]) <= set(state["users"])
+
+
+# --------------------------------------------------------------------------- bad inputs and other data
+
+def _no_tags() -> MovieLens:
+    ml = _toy(catalogue_tags=False)
+    return MovieLens("tagless", ml.movies, ml.ratings, ml.tags.iloc[:0], movie_tags=None)
+
+
+def test_side_information_leaves_out_a_tag_field_the_data_lacks():
+    side = G.side_information(_no_tags())
+    assert side.names == ("genres", "year")
+    assert "no tags" in side.skipped["tag"]
+    assert "tag" not in G.side_information(_toy()).skipped
+    with pytest.raises(ValueError, match="no side-information field is left"):
+        G.side_information(_no_tags(), fields=["tag"])
+
+
+def test_planted_truth_is_never_compared_with_other_data(toy, walks):
+    from sparrow_course.datasets import DataError
+
+    with pytest.raises(DataError, match="planted truth"):
+        G.planted_subgenre(toy)
+    partial = pd.Series(["a"] * 5, index=np.unique(walks[walks >= 0])[:5])
+    with pytest.raises(ValueError, match=r"\bitem_parent\b.*only \d+%"):
+        G.sequences_against_walks(positive_sequences(toy.ratings), partial, n_walks=50, epochs=1)
+
+
+BAD_INPUTS = [
+    # (call, exception type, the argument its message must name)
+    (lambda w, s: G.neighbour_agreement(ItemVectors(np.arange(3), np.eye(3)), {0: "a", 1: "b"}), TypeError,
+     "item_parent"),
+    (lambda w, s: G.neighbour_agreement(ItemVectors(np.arange(3), np.eye(3)), pd.Series(["a"], index=["x"])),
+     TypeError, "item_parent"),
+    (lambda w, s: G.neighbour_agreement(ItemVectors(np.arange(3), np.eye(3)), pd.Series(["a"], index=[99]), k=1),
+     ValueError, "item_parent"),
+    (lambda w, s: G.train_eges(w, s, optimizer="rmsprop"), ValueError, "optimizer"),
+    (lambda w, s: G.train_eges(w, s, optimizer="adagrad", sparse_learning_rate=0), ValueError,
+     "sparse_learning_rate"),
+    (lambda w, s: G.degrade_side_information(s, 1.5), ValueError, "share"),
+    (lambda w, s: G.degrade_side_information(s, 0.5, fields=["colour"]), ValueError, "fields"),
+    (lambda w, s: G.degrade_side_information({"genres": 1}, 0.5), TypeError, "side"),
+    (lambda w, s: G.side_mean_for_cold({1: [0.0]}, s), TypeError, "vectors"),
+    (lambda w, s: G.side_mean_for_cold(ItemVectors(s.ids[:3], np.eye(3)), s, field="colour"), ValueError, "field"),
+    (lambda w, s: G.grown_id_space(_toy(), copies=0), ValueError, "copies"),
+    (lambda w, s: G.planted_subgenre("ml-latest-small"), TypeError, "ml"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(BAD_INPUTS)))
+def test_bad_inputs_get_the_packages_error_naming_the_argument(case, walks, side):
+    call, kind, argument = BAD_INPUTS[case]
+    with pytest.raises(kind) as info:
+        call(walks, side)
+    assert re.search(rf"\b{re.escape(argument)}\b", str(info.value)), str(info.value)
+
+
+def test_string_user_ids_are_refused_by_the_recall_channel(toy, side):
+    train = toy.ratings.assign(userId=toy.ratings["userId"].map(lambda u: f"u{u}"))
+    with pytest.raises(TypeError, match=r"\btrain\['userId'\]"):
+        G.fit_recall(toy, train, method="bge", n_walks=50, w2v_epochs=1)
+    vectors = ItemVectors(side.ids, np.eye(len(side))[:, :4])
+    with pytest.raises(TypeError, match=r"\btrain\['userId'\]"):
+        G.recency_user_vectors(vectors, train)
+
+
+# --------------------------------------------------------------------------- uneven side information, optimisers
+
+def test_degrade_side_information_corrupts_exactly_the_chosen_share(side):
+    same, none = G.degrade_side_information(side, 0.0, seed=1)
+    assert len(none) == 0 and all((a == b).all() for a, b in zip(same.index, side.index))
+    bad_side, bad = G.degrade_side_information(side, 0.5, seed=1)
+    assert len(bad) == round(0.5 * len(side))
+    rows = side.rows(bad)
+    keep = np.setdiff1d(np.arange(len(side)), rows)
+    for f in range(len(side.names)):
+        assert np.allclose(bad_side.weight[f].sum(axis=1), 1)
+        assert (bad_side.index[f][keep] == side.index[f][keep]).all()       # the rest keep theirs
+        assert (bad_side.weight[f][rows] > 0).sum(axis=1).max() == 1        # one value each
+        assert bad_side.index[f].max() < len(side.vocabulary[f])
+    # a degraded movie's values are drawn at random: most differ from what it had
+    changed = [bad_side.values(m) != side.values(m) for m in bad]
+    assert np.mean(changed) > 0.5
+
+
+def test_sparse_optimisers_leave_untouched_rows_alone_and_adam_does_not(walks, side):
+    # the same batches under each optimiser: what moves in the third step? (The id table's first
+    # gradient is zero, as the context table starts at zero, so the second step is the first to move it.)
+    def third_step_moves(opt):
+        kw = dict(dim=8, epochs=1, batch_size=16, id_copies=4, optimizer=opt, seed=3)
+        two = G.train_eges(walks, side, max_batches=2, **kw).id_table
+        three = G.train_eges(walks, side, max_batches=3, **kw).id_table
+        return np.abs(three - two).max(axis=1) > 1e-7
+
+    adam, lazy, adagrad = (third_step_moves(o) for o in ("adam", "lazy_adam", "adagrad"))
+    # LazyAdam and Adagrad move only the third batch's rows; Adam also keeps moving the second batch's
+    # rows (their moments decay at every step): more rows, a superset
+    assert 0 < lazy.sum() < adam.sum() and (adam | lazy).sum() == adam.sum()
+    assert (lazy == adagrad).all()
+    # a full epoch under the sparse optimisers learns the groups
+    for opt in ("lazy_adam", "adagrad"):
+        model = G.train_eges(walks, side, dim=8, epochs=3, optimizer=opt, seed=1)
+        assert model.history["loss"].iloc[-1] < model.history["loss"].iloc[0]
+
+
+def test_side_mean_for_cold_borrows_the_vectors_of_same_genre_movies(side):
+    known = side.ids[3:]
+    vectors = ItemVectors(known, np.random.default_rng(0).standard_normal((len(known), 4)))
+    out = G.side_mean_for_cold(vectors, side, field="genres")
+    assert set(side.ids[:3]) <= set(out.ids)
+    genres = {m: tuple(side.values(m)["genres"]) for m in side.ids}
+    cold = side.ids[0]
+    donors = [m for m in known if genres[m] == genres[cold]]
+    assert donors
+    assert np.allclose(out.get([cold])[0], vectors.centred().get(donors).mean(axis=0))
+    assert np.allclose(out.get(known), vectors.centred().get(known))
+
+
+# ---------------------------------------------------------------------------
+# The regime maps notebook 06 reads from benchmarks/results (written by benchmarks/bench_eges.py)
+# ---------------------------------------------------------------------------
+
+RESULTS = __import__("pathlib").Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+
+
+def test_stored_regime_maps_are_complete_and_agree_where_they_share_a_training():
+    quality = pd.read_csv(RESULTS / "eges_quality.csv")
+    clusters = pd.read_csv(RESULTS / "eges_clusters.csv").set_index("clusters")
+    grown = pd.read_csv(RESULTS / "eges_grown.csv").set_index("setting")
+    # the sweeps the notebook describes: five shares on three seeds, both methods, every group of movies
+    assert sorted(quality["share"].unique()) == [0.0, 0.25, 0.5, 0.75, 0.9]
+    assert sorted(quality["seed"].unique()) == [1, 7, 2024]
+    counts = quality.groupby(["share", "seed"]).size()
+    assert (counts.loc[0.0] == 4).all() and (counts.drop(index=0.0, level="share") == 6).all()
+    assert list(clusters.index) == ["k-means, 3,000", "k-means, 1,000", "k-means, 300", "k-means, 100", "k-means, 30",
+                                    "Airbnb-style types"]
+    assert list(clusters["n_ids"].iloc[:5]) == [3000, 1000, 300, 100, 30]
+    assert set(grown.index) == {"EGES, catalogue ids, Adam", "EGES, Adam", "EGES, LazyAdam", "EGES, Adagrad",
+                                "remedy 1: pretrained", "remedy 2: clustered"}
+    assert (grown.drop(index="EGES, catalogue ids, Adam")["id space"] == 768_000).all()
+    for table in (quality, clusters, grown):
+        assert table.filter(like="auc").apply(lambda c: c.between(0.3, 1.0)).all().all()
+    # one training, stored three times: seed 2024's undegraded EGES, 3,000 clusters (one per movie), catalogue ids
+    eges_2024 = quality[(quality["seed"] == 2024) & (quality["share"] == 0) & (quality["method"] == "EGES")
+                        & (quality["movies"] == "all")]["auc overall"].iloc[0]
+    assert clusters.loc["k-means, 3,000", "auc overall"] == pytest.approx(eges_2024, abs=1e-6)
+    assert grown.loc["EGES, catalogue ids, Adam", "auc overall"] == pytest.approx(eges_2024, abs=1e-6)
+    # and remedy 2 with 300 k-means clusters, in the cluster sweep and beside the grown id space
+    assert grown.loc["remedy 2: clustered", "auc overall"] == pytest.approx(clusters.loc["k-means, 300", "auc overall"],
+                                                                             abs=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.tensorflow
+def test_a_stored_side_quality_row_is_reproduced():
+    from sparrow_course.datasets import load_movielens
+
+    stored = pd.read_csv(RESULTS / "eges_quality.csv")
+    stored = stored[(stored["share"] == 0.5) & (stored["seed"] == 2024)].set_index(["method", "movies"])
+    fresh = G.side_quality_sweep(load_movielens(), shares=(0.5,), seeds=(2024,)).set_index(["method", "movies"])
+    assert set(fresh.index) == set(stored.index)
+    for key in stored.index:   # floating-point training: within the notebook's stated tolerance
+        assert fresh.loc[key, "auc overall"] == pytest.approx(stored.loc[key, "auc overall"], abs=0.01), key
+    gain = fresh.loc[("EGES", "all"), "auc overall"] - fresh.loc[("GES", "all"), "auc overall"]
+    assert gain > 0.005

@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 from sparrow_course import embeddings as E
+from sparrow_course.embeddings import ItemVectors, align_procrustes, fit_embedding_channel, pool_user_vectors
 
 # a toy graph: 1 -> 2 (x3), 1 -> 3 (x1), 2 -> 3 (x2), 2 -> 1 (x2), 3 -> 1, 3 -> 4; 4 is dangling
 TOY = [[1, 2, 1, 2, 3, 1, 2, 1, 3, 4], [1, 2, 3], [3, 1, 2, 1]]
@@ -150,7 +151,7 @@ def test_walk_argument_errors():
     g = E.transition_graph(TOY)
     with pytest.raises(TypeError, match="TransitionGraph"):
         E.random_walks(TOY, n_walks=3)
-    with pytest.raises(ValueError, match="p"):
+    with pytest.raises(ValueError, match=r"\bp must be a number > 0"):
         E.random_walks(g, n_walks=3, p=0)
     with pytest.raises(ValueError, match="start"):
         E.random_walks(g, n_walks=3, start="random")
@@ -180,3 +181,57 @@ def test_deepwalk_accepts_walk_arrays():
     g = E.transition_graph(TOY)
     vecs = E.deepwalk(g, n_walks=200, length=5, seed=1, dim=4, epochs=2)
     assert set(vecs.ids) <= {1, 2, 3, 4} and vecs.dim == 4
+
+
+# --------------------------------------------------------------------------- user vectors
+
+
+@pytest.fixture()
+def tiny():
+    items = ItemVectors(np.array([10, 20, 30, 40]),
+                        np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.0]]))
+    ratings = pd.DataFrame({"userId": [1, 1, 1, 2, 2], "movieId": [10, 20, 40, 30, 40],
+                            "rating": [5.0, 4.0, 2.0, 3.5, 4.0],
+                            "timestamp": [0, 86_400 * 10, 5, 0, 86_400 * 20]})
+    return items, ratings
+
+
+def test_pooling_by_hand(tiny):
+    items, ratings = tiny
+    mean = pool_user_vectors(ratings, items)
+    assert mean.ids.tolist() == [1, 2] and mean.n_items.tolist() == [2, 2]
+    assert np.allclose(mean.vectors, [[0.5, 0.5], [0.0, 0.5]])  # user 1 liked 10, 20; user 2 liked 30, 40
+    assert np.allclose(pool_user_vectors(ratings, items, pooling="sum").vectors, [[1, 1], [0, 1]])
+    assert np.allclose(pool_user_vectors(ratings, items, pooling="rating").vectors[0], [5 / 9, 4 / 9])
+    recency = pool_user_vectors(ratings, items, pooling="recency", half_life_days=10.0).vectors
+    assert np.allclose(recency[0], [0.5 / 1.5, 1 / 1.5])  # item 10 is one half-life older than item 20
+    centred = pool_user_vectors(ratings, items, centre=True).vectors
+    assert np.allclose(centred, mean.vectors - items.vectors.mean(axis=0))
+
+
+def test_embedding_channel_excludes_rated_items_and_has_the_common_shape(tiny):
+    items, ratings = tiny
+    users = pool_user_vectors(ratings, items, centre=True)
+    channel = fit_embedding_channel(items, users, ratings)
+    recs = channel.recall([1, 2], 2)
+    assert list(recs.columns) == ["userId", "movieId", "score"]
+    assert set(recs.loc[recs.userId == 1, "movieId"]) == {30}  # 10, 20, 40 were rated
+    with pytest.raises(ValueError, match="different spaces"):
+        fit_embedding_channel(ItemVectors(items.ids, np.ones((4, 3))), users, ratings)
+
+
+def test_procrustes_recovers_a_rotation():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(100, 5)) + 3.0
+    rotation, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    target = ItemVectors(np.arange(100), base)
+    source = ItemVectors(np.arange(100), (base - base.mean(axis=0)) @ rotation.T + 7.0)
+    aligned, fit = align_procrustes(source, target)
+    assert np.allclose(aligned.vectors, base)
+    assert fit["relative_error"].iloc[1] < 1e-9 < fit["relative_error"].iloc[0]
+
+
+    with pytest.raises(ValueError, match="too few"):
+        align_procrustes(source, target, on=[1, 2])
+    with pytest.raises(ValueError, match="dimension"):
+        align_procrustes(source, ItemVectors(np.arange(100), np.ones((100, 3))))

@@ -1,107 +1,18 @@
 """Course figures are sharp and their text never overlaps.
 
-Every figure function of the package is found and rendered: a public function named
-``plot_*`` or annotated to return a matplotlib ``Figure``. It is called with no arguments,
-or with the arguments its module lists in ``FIGURE_EXAMPLES = {"plot_x": (args, kwargs)}``.
-The figures the notebooks draw are checked the same way by the smoke run
-(``tests/test_notebook_smoke.py``), which watches every figure a notebook renders.
+The package draws no figures of its own: the notebooks do, through ``plotting`` (``finish``,
+``theory``, ``show``). So these tests prove the plotting helpers and the overlap detector on
+figures built here, and the smoke run (``tests/test_notebook_smoke.py``) watches every figure
+a notebook renders with ``plotting.watch_overlaps``.
 """
 from __future__ import annotations
-
-import importlib
-import inspect
-import pkgutil
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import pytest
 
-import sparrow_course
 from sparrow_course import plotting
-
-from sparrow_course.runtime import TENSORFLOW_MODULES  # scanned in the slow run only
-
-
-def _modules(include_tensorflow: bool) -> list:
-    names = sorted(m.name for m in pkgutil.walk_packages(sparrow_course.__path__, "sparrow_course."))
-    return [importlib.import_module(n) for n in names if include_tensorflow or n not in TENSORFLOW_MODULES]
-
-
-def figure_functions(modules) -> list[tuple[str, object, tuple, dict]]:
-    """(name, function, args, kwargs) of every figure function defined in ``modules``."""
-    found = []
-    for module in modules:
-        examples = getattr(module, "FIGURE_EXAMPLES", {})
-        for name, fn in inspect.getmembers(module, inspect.isfunction):
-            if name.startswith("_") or fn.__module__ != module.__name__:
-                continue
-            returns = str(inspect.signature(fn).return_annotation)
-            if name.startswith("plot_") or "Figure" in returns:
-                args, kwargs = examples.get(name, ((), {}))
-                found.append((f"{module.__name__}.{name}", fn, tuple(args), dict(kwargs)))
-    return found
-
-
-def _render(fn, args, kwargs) -> plt.Figure:
-    plotting.use_course_style()
-    before = set(plt.get_fignums())
-    result = fn(*args, **kwargs)
-    if isinstance(result, plt.Figure):
-        fig = result
-    elif isinstance(result, plt.Axes):
-        fig = result.figure
-    else:
-        new = [n for n in plt.get_fignums() if n not in before]
-        assert new, f"{fn.__name__} neither returned nor drew a figure"
-        fig = plt.figure(new[-1])
-    fig.tight_layout()  # as plotting.show does
-    return fig
-
-
-FAST = figure_functions(_modules(include_tensorflow=False))
-
-
-@pytest.mark.parametrize("name,fn,args,kwargs", FAST, ids=[f[0] for f in FAST])
-def test_figure_function_draws_sharp_figure_without_overlapping_text(name, fn, args, kwargs):
-    fig = _render(fn, args, kwargs)
-    try:
-        assert fig.dpi >= 100, f"{name} draws at {fig.dpi} dpi"
-        assert not plotting.text_overlaps(fig), f"{name}: overlapping text {plotting.text_overlaps(fig)}"
-        for ax in fig.axes:
-            assert ax.get_xlabel() or ax.get_ylabel() or not ax.has_data(), f"{name}: label the axes"
-    finally:
-        plt.close(fig)
-
-
-@pytest.mark.tensorflow
-def test_figure_functions_of_tensorflow_chapters():
-    for name, fn, args, kwargs in figure_functions([importlib.import_module(m) for m in sorted(TENSORFLOW_MODULES)]):
-        fig = _render(fn, args, kwargs)
-        assert not plotting.text_overlaps(fig), f"{name}: overlapping text {plotting.text_overlaps(fig)}"
-        plt.close(fig)
-
-
-def test_discovery_finds_figure_functions_and_their_examples():
-    import types
-
-    module = types.ModuleType("fake_chapter")
-
-    def plot_curve(n: int) -> plt.Figure:
-        fig, ax = plt.subplots()
-        ax.plot(range(n))
-        return fig
-
-    def helper() -> int:
-        return 1
-    for f in (plot_curve, helper):
-        f.__module__ = "fake_chapter"
-        setattr(module, f.__name__, f)
-    module.FIGURE_EXAMPLES = {"plot_curve": ((3,), {})}
-    found = figure_functions([module])
-    assert [(n, a) for n, _, a, _ in found] == [("fake_chapter.plot_curve", (3,))]
-    plt.close(_render(*found[0][1:]))
 
 
 def test_course_style_is_sharp():

@@ -1,7 +1,6 @@
 """Chapter 07: the LSH hash, index and theory, and user embeddings in the item space."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pandas as pd
@@ -9,7 +8,7 @@ import pytest
 from scipy import integrate, stats
 
 from sparrow_course import lsh
-from sparrow_course.embeddings import ItemVectors
+from sparrow_course.embeddings import ItemVectors, pool_user_vectors
 
 
 # --------------------------------------------------------------------------- hash values
@@ -176,8 +175,8 @@ def test_recall_work_grid_has_an_exact_row():
 
 @pytest.mark.parametrize("kwargs,exc,words", [
     ({"width": 0.0}, ValueError, "width"), ({"width": -1.0}, ValueError, "width"),
-    ({"k": 0}, ValueError, "k must be"), ({"n_tables": 0}, ValueError, "n_tables"),
-    ({"k": 2.0}, TypeError, "k must be an integer"), ({"variant": "sparky"}, ValueError, "variant"),
+    ({"k": 0}, ValueError, r"\bk must be"), ({"n_tables": 0}, ValueError, "n_tables"),
+    ({"k": 2.0}, TypeError, r"\bk must be an integer"), ({"variant": "sparky"}, ValueError, "variant"),
 ])
 def test_bad_index_settings_are_refused(kwargs, exc, words):
     with pytest.raises(exc, match=words):
@@ -214,60 +213,7 @@ def test_huge_requests_are_refused_before_allocating():
         lsh.clustered_vectors(10**9, 64)
 
 
-# --------------------------------------------------------------------------- user embeddings
-
-
-@pytest.fixture()
-def tiny():
-    items = ItemVectors(np.array([10, 20, 30, 40]),
-                        np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.0]]))
-    ratings = pd.DataFrame({"userId": [1, 1, 1, 2, 2], "movieId": [10, 20, 40, 30, 40],
-                            "rating": [5.0, 4.0, 2.0, 3.5, 4.0],
-                            "timestamp": [0, 86_400 * 10, 5, 0, 86_400 * 20]})
-    return items, ratings
-
-
-def test_pooling_by_hand(tiny):
-    items, ratings = tiny
-    mean = lsh.pool_user_vectors(ratings, items)
-    assert mean.ids.tolist() == [1, 2] and mean.n_items.tolist() == [2, 2]
-    assert np.allclose(mean.vectors, [[0.5, 0.5], [0.0, 0.5]])  # user 1 liked 10, 20; user 2 liked 30, 40
-    assert np.allclose(lsh.pool_user_vectors(ratings, items, pooling="sum").vectors, [[1, 1], [0, 1]])
-    assert np.allclose(lsh.pool_user_vectors(ratings, items, pooling="rating").vectors[0], [5 / 9, 4 / 9])
-    recency = lsh.pool_user_vectors(ratings, items, pooling="recency", half_life_days=10.0).vectors
-    assert np.allclose(recency[0], [0.5 / 1.5, 1 / 1.5])  # item 10 is one half-life older than item 20
-    centred = lsh.pool_user_vectors(ratings, items, centre=True).vectors
-    assert np.allclose(centred, mean.vectors - items.vectors.mean(axis=0))
-
-
-def test_embedding_recall_excludes_rated_items_and_has_the_common_shape(tiny):
-    items, ratings = tiny
-    users = lsh.pool_user_vectors(ratings, items, centre=True)
-    recs = lsh.embedding_recall(users, items, [1, 2], 2, exclude=ratings)
-    assert list(recs.columns) == ["userId", "movieId", "score"]
-    assert set(recs.loc[recs.userId == 1, "movieId"]) == {30}  # 10, 20, 40 were rated
-    with pytest.raises(ValueError, match="different spaces"):
-        lsh.embedding_recall(users, ItemVectors(items.ids, np.ones((4, 3))), [1], 2)
-
-
-def test_procrustes_recovers_a_rotation():
-    rng = np.random.default_rng(0)
-    base = rng.normal(size=(100, 5)) + 3.0
-    rotation, _ = np.linalg.qr(rng.normal(size=(5, 5)))
-    target = ItemVectors(np.arange(100), base)
-    source = ItemVectors(np.arange(100), (base - base.mean(axis=0)) @ rotation.T + 7.0)
-    aligned, fit = lsh.align_procrustes(source, target)
-    assert np.allclose(aligned.vectors, base)
-    assert fit["relative_error"].iloc[1] < 1e-9 < fit["relative_error"].iloc[0]
-
-
-def test_segment_neighbour_share_sees_planted_groups():
-    rng = np.random.default_rng(0)
-    centres = rng.normal(size=(3, 4)) * 5
-    seg = np.repeat([0, 1, 2], 30)
-    users = lsh.UserVectors(np.arange(90), centres[seg] + rng.normal(size=(90, 4)), np.ones(90, dtype=np.int64))
-    got = lsh.segment_neighbour_share(users, pd.Series(seg, index=np.arange(90)), n_neighbours=5)
-    assert got["same_segment_share"] > 0.95 and got["chance"] == pytest.approx(1 / 3)
+# --------------------------------------------------------------------------- LSH for a user
 
 
 def test_nearest_movies_with_a_wide_index_is_the_exact_list():
@@ -276,7 +222,7 @@ def test_nearest_movies_with_a_wide_index_is_the_exact_list():
     movies = pd.DataFrame({"movieId": items.ids, "title": [f"film {i}" for i in items.ids]})
     ratings = pd.DataFrame({"userId": [7, 7, 7], "movieId": [10, 20, 30], "rating": [5.0, 4.0, 4.5],
                             "timestamp": [1, 2, 3]})
-    users = lsh.pool_user_vectors(ratings, items, centre=True)
+    users = pool_user_vectors(ratings, items, centre=True)
     index = lsh.LSHIndex(1, 20, 100.0, seed=1).fit(items.centred().normalized())
     table = lsh.nearest_movies(7, users, items, index, movies, k=5, exclude=ratings)
     assert table["in_both"].all() and len(table) == 5
@@ -284,23 +230,219 @@ def test_nearest_movies_with_a_wide_index_is_the_exact_list():
     assert (np.diff(table["exact_cosine"]) <= 1e-12).all()
 
 
-def test_user_embedding_experiment_on_a_planted_toy():
-    rng = np.random.default_rng(0)
-    n_items, n_users = 40, 60
-    taste = rng.integers(0, 2, n_users)  # two groups of users, each liking its own half of the films
-    rows = []
-    for u in range(n_users):
-        liked = rng.choice(np.arange(20) + 20 * taste[u], 8, replace=False)
-        rows += [(u + 1, int(m) + 1, 4.5, t) for t, m in enumerate(liked)]
-    ratings = pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"])
-    centres = np.array([[3.0, 0.0], [0.0, 3.0]])
-    model = ItemVectors(np.arange(1, n_items + 1), centres[np.arange(n_items) // 20] + rng.normal(size=(n_items, 2)))
-    train = ratings[ratings["timestamp"] < 6]
-    test = ratings[ratings["timestamp"] >= 6]
-    segments = pd.Series(taste, index=np.arange(1, n_users + 1))
-    table = lsh.user_embedding_experiment(train, test, model, other_model=model, segments=segments, k=5,
-                                          n_users=None)
-    shared = table.query("scoring == 'centred cosine' and pooling == 'mean'")["recall@5"].iloc[0]
-    assert shared > 1.8 * table.attrs["chance"]  # a list from the right half of the films (random: k / n_items)
-    assert table.query("user_vectors == 'independent, Procrustes-aligned'")["recall@5"].iloc[0] == pytest.approx(shared)
-    assert table["same_segment_share"].dropna().min() > 0.9
+# --------------------------------------------------------------------------- the batched index
+
+
+def test_wide_buckets_and_many_tables_equal_brute_force_on_a_large_batch():
+    # many queries in several blocks, items in every bucket of every table: the answer is exact search's
+    rng = np.random.default_rng(11)
+    x, q = rng.normal(size=(3000, 6)), rng.normal(size=(700, 6))
+    exact_idx, exact_dist = lsh.exact_top_k(x, q, 10)
+    got = lsh.LSHIndex(1, 12, 1e4, seed=3).fit(x).query(q, 10)
+    assert np.array_equal(got.indices, exact_idx) and np.allclose(got.distances, exact_dist)
+    assert (got.n_candidates == 3000).all()
+
+
+def test_batched_query_equals_one_query_at_a_time():
+    x = lsh.clustered_vectors(4000, 8, n_clusters=20, seed=2)
+    q = x[:300] + 0.05 * np.random.default_rng(0).normal(size=(300, 8))
+    index = lsh.LSHIndex(3, 10, 1.5, seed=4).fit(x)
+    batch = index.query(q, 7)
+    for row in (0, 17, 150, 299):
+        one = index.query(q[row:row + 1], 7)
+        assert np.array_equal(one.indices[0], batch.indices[row])
+        assert one.n_candidates[0] == batch.n_candidates[row]
+
+
+def test_top_k_beyond_the_catalogue_is_capped_at_the_catalogue():
+    x = np.random.default_rng(0).normal(size=(40, 3))
+    result = lsh.LSHIndex(1, 20, 100.0, seed=0).fit(x).query(x[:1], 10**9)
+    assert result.indices.shape == (1, 40) and sorted(result.indices[0]) == list(range(40))
+    assert lsh.exact_top_k(x, x[:1], 10**9)[0].shape == (1, 40)
+
+
+def test_a_query_with_no_candidate_gets_empty_slots():
+    x = np.random.default_rng(0).normal(size=(200, 4))
+    result = lsh.LSHIndex(8, 2, 0.01, seed=0).fit(x).query(x[:3] + 50.0, 5)
+    assert (result.indices == -1).all() and np.isinf(result.distances).all() and (result.n_candidates == 0).all()
+
+
+def test_index_memory_is_reported_per_table():
+    x = np.random.default_rng(0).normal(size=(1000, 8))
+    index = lsh.LSHIndex(4, 16, 1.0, seed=0).fit(x)
+    per_item = index.nbytes / 1000
+    assert 16 * (8 + 4) + 8 * 8 <= per_item <= 16 * (8 + 4) + 8 * 8 + 40  # keys, int32 rows, vectors, a little more
+    assert lsh.LSHIndex().nbytes == 0
+
+
+def test_default_width_comes_from_the_data_and_finds_neighbours_at_any_scale():
+    rng = np.random.default_rng(5)
+    x, q = rng.normal(size=(20_000, 32)), rng.normal(size=(100, 32))
+    exact, _ = lsh.exact_top_k(x, q, 10)
+    for scale in (1.0, 1000.0):
+        index = lsh.LSHIndex().fit(scale * x)
+        assert index.width is None and index.bucket_width > 0
+        result = index.query(scale * q, 10)
+        assert lsh.neighbour_recall(result.indices, exact).mean() >= 0.5
+    assert lsh.LSHIndex().fit(1000 * x).bucket_width == pytest.approx(1000 * lsh.LSHIndex().fit(x).bucket_width)
+    with pytest.raises(ValueError, match="call fit"):
+        lsh.LSHIndex().bucket_width
+
+
+def test_tune_index_reaches_the_target_with_the_fewest_candidates():
+    data = lsh.clustered_vectors(20_200, 16, seed=6)
+    x, q = data[:20_000], data[20_000:]
+    index, tried = lsh.tune_index(x, q, target_recall=0.9, tables=(4, 16, 32))
+    assert tried["chosen"].sum() == 1 and len(tried) == 3
+    chosen = tried[tried["chosen"]].iloc[0]
+    assert chosen["recall@10"] >= 0.9 and index.n_tables == chosen["n_tables"] and index.k == chosen["k"]
+    reaching = tried[tried["recall@10"] >= 0.9]
+    assert chosen["candidate_share"] == reaching["candidate_share"].min()
+    exact, _ = lsh.exact_top_k(x, q, 10)
+    assert lsh.neighbour_recall(index.query(q, 10).indices, exact).mean() == pytest.approx(chosen["recall@10"])
+
+
+def test_scaling_experiment_has_exact_and_lsh_rows_per_size():
+    table = lsh.scaling_experiment((2000, 8000), dim=8, n_queries=50, tables=(8,), seed=1)
+    assert table["n_items"].tolist() == [2000, 2000, 8000, 8000]
+    assert table["method"].tolist() == ["exact", "LSH"] * 2
+    lsh_rows = table[table["method"] == "LSH"]
+    assert (lsh_rows["candidate_share"] < 1).all() and (lsh_rows["recall@10"] > 0.5).all()
+
+
+# --------------------------------------------------------------------------- the offset b in Spark's hash
+
+
+def test_spark_with_offset_shares_spark_directions():
+    a = lsh.hash_functions(6, 5, 0.5, variant="spark", seed=9)
+    b = lsh.hash_functions(6, 5, 0.5, variant="spark+offset", seed=9)
+    assert np.array_equal(a.directions, b.directions) and (a.offsets == 0).all()
+    assert ((b.offsets >= 0) & (b.offsets < 0.5)).all() and b.offsets.std() > 0
+
+
+def test_offset_experiment_matches_the_index_and_finds_the_coarse_regime():
+    x = lsh.clustered_vectors(3000, 10, n_clusters=30, seed=3)
+    x = x - x.mean(axis=0)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    q = x[:200] + 0.02 * np.random.default_rng(1).normal(size=(200, 10))
+    table = lsh.offset_experiment(x[200:], q, width_ratios=(0.3, 10.0), tables=(1, 3), n_repeats=6, seed=2)
+    assert len(table) == 4 and (table["gain_se"] >= 0).all()
+    # the same measurement through the index itself (same functions: seeds 2, 3, ..., 7), with and without b
+    row = table[(table["width_over_spread"] == 0.3) & (table["n_tables"] == 3)].iloc[0]
+    exact, _ = lsh.exact_top_k(x[200:], q, 10)
+    for variant, column in (("spark", "recall_without_b"), ("spark+offset", "recall_with_b")):
+        recalls = [lsh.neighbour_recall(lsh.LSHIndex(1, 3, row["width"], variant=variant, seed=2 + r).fit(x[200:])
+                                        .query(q, 10).indices, exact).mean() for r in range(6)]
+        assert np.mean(recalls) == pytest.approx(row[column])
+    coarse = table[(table["width_over_spread"] == 10.0) & (table["n_tables"] == 1)].iloc[0]
+    fine = table[(table["width_over_spread"] == 0.3) & (table["n_tables"] == 3)].iloc[0]
+    assert coarse["gain"] > 2 * coarse["gain_se"]        # one coarse table: the edge at 0 cuts the crowd
+    assert abs(fine["gain"]) <= 3 * fine["gain_se"] + 0.01  # fine buckets: each direction moves the edges anyway
+
+
+# --------------------------------------------------------------------------- bad inputs: type, and a message naming the argument
+
+_X = np.random.default_rng(0).normal(size=(60, 4))
+_RATINGS_STR = pd.DataFrame({"userId": ["a", "b", "a"], "movieId": [10, 20, 30], "rating": [5.0, 4.0, 4.5],
+                             "timestamp": [1, 2, 3]})
+_ITEMS = ItemVectors(np.array([10, 20, 30]), np.random.default_rng(1).normal(size=(3, 4)))
+
+BAD_CALLS = [
+    ("width zero", lambda: lsh.LSHIndex(width=0.0), ValueError, r"\bwidth\b"),
+    ("width nan", lambda: lsh.LSHIndex(width=float("nan")), ValueError, r"\bwidth\b"),
+    ("width text", lambda: lsh.LSHIndex(width="1"), TypeError, r"\bwidth\b"),
+    ("width_factor negative", lambda: lsh.LSHIndex(width_factor=-1.0), ValueError, r"\bwidth_factor\b"),
+    ("k float", lambda: lsh.LSHIndex(k=2.5), TypeError, r"\bk\b"),
+    ("k too large", lambda: lsh.LSHIndex(k=65), ValueError, r"\bk\b"),
+    ("n_tables zero", lambda: lsh.LSHIndex(n_tables=0), ValueError, r"\bn_tables\b"),
+    ("variant unknown", lambda: lsh.LSHIndex(variant="spark-ish"), ValueError, r"\bvariant\b"),
+    ("seed text", lambda: lsh.LSHIndex(seed="x"), TypeError, r"\bseed\b"),
+    ("vectors text", lambda: lsh.LSHIndex().fit("abc"), TypeError, r"\bvectors\b"),
+    ("vectors inf", lambda: lsh.LSHIndex().fit(np.full((3, 2), np.inf)), ValueError, r"\bvectors\b"),
+    ("queries 1-d", lambda: lsh.LSHIndex(width=1.0).fit(_X).query(_X[0]), ValueError, r"\bqueries\b"),
+    ("queries other dimension", lambda: lsh.LSHIndex(width=1.0).fit(_X).query(_X[:, :2]), ValueError, r"\bqueries\b"),
+    ("top_k zero", lambda: lsh.LSHIndex(width=1.0).fit(_X).query(_X, 0), ValueError, r"\btop_k\b"),
+    ("top_k float", lambda: lsh.LSHIndex(width=1.0).fit(_X).query(_X, 2.5), TypeError, r"\btop_k\b"),
+    ("candidates before fit", lambda: lsh.LSHIndex().candidates(_X), ValueError, r"\bfit\b"),
+    ("distance negative", lambda: lsh.collision_probability(-1.0, 1.0), ValueError, r"\bdistance\b"),
+    ("distance nan", lambda: lsh.collision_probability(float("nan"), 1.0), ValueError, r"\bdistance\b"),
+    ("spark distance negative", lambda: lsh.spark_collision_probability(-1.0, 1.0, 3), ValueError, r"\bdistance\b"),
+    ("spark dim zero", lambda: lsh.spark_collision_probability(1.0, 1.0, 0), ValueError, r"\bdim\b"),
+    ("candidate p above 1", lambda: lsh.candidate_probability(1.5, 2, 3), ValueError, r"\bp\b"),
+    ("target_recall above 1", lambda: lsh.choose_parameters([1.0], [2.0], target_recall=1.5), ValueError,
+     r"\btarget_recall\b"),
+    ("tune tables empty", lambda: lsh.tune_index(_X, _X[:5], tables=()), ValueError, r"\btables\b"),
+    ("tune margin text", lambda: lsh.tune_index(_X, _X[:5], margin="a"), TypeError, r"\bmargin\b"),
+    ("offset width ratio zero", lambda: lsh.offset_experiment(_X, _X[:5], width_ratios=(0.0,)), ValueError,
+     r"\bwidth_ratios\[i\]"),
+    ("offset one repeat", lambda: lsh.offset_experiment(_X, _X[:5], n_repeats=1), ValueError, r"\bn_repeats\b"),
+    ("scaling sizes tiny", lambda: lsh.scaling_experiment((10,)), ValueError, r"\bsizes\[i\]"),
+    ("pool string user ids", lambda: pool_user_vectors(_RATINGS_STR, _ITEMS), TypeError, r"\buserId\b"),
+]
+
+
+@pytest.mark.parametrize("call,exc,words", [c[1:] for c in BAD_CALLS], ids=[c[0] for c in BAD_CALLS])
+def test_bad_inputs_get_the_package_error_naming_the_argument(call, exc, words):
+    with pytest.raises(exc, match=words):
+        call()
+
+
+def test_infinite_distance_never_collides():
+    assert lsh.collision_probability(np.inf, 1.0) == 0.0
+    assert lsh.spark_collision_probability(np.inf, 0.5, 4) == 0.0
+    assert lsh.collision_probability(np.array([0.0, np.inf]), 1.0).tolist() == [1.0, 0.0]
+
+
+# --------------------------------------------------------------------------- the settings explorer
+
+
+def test_settings_explorer_agrees_with_the_grid_and_the_theory():
+    x = lsh.clustered_vectors(3000, 10, n_clusters=30, seed=4)
+    q = x[:100] + 0.05 * np.random.default_rng(2).normal(size=(100, 10))
+    explore = lsh.SettingsExplorer(x, q, seed=7)
+    got = explore(k=3, n_tables=8, width=2.0)
+    grid = lsh.recall_work_grid(x, q, ks=(3,), tables=(8,), widths=(2.0,), seed=7)
+    assert got["recall"] == pytest.approx(grid.loc[0, "recall@10"])
+    assert got["candidate_share"] == pytest.approx(grid.loc[0, "candidate_share"])
+    p = lsh.collision_probability(explore.near, 2.0)
+    assert got["predicted_recall"] == pytest.approx(np.mean(lsh.candidate_probability(p, 3, 8)))
+    assert got["probability"][0] == 1.0 and (np.diff(got["probability"]) <= 1e-12).all()
+    wider = explore(k=3, n_tables=8, width=4.0)
+    assert wider["candidate_share"] > got["candidate_share"] and wider["recall"] >= got["recall"]
+    spark = lsh.SettingsExplorer(x, q, variant="spark", seed=7)(k=1, n_tables=3, width=0.5)
+    assert 0 <= spark["predicted_recall"] <= 1 and 0 < spark["candidate_share"] <= 1
+    with pytest.raises(ValueError, match=r"\bwidth\b"):
+        explore(width=0.0)
+
+
+def test_settings_explorer_draws_and_summarises_its_result():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sparrow_course import explorers
+
+    x = lsh.clustered_vectors(1500, 6, n_clusters=10, seed=1)
+    compute = lsh.SettingsExplorer(x[:1400], x[1400:], seed=1)
+    explorer = explorers.Explorer(compute, lsh.draw_settings,
+                                  {"k": explorers.slider(1, 8, 1, 2), "n_tables": explorers.slider(1, 32, 1, 4),
+                                   "width": explorers.slider(0.1, 4.0, 0.1, 1.0)}, lsh.settings_summary)
+    fig = plt.figure()
+    result = compute(k=2, n_tables=4, width=1.0)
+    lsh.draw_settings(result, fig)
+    assert len(fig.axes) == 2 and "recall" in fig._suptitle.get_text()
+    plt.close(fig)
+    text = lsh.settings_summary(result)
+    assert f"recall@10 {result['recall']:.3f}" in text and "theory" in text
+    assert explorer.expected(k=3).text != explorer.expected().text
+
+
+def test_nearest_movies_caps_k_at_the_catalogue():
+    rng = np.random.default_rng(6)
+    items = ItemVectors(np.arange(1, 21) * 10, rng.normal(size=(20, 4)))
+    movies = pd.DataFrame({"movieId": items.ids, "title": [f"film {i}" for i in items.ids]})
+    ratings = pd.DataFrame({"userId": [7, 7], "movieId": [10, 20], "rating": [5.0, 4.0], "timestamp": [1, 2]})
+    users = pool_user_vectors(ratings, items, centre=True)
+    index = lsh.LSHIndex(1, 20, 100.0, seed=1).fit(items.centred().normalized())
+    table = lsh.nearest_movies(7, users, items, index, movies, k=10**9, exclude=ratings)
+    assert len(table) == 18 and table["in_both"].all()

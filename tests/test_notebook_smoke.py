@@ -1,14 +1,17 @@
 """Every notebook runs with small values injected into its `parameters` cell, and draws no overlapping text.
 
 As the notebook tests of Microsoft's recommenders do with papermill: the knobs a learner may turn
-are set small (tests/smoke_parameters.py), the notebook is executed in memory with the course
-kernel, and any error fails the test. Slow (a kernel per notebook): `-m "not slow"` leaves it out.
+are set small (tests/smoke_parameters.py), and any error fails the test. Each notebook runs so
+once: through JupyterLab in Chromium (tests/test_browser.py) where there is a browser, or else
+headless here, in memory with the course kernel. Slow (a kernel per notebook): `-m "not slow"`
+leaves it out.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from lab_process import BROWSER_MISSING
 from smoke_parameters import SMOKE_PARAMETERS
 
 from sparrow_course.notebooks import parameter_names, smoke_notebook
@@ -29,6 +32,7 @@ def test_parameter_names_reads_assignments():
 
 
 @pytest.mark.smoke
+@pytest.mark.skipif(BROWSER_MISSING is None, reason="the browser pass runs every notebook's smoke version (tests/test_browser.py)")
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_with_small_parameters(path):
     overlaps = smoke_notebook(path, SMOKE_PARAMETERS.get(path.stem, {}))

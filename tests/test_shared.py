@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sparrow_course import metrics, plotting, seed_everything
+from sparrow_course import channels, metrics, plotting, seed_everything
 from sparrow_course.notebooks import KERNEL, notebook_paths
 
 
@@ -136,7 +136,8 @@ def test_tasks_fast_runs_unit_tests_without_slow_ones(monkeypatch):
     monkeypatch.setattr(tasks, "run", lambda *cmd, **kw: calls.append([str(c) for c in cmd]))
     tasks.test(["--fast", "-q"])
     tasks.test([])
-    fast, full = calls
+    lint, fast, full = calls
+    assert lint[1:] == ["-m", "ruff", "check", "sparrow_course", "tests"]   # the pinned lint comes first
     assert ["-m", "not slow"] in [fast[i:i + 2] for i in range(len(fast) - 1)] and "tests" in fast
     assert "notebooks" not in fast and "--nbval" not in fast and fast[-1] == "-q"
     assert "--nbval" in full and "notebooks" in full and full[full.index("--nbval-kernel-name") + 1] == KERNEL
@@ -189,10 +190,8 @@ def test_what_recall_channels_share():
 
 
 def test_paired_difference_pairs_users_and_bootstraps_the_mean():
-    from sparrow_course import coldstart, tags
     from sparrow_course.metrics import paired_difference
 
-    assert coldstart.paired_difference is paired_difference is tags.paired_difference    # one bootstrap
     a = np.array([0.3, 0.5, 0.4, 0.6, 0.5])
     out = paired_difference(a, a - 0.1, n_boot=200, seed=0)
     assert out["difference"] == pytest.approx(0.1) and out["low"] == pytest.approx(0.1) and out["users"] == 5
@@ -208,3 +207,56 @@ def test_paired_difference_pairs_users_and_bootstraps_the_mean():
     for bad in ([1.0], [0.0]), ([1.0, 2.0], [1.0]), ([1.0, np.nan], [0.0, 0.0]):
         with pytest.raises(ValueError, match="a and b"):
             paired_difference(*bad)
+
+
+# --------------------------------------------------------------------------- bad inputs of the shared pieces
+
+def _scores():
+    return np.array([[0.9, np.inf, 0.1, -np.inf], [0.2, 0.4, 0.3, 0.1]])
+
+
+def test_top_k_frames_keep_an_infinite_score_and_refuse_nan():
+    from sparrow_course.channels import fast_top_k_frame
+    from sparrow_course.metrics import top_k_frame
+
+    users, items = np.array([1, 2]), np.array([10, 20, 30, 40])
+    for make in (top_k_frame, fast_top_k_frame):
+        frame = make(users, items, _scores(), 3)
+        assert frame[frame.userId == 1].movieId.tolist() == [20, 10, 30], make.__name__  # +inf first, -inf out
+        assert frame[frame.userId == 2].movieId.tolist() == [20, 30, 10], make.__name__
+        bad = _scores()
+        bad[1, 2] = np.nan
+        with pytest.raises(ValueError, match=r"\bscores\b contain NaN"):
+            make(users, items, bad, 3)
+        with pytest.raises(ValueError, match=r"\bk\b"):
+            make(users, items, _scores(), 0)
+
+
+@pytest.mark.parametrize("call, error, word", [
+    (lambda: metrics.ndcg_at_k([1, 1, 1], [1], 3), ValueError, "recommended"),
+    (lambda: channels.blend_scores(np.zeros((1, 2)), np.zeros(2), float("nan")),
+     ValueError, "blend"),
+    (lambda: channels.blend_scores(np.zeros((1, 2)), np.zeros(2), 1.5),
+     ValueError, "blend"),
+    (lambda: channels.interaction_matrix(
+        pd.DataFrame({"userId": ["a", "b"], "movieId": [1, 2]}), [1, 2], [1, 2]), TypeError, "userId"),
+    (lambda: channels.interaction_matrix(
+        pd.DataFrame({"userId": [1, 2], "movieId": [1, 2]}), ["1", "2"], [1, 2]), TypeError, "user_ids"),
+    (lambda: metrics.per_user_metrics(
+        pd.DataFrame({"userId": ["1"], "movieId": [1], "score": [1.0]}), pd.DataFrame({"userId": [1], "movieId": [1]}),
+        5), TypeError, "recommendations"),
+    (lambda: metrics.per_user_metrics(
+        pd.DataFrame({"userId": [1], "movieId": [1], "score": [1.0]}), pd.DataFrame({"userId": ["1"], "movieId": [1]}),
+        5), TypeError, "truth"),
+])
+def test_shared_pieces_refuse_bad_inputs_by_name(call, error, word):
+    with pytest.raises(error, match=rf"\b{word}\b"):
+        call()
+
+
+def test_ndcg_is_at_most_one_and_recall_unchanged_by_the_checks():
+    from sparrow_course.metrics import ndcg_at_k, recall_at_k
+
+    assert ndcg_at_k([1, 2, 3], [1], 3) == 1.0
+    assert 0 < ndcg_at_k([2, 1, 3], [1, 3], 3) < 1
+    assert recall_at_k([1, 2, 3], [1, 4], 3) == 0.5

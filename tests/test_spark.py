@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -10,7 +12,7 @@ import pytest
 
 from sparrow_course import embeddings
 from sparrow_course import spark as S
-from sparrow_course.datasets import load_movielens
+from sparrow_course.datasets import DataError, bundled_data_path, load_movielens
 
 _JAVA = S.java_runtime()
 _REASON = ("PySpark is not installed ('pip install -e .[spark]')" if importlib.util.find_spec("pyspark") is None
@@ -33,6 +35,53 @@ def test_start_spark_refuses_bad_settings_before_starting_anything():
         S.start_spark(driver_memory="lots")
     with pytest.raises(TypeError, match="master"):
         S.start_spark(master=2)
+
+
+# --------------------------------------------------------------------------- bad inputs, refused before Spark works
+
+def _ratings_folder(tmp_path, ratings_text: str):
+    """A MovieLens folder: the bundled movies.csv and the given ratings.csv text."""
+    folder = tmp_path / "ml"
+    folder.mkdir(exist_ok=True)
+    shutil.copy(bundled_data_path() / "movies.csv", folder / "movies.csv")
+    (folder / "ratings.csv").write_text(ratings_text, encoding="utf-8")
+    return folder
+
+
+HEADER = "userId,movieId,rating,timestamp\n"
+GOOD_ROWS = "7,1,4.0,1000000000\n7,2,3.5,1000000100\n8,1,2.0,1000000200\n"
+
+
+@pytest.mark.parametrize("rows,words", [
+    ("1,1,nan,1000000000\n", r"line 2: rating 'nan' is not a number"),
+    ("1,1,NaN,1000000000\n", r"line 2: rating 'NaN' is not a number"),
+    ("1,1,99,1000000000\n", r"line 2: rating '99' is off the scale"),
+    ("1,1,-1,1000000000\n", r"line 2: rating '-1' is off the scale"),
+    ("1,1,4.25,1000000000\n", r"rating '4.25' is off the scale; expected 0.5 to 5.0 in steps of 0.5"),
+    ("abc,1,4.0,1000000000\n", r"line 2: userId 'abc'"),
+    ("1,abc,4.0,1000000000\n", r"line 2: movieId 'abc'"),
+    ("1,1,4.0,yesterday\n", r"line 2: timestamp 'yesterday'"),
+    ("1,1,4.0,1000000000\n1,1,5.0,1000000001\n", r"line 3: duplicate userId 1, movieId 1 \(first on line 2\)"),
+    ("1,999999999,4.0,1000000000\n", r"movieId 999999999 is not in movies.csv"),
+    ("1,1,4.0\n", r"line 2 has 3 fields; the header has 4"),
+])
+def test_read_ratings_refuses_what_the_loader_refuses_with_its_message(tmp_path, rows, words):
+    folder = _ratings_folder(tmp_path, HEADER + rows + GOOD_ROWS)
+    with pytest.raises(DataError, match=words):
+        load_movielens(folder)
+    # the Spark path stops at the same rule, before Spark reads a line (no session needed)
+    with pytest.raises(DataError, match=words):
+        S.read_ratings(None, folder)
+
+
+@pytest.mark.parametrize("data,exc,words", [
+    (42, TypeError, r"\bdata must be None"),
+    (["data"], TypeError, r"\bdata must be None"),
+    ("no-such-folder-anywhere", DataError, r"folder 'no-such-folder-anywhere' does not exist"),
+])
+def test_read_ratings_names_a_bad_data_argument(data, exc, words):
+    with pytest.raises(exc, match=words):
+        S.read_ratings(None, data)
 
 
 def test_neighbour_overlap_is_one_for_identical_embeddings_and_names_too_few_items():
@@ -83,6 +132,7 @@ def small(tmp_path_factory):
     ratings = ml.ratings[ml.ratings["userId"].isin(users)].reset_index(drop=True)
     folder = tmp_path_factory.mktemp("small")
     ratings.to_csv(folder / "ratings.csv", index=False)
+    shutil.copy(bundled_data_path() / "movies.csv", folder / "movies.csv")
     return folder, ratings
 
 
@@ -142,6 +192,116 @@ def test_lsh_finds_an_item_itself_first_and_recall_grows_with_tables(spark, smal
 
 @needs_spark
 @pytest.mark.slow
+def test_bad_search_and_index_arguments_get_clear_errors(spark, small, tmp_path):
+    folder, _ = small
+    result = S.run_pipeline(spark, folder, tmp_path, max_iter=1, seed=5)
+    vectors, model = result["vectors"], result["lsh"]
+    ids, matrix = S.to_numpy_vectors(vectors)
+    # k beyond the catalogue returns the catalogue, and the JVM lives on (it used to die of a heap error)
+    every = S.nearest_items(model, vectors, matrix[0], k=10**9)
+    assert len(every) <= len(ids) and every["movieId"].is_unique
+    assert len(S.nearest_items(model, vectors, matrix[1], k=3)) == 3
+    nan_key = matrix[0].copy()
+    nan_key[2] = np.nan
+    table = [
+        (lambda: S.nearest_items(model, vectors, nan_key), ValueError, r"\bkey must be finite"),
+        (lambda: S.nearest_items(model, vectors, matrix[0][:3]), ValueError,
+         r"\bkey must be a vector of the items' dimension 10, got 3 value"),
+        (lambda: S.nearest_items(model, vectors, matrix[:2]), ValueError, r"\bkey must be 1-dimensional"),
+        (lambda: S.nearest_items(model, vectors, "far"), TypeError, r"\bkey must be array-like"),
+        (lambda: S.nearest_items(model, vectors, matrix[0], k=0), ValueError, r"\bk must be"),
+        (lambda: S.nearest_items(model, vectors, matrix[0], k=2.5), TypeError, r"\bk must be an integer"),
+        (lambda: S.lsh_recall(model, vectors, k=10**6), ValueError, rf"\bk must be at most {len(ids) - 1}\b"),
+        (lambda: S.lsh_recall(model, vectors, queries=0), ValueError, r"\bqueries must be"),
+        (lambda: S.fit_lsh(vectors, bucket_length=1e-300), ValueError, r"\bbucket_length=1e-300 is .* recall would be 0"),
+        (lambda: S.fit_lsh(vectors, bucket_length=0.0), ValueError, r"\bbucket_length must be"),
+        (lambda: S.fit_lsh(vectors, bucket_length=float("nan")), ValueError, r"\bbucket_length\b"),
+        (lambda: S.fit_lsh(vectors, num_hash_tables=0), ValueError, r"\bnum_hash_tables must be"),
+        (lambda: S.positive_sequences(result["ratings"].withColumn("userId", result["ratings"]["userId"].cast("string"))),
+         TypeError, r"\bratings column userId must be an integer column, got string"),
+        (lambda: S.positive_sequences(result["ratings"].drop("rating")), ValueError, r"\bratings lacks column"),
+        (lambda: S.positive_sequences(ids), TypeError, r"\bratings must be a Spark DataFrame"),
+        (lambda: S.scaling_experiment(spark, result["ratings"], ()), ValueError, r"\bfactors is empty"),
+        (lambda: S.scaling_experiment(spark, result["ratings"], 4), TypeError, r"\bfactors must be a sequence"),
+    ]
+    for call, exc, words in table:
+        with pytest.raises(exc, match=words):
+            call()
+    # a bucket length merely small still fits: refusing is only for lengths that cannot find anything
+    assert S.fit_lsh(vectors, bucket_length=0.01) is not None
+    # and Spark still answers after all of it
+    assert vectors.count() == len(ids)
+
+
+@needs_spark
+@pytest.mark.slow
+def test_run_pipeline_refuses_a_bad_ratings_file_and_writes_nothing(spark, tmp_path):
+    folder = _ratings_folder(tmp_path, HEADER + GOOD_ROWS + "3,1,99,1000000000\n")
+    out = tmp_path / "out"
+    with pytest.raises(DataError, match=r"rating '99' is off the scale"):
+        S.run_pipeline(spark, folder, out)
+    assert not out.exists()
+
+
+# Corruptions of a ratings file in the loader fuzz test's spirit: each one is refused by both paths with
+# the loader's DataError, or read by Spark into exactly the values the loader reads.
+FUZZ_VALUES = ["", " ", "nan", "NaN", "inf", "-1", "0", "99", "1e400", "9" * 30, "0x10", "abc", "4.25", "5.5",
+               " 4.0 ", "4.0", "+3", "3.", "3.000", "-0", "2.5e0", "9223372036854775807", "9223372036854775808"]
+
+
+def _corrupt_ratings(rng: np.random.Generator, text: str) -> str:
+    lines = text.rstrip("\n").split("\n")
+    i = int(rng.integers(1, len(lines)))
+    fields = lines[i].split(",")
+    op = int(rng.integers(8))
+    if op == 0:
+        lines.insert(i, lines[i])                              # a duplicated row
+    elif op == 1:
+        lines[0] = "movieId,userId,timestamp,rating"           # columns in another order
+        for n in range(1, len(lines)):
+            u, m, r, t = lines[n].split(",")
+            lines[n] = ",".join([m, u, t, r])
+    elif op == 2:
+        lines[0] = "\ufeff" + lines[0]                          # a byte-order mark
+    elif op == 3:
+        lines = [line + ",x" for line in lines]                # an extra column
+        lines[0] = lines[0][:-2] + ",note"
+    else:
+        fields[int(rng.integers(4))] = str(rng.choice(FUZZ_VALUES))
+        lines[i] = ",".join(fields)
+    return "\n".join(lines) + "\n"
+
+
+@needs_spark
+@pytest.mark.slow
+def test_spark_path_fuzz_reads_what_the_loader_reads_or_refuses_it_the_same_way(spark, tmp_path):
+    rng = np.random.default_rng(2024)
+    base = HEADER + "".join(f"{u},{m},{r},{1_000_000_000 + 7 * u + m}\n"
+                            for u, m, r in [(1, 1, 4.0), (1, 2, 3.5), (2, 1, 2.0), (2, 5, 5.0), (3, 2, 0.5)])
+    outcomes = {"read": 0, "refused": 0}
+    for case in range(40):
+        folder = tmp_path / f"case{case}"
+        folder.mkdir()
+        shutil.copy(bundled_data_path() / "movies.csv", folder / "movies.csv")
+        (folder / "ratings.csv").write_text(_corrupt_ratings(rng, base), encoding="utf-8")
+        try:
+            want = load_movielens(folder).ratings
+        except DataError as exc:
+            with pytest.raises(DataError) as caught:
+                S.read_ratings(spark, folder)
+            assert str(caught.value) == str(exc)
+            outcomes["refused"] += 1
+            continue
+        got = pd.DataFrame(S.read_ratings(spark, folder).collect(), columns=["userId", "movieId", "rating", "timestamp"])
+        keys = ["userId", "movieId"]
+        pd.testing.assert_frame_equal(got.sort_values(keys).reset_index(drop=True),
+                                      want[got.columns].sort_values(keys).reset_index(drop=True), check_dtype=False)
+        outcomes["read"] += 1
+    assert outcomes["read"] >= 8 and outcomes["refused"] >= 8  # the fuzzing hits both sides
+
+
+@needs_spark
+@pytest.mark.slow
 def test_scaled_ratings_copy_every_user_under_new_ids(spark, small):
     folder, ratings = small
     frame = S.read_ratings(spark, folder)
@@ -150,3 +310,113 @@ def test_scaled_ratings_copy_every_user_under_new_ids(spark, small):
     assert big.select("userId").distinct().count() == 3 * ratings["userId"].nunique()
     with pytest.raises(ValueError, match="factor"):
         S.scaled_ratings(frame, 0)
+
+
+@needs_spark
+@pytest.mark.slow
+def test_exercise_2_a_wider_bucket_buys_recall_with_more_than_twice_the_work(spark, tmp_path):
+    """What exercise 2 asks, on the chapter's own data and settings (the bundled data, 10 iterations)."""
+    from sparrow_course.exercises import ch08
+
+    result = S.run_pipeline(spark, None, tmp_path, max_iter=10, seed=2024)
+    narrow = S.lsh_recall(result["lsh"], result["vectors"], queries=300, seed=2024)
+    wide = S.lsh_recall(S.fit_lsh(result["vectors"], bucket_length=0.4, seed=2024), result["vectors"], queries=300,
+                        seed=2024)
+    assert ch08.q2.answer == "b"
+    assert wide["recall@10"] > narrow["recall@10"] and wide["candidate_share"] > 2 * narrow["candidate_share"]
+
+
+@needs_spark
+@pytest.mark.slow
+def test_exercise_3_two_partitions_train_other_vectors_with_shared_neighbours(spark, small, tmp_path):
+    from sparrow_course.exercises import ch08
+
+    folder, _ = small
+    result = S.run_pipeline(spark, folder, tmp_path, max_iter=5, seed=2024)
+    two = S.to_numpy_vectors(S.item_vectors(S.train_item2vec(result["sequences"], max_iter=5, partitions=2,
+                                                             seed=2024)))
+    one = S.to_numpy_vectors(result["vectors"])
+    overlap = S.neighbour_overlap(*two, *one)
+    assert ch08.q3.answer == "b"
+    assert not np.allclose(two[1], one[1]) and overlap["overlap@10"] > 5 * overlap["chance"]
+    # the same seed and partitions, twice: equal (so the difference above is the partitions')
+    again = S.to_numpy_vectors(S.item_vectors(S.train_item2vec(result["sequences"], max_iter=5, partitions=2,
+                                                               seed=2024)))
+    np.testing.assert_array_equal(again[1], two[1])
+
+
+# --------------------------------------------------------------------------- the cluster path
+# Last in this file: a process holds one SparkContext, so this test ends the module's local session.
+
+def _processes_under(folder) -> list[int]:
+    """Ids of live processes whose working folder or command line lies under ``folder`` (Linux /proc)."""
+    folder = str(folder)
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if cwd.startswith(folder) or folder in cmdline:
+            found.append(int(entry))
+    return found
+
+
+def _pipeline_on(master: str, folder, out, log_dir) -> dict:
+    session = S.start_spark(master, shuffle_partitions=2, executor_memory="512m", log_dir=log_dir)
+    try:
+        result = S.run_pipeline(session, folder, out, max_iter=2, seed=7)
+        ids, matrix = S.to_numpy_vectors(result["vectors"])
+        user_ids, user_matrix = S.to_numpy_vectors(result["users"].withColumnRenamed("userId", "movieId"))
+        return {"master": session.sparkContext.master,
+                "executors": session.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1,  # less the driver
+                "counts": result["counts"],
+                "sequences": {int(r["userId"]): list(r["movieIds"]) for r in result["sequences"].collect()},
+                "ids": ids, "matrix": matrix, "user_ids": user_ids, "user_matrix": user_matrix}
+    finally:
+        S.stop_spark(session)
+
+
+@needs_spark
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="process checks read Linux's /proc")
+def test_the_pipeline_on_a_standalone_cluster_gives_local_modes_result(small, tmp_path):
+    from pyspark.sql import SparkSession
+
+    folder, _ = small
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
+    cluster_dir = tmp_path / "cluster"
+    with S.standalone_cluster(2, memory_per_worker="768m", log_dir=cluster_dir) as cluster:
+        pids = cluster.pids
+        assert cluster.master_url.startswith("spark://127.0.0.1:") and len(pids) == 3
+        remote = _pipeline_on(cluster.master_url, folder, tmp_path / "out-cluster", tmp_path / "driver-cluster")
+    # every process the cluster started is gone: master, workers and the executors they launched
+    assert not [p for p in pids if os.path.exists(f"/proc/{p}")]
+    assert _processes_under(cluster_dir) == []
+    local = _pipeline_on("local[2]", folder, tmp_path / "out-local", tmp_path / "driver-local")
+
+    assert remote["master"] == cluster.master_url and remote["executors"] == 2
+    assert remote["counts"] == local["counts"]
+    assert remote["sequences"] == local["sequences"]
+    np.testing.assert_array_equal(remote["ids"], local["ids"])
+    np.testing.assert_array_equal(remote["user_ids"], local["user_ids"])
+    # Word2Vec trains on one partition in a fixed order (train_item2vec), so the same seed gives the same
+    # vectors to the last bit on two executors as on local threads
+    np.testing.assert_array_equal(remote["matrix"], local["matrix"])
+    # a user's mean sums partial sums from the partitions in whatever order they arrive: equal up to rounding
+    np.testing.assert_allclose(remote["user_matrix"], local["user_matrix"], rtol=1e-12, atol=1e-15)
+
+
+def test_standalone_cluster_refuses_bad_settings_before_starting_anything():
+    with pytest.raises(ValueError, match=r"\bworkers must be"):
+        with S.standalone_cluster(0):
+            pass
+    with pytest.raises(ValueError, match=r"\bmemory_per_worker must look like"):
+        with S.standalone_cluster(1, memory_per_worker="plenty"):
+            pass

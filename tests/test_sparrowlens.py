@@ -74,14 +74,14 @@ def test_write_is_atomic_on_error(tmp_path):
     (tmp_path / "movies.csv").write_bytes(b"old\n")
     with pytest.raises(TypeError):
         # The second "file" cannot be written: nothing may be replaced or left behind.
-        sl._write_files_atomically(tmp_path, {"movies.csv": b"new\n", "ratings.csv": None})  # type: ignore[dict-item]
+        sl.generator._write_files_atomically(tmp_path, {"movies.csv": b"new\n", "ratings.csv": None})  # type: ignore[dict-item]
     assert (tmp_path / "movies.csv").read_bytes() == b"old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["movies.csv"]
 
 
 def test_main_regenerates_into_a_folder(tmp_path, monkeypatch, capsys):
     real_generate = sl.generate
-    monkeypatch.setattr(sl, "generate", lambda seed: real_generate(seed, **SMALL))
+    monkeypatch.setattr(sl.card, "generate", lambda seed: real_generate(seed, **SMALL))
     assert sl.main(["--out", str(tmp_path / "out"), "--seed", "3"]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted([*sl.FILE_NAMES, "SHA256SUMS"])
     assert "seed 3" in capsys.readouterr().out
@@ -161,7 +161,7 @@ def test_committed_files_load_to_the_generated_frames(dataset):
 
 def test_data_card_statistics_match_the_data(dataset):
     card = (DATA / "README.md").read_text(encoding="utf-8")
-    block = card.split(sl.CARD_BEGIN + "\n", 1)[1].split(sl.CARD_END, 1)[0]
+    block = card.split(sl.card.CARD_BEGIN + "\n", 1)[1].split(sl.card.CARD_END, 1)[0]
     assert block == sl.card_statistics_markdown(dataset), "run: python -m sparrow_course.sparrowlens --out data"
     stats = describe(dataset.as_movielens())
     assert f"| ratings | {stats['n_ratings']:,} |" in card
@@ -227,7 +227,7 @@ def test_interest_drifts_over_each_history(dataset):
 
 
 def test_user_tags_are_mostly_the_movies_catalogue_tags(dataset):
-    assert sl._true_tag_share(dataset) > 0.75
+    assert sl.card._true_tag_share(dataset) > 0.75
 
 
 # --- second edition: catalogue tags ------------------------------------------------------------
@@ -294,7 +294,7 @@ def test_siblings_rarely_share_a_leaf(catalogue, dataset):
     t = dataset.truth
     rows = [(mid, t.tag_names[j]) for mid, row in zip(t.movie_ids, t.item_tag_matrix) for j in np.flatnonzero(row)]
     first = pd.DataFrame(rows, columns=["movieId", "tag"])
-    from sparrow_course.datasets import _sibling_leaf_overlap
+    from sparrow_course.datasets.exploration import _sibling_leaf_overlap
 
     assert _sibling_leaf_overlap(first, dataset.tag_hierarchy) > overlap + 0.2
 

@@ -11,7 +11,7 @@ from scipy import sparse
 
 from sparrow_course import metrics, tags
 from sparrow_course.channels import fast_top_k_frame
-from sparrow_course.datasets import load_movielens
+from sparrow_course.datasets import user_time_split, load_movielens
 
 HIERARCHY = pd.DataFrame({
     "tag": ["kung fu", "sword fight", "car chase", "first date"],
@@ -192,7 +192,6 @@ def test_profiles_sum_liked_vectors_and_leave_empty_rows():
 
 
 def test_sparse_cosine_equals_dense_cosine():
-    rng = np.random.default_rng(0)
     a = sparse.random(30, 12, density=0.3, random_state=1, format="csr")
     b = sparse.random(40, 12, density=0.3, random_state=2, format="csr")
     from sklearn.preprocessing import normalize
@@ -203,12 +202,11 @@ def test_sparse_cosine_equals_dense_cosine():
     with np.errstate(invalid="ignore", divide="ignore"):
         expected = np.nan_to_num((da @ db.T) / (na * nb.T))
     assert np.allclose(tags.cosine_scores(a, b), expected)
-    assert rng is not None
 
 
 def test_recall_excludes_rated_movies_and_has_the_common_shape():
     matcher = tags.fit_matcher(catalogue(), RATINGS, weighting="multi-hot", decay=0.5)
-    recs = matcher.recall([10, 20], k=3, on_empty="raise")
+    recs = matcher.recall([10, 20], k=3)
     assert list(recs.columns) == list(metrics.RECOMMENDATION_COLUMNS)
     rated = set(map(tuple, RATINGS[["userId", "movieId"]].to_numpy()))
     assert not any((u, m) in rated for u, m in recs[["userId", "movieId"]].to_numpy())
@@ -217,16 +215,14 @@ def test_recall_excludes_rated_movies_and_has_the_common_shape():
     assert recs[recs["userId"] == 20]["movieId"].tolist()[0] == 1  # shares "atmospheric" and the action root
 
 
-def test_empty_profiles_raise_or_are_skipped():
+def test_empty_profiles_and_unknown_users_get_no_rows_alone():
     matcher = tags.fit_matcher(catalogue(), RATINGS)
-    with pytest.raises(ValueError, match="1 of 2 users have an empty profile.*userId 30"):
-        matcher.recall([10, 30], k=2)
-    skipped = matcher.recall([10, 30], k=2, on_empty="skip")
-    assert set(skipped["userId"]) == {10}
-    with pytest.raises(ValueError, match="not fitted on"):
-        matcher.recall([99], k=2)
+    assert matcher.knows([10, 30, 99]).tolist() == [True, False, False]
+    assert set(matcher.recall([10, 30, 99], k=2)["userId"]) == {10}
     with pytest.raises(ValueError, match="empty profile"):
         tags.profile_table(matcher, 30)
+    with pytest.raises(ValueError, match=r"\b99 was not fitted"):
+        tags.profile_table(matcher, 99)
 
 
 def test_example_movies_share_a_parent_but_no_tag():
@@ -238,7 +234,7 @@ def test_blend_one_is_the_popularity_order():
     ratings = pd.concat([RATINGS, pd.DataFrame({"userId": [40, 41, 42], "movieId": [3, 3, 2],
                                                 "rating": [5.0, 5.0, 5.0], "timestamp": [1, 1, 1]})])
     matcher = tags.fit_matcher(catalogue(), ratings)
-    recs = matcher.recall([30], k=4, blend=1.0, on_empty="skip")
+    recs = matcher.with_blend(1.0).recall([30], k=4)
     assert recs["movieId"].tolist() == [3, 2, 1]  # liked 3, 2 and 1 times; movie 4 was rated by user 30
 
 
@@ -313,7 +309,8 @@ def test_real_movielens_shape_falls_back_to_free_text_and_genres(tmp_path):
     assert sorted(applied["tag"].unique()) == ["dark comedy", "explosions"]  # three spellings, one tag
     with pytest.raises(ValueError, match="no movie_tags.csv"):
         tags.catalogue_from(ml, source="catalogue")
-    recs = tags.recall(ml, [1, 2, 3], k=5, weighting="tf-idf", decay=0.5)
+    train, _ = user_time_split(ml.ratings)
+    recs = tags.fit_matcher(cat, train, weighting="tf-idf", decay=0.5).recall([1, 2, 3], k=5)
     assert list(recs.columns) == ["userId", "movieId", "score"] and len(recs) > 0
     exp = tags.prepare_experiment(ml, k=5, activity_edges=(8,))
     table = tags.compare_vectorisers(exp, tags.standard_variants(decay=0.5))
@@ -339,3 +336,149 @@ def test_experiments_on_the_bundled_data_are_tidy():
     assert picked["chosen"].sum() == 1 and (picked["ci low"] <= picked["ci high"]).all()
     kinds = tags.match_kinds(exp, 1.0)
     assert math.isclose(kinds["share"].sum(), 1.0)
+
+
+# --------------------------------------------------------------------------- bad inputs: type, and the argument named
+
+def _vectors():
+    return tags.item_vectors(catalogue(), weighting="multi-hot")
+
+
+STRING_RATINGS = RATINGS.assign(userId=RATINGS["userId"].astype(str))
+
+
+@pytest.mark.parametrize("call,error,name", [
+    (lambda: tags.user_profiles(_vectors(), catalogue().item_ids, RATINGS, [10], threshold=float("nan")),
+     ValueError, "threshold"),
+    (lambda: tags.user_profiles(_vectors(), catalogue().item_ids, RATINGS, [10], threshold="3.5"),
+     TypeError, "threshold"),
+    (lambda: tags.user_profiles(_vectors(), catalogue().item_ids, RATINGS, [10], threshold=7.0),
+     ValueError, "threshold"),
+    (lambda: tags.user_profiles(_vectors(), catalogue().item_ids, RATINGS, ["10"]), TypeError, "user_ids"),
+    (lambda: tags.user_profiles(_vectors(), catalogue().item_ids, STRING_RATINGS, [10]), TypeError, "ratings"),
+    (lambda: tags.fit_matcher(catalogue(), RATINGS, user_ids=["10", "20"]), TypeError, "user_ids"),
+    (lambda: tags.fit_matcher(catalogue(), RATINGS, user_ids="10"), TypeError, "user_ids"),
+    (lambda: tags.fit_matcher(catalogue(), RATINGS, user_ids=[]), ValueError, "user_ids"),
+    (lambda: tags.fit_matcher(catalogue(), STRING_RATINGS), TypeError, "train"),
+    (lambda: tags.fit_matcher(catalogue(), RATINGS, decay=float("nan")), ValueError, "decay"),
+    (lambda: tags.fit_matcher(catalogue(), RATINGS, weighting="bm25"), ValueError, "weighting"),
+    (lambda: tags.fit_matcher(catalogue(), RATINGS, profile_weights="latest"), ValueError, "weights"),
+    (lambda: tags.item_vectors("catalogue"), TypeError, "catalogue"),
+    (lambda: tags.with_catalogue(None, "catalogue"), TypeError, "catalogue"),
+])
+def test_bad_inputs_get_the_package_error_naming_the_argument(call, error, name):
+    with pytest.raises(error, match=rf"\b{name}\b"):
+        call()
+
+
+def test_a_nan_threshold_no_longer_empties_every_profile():
+    # NaN compared False with every rating: every profile came back empty, silently
+    with pytest.raises(ValueError, match=r"\bthreshold must be a number, got NaN"):
+        tags.user_profiles(_vectors(), catalogue().item_ids, RATINGS, [10, 20], threshold=float("nan"))
+    p = tags.user_profiles(_vectors(), catalogue().item_ids, RATINGS, [10, 20], threshold=3.5)
+    assert (np.diff(p.indptr) > 0).all()
+
+
+def test_data_without_tags_says_what_is_missing_and_the_remedy():
+    ml = SimpleNamespace(name="ratings-only", movies=MOVIES, tags=pd.DataFrame(columns=["userId", "movieId", "tag"]),
+                         tag_hierarchy=None, movie_tags=None)
+    with pytest.raises(ValueError, match=r"has no tags.*DATA = None.*tags\.csv"):
+        tags.catalogue_from(ml)
+
+
+def test_hits_by_rarity_on_a_genre_only_catalogue_says_why():
+    cat = tags.tag_catalogue(MOVIES, pd.DataFrame({"movieId": pd.Series([], dtype=int), "tag": pd.Series([], dtype=str)}))
+    assert cat.levels == ("tags as applied", "genres (as the level above)")
+    train = RATINGS
+    exp = tags.TagExperiment(catalogue=cat, train=train, truth=pd.DataFrame({"userId": [10], "movieId": [3]}),
+                             users=np.array([10]), activity=pd.Series(["1-15"], index=pd.Index([10], name="userId")),
+                             k=2)
+    with pytest.raises(ValueError, match=r"\bn_groups=3\b.*genres alone"):
+        tags.hits_by_rarity(exp, (0.0, 1.0))
+
+
+# --------------------------------------------------------------------------- variant catalogues and regime maps
+
+@pytest.fixture(scope="module")
+def bundled():
+    return load_movielens()
+
+
+def test_variant_catalogue_changes_one_property_and_keeps_the_rest(bundled):
+    base = tags.catalogue_from(bundled)
+    # the generator's own signal reproduces the data card's measure of the generic tags (0.389)
+    assert abs(tags.generic_signal_cosine(bundled, base) - 0.389) < 0.001
+    same_law = tags.variant_catalogue(bundled, generic_signal=0.8)
+    assert abs(tags.generic_signal_cosine(bundled, same_law) - 0.389) < 0.03
+    noise = tags.variant_catalogue(bundled, generic_signal=0.0)
+    assert abs(tags.generic_signal_cosine(bundled, noise)) < 0.1 < tags.generic_signal_cosine(bundled, base)
+    leaves = base.pairs[(base.pairs["distance"] == 0) & base.kind.reindex(base.pairs["tag"]).eq("leaf").to_numpy()]
+    others = base.pairs[~base.pairs.index.isin(leaves.index) & (base.pairs["distance"] == 0)]
+    kept = noise.pairs[(noise.pairs["distance"] == 0) & noise.kind.reindex(noise.pairs["tag"]).eq("leaf").to_numpy()]
+    assert kept[["movieId", "tag"]].reset_index(drop=True).equals(leaves[["movieId", "tag"]].reset_index(drop=True))
+    generic = others[others["tag"].map(base.kind).eq("generic")]
+    redrawn = noise.pairs[(noise.pairs["distance"] == 0) & noise.pairs["tag"].map(noise.kind).eq("generic")]
+    assert len(redrawn) == len(generic)  # same frequencies, other movies
+    three = tags.variant_catalogue(bundled, generic_signal=0.0, generic_frequency=3.0)
+    assert len(three.pairs[(three.pairs["distance"] == 0) & three.pairs["tag"].map(three.kind).eq("generic")]) > 2.5 * len(generic)
+    split = tags.variant_catalogue(bundled, leaf_split=4)
+    per_leaf = split.pairs[(split.pairs["distance"] == 0) & split.pairs["tag"].map(split.kind).eq("leaf")]
+    assert per_leaf.groupby("tag").size().median() < leaves.groupby("tag").size().median() / 2
+    # the tree above is unchanged: every movie keeps its parents and roots
+    def up(c):
+        above = c.pairs[c.pairs["distance"] >= 1][["movieId", "tag"]].drop_duplicates()
+        return above.sort_values(["movieId", "tag"]).reset_index(drop=True)
+
+    assert up(split).equals(up(base))
+
+
+def test_variant_catalogue_needs_planted_truth_and_checks_its_knobs(tmp_path, bundled):
+    from sparrow_course.datasets import DataError
+    with pytest.raises(DataError, match="planted truth"):
+        tags.variant_catalogue(_tiny_movielens(tmp_path), generic_signal=0.0)
+    for kw, error, name in ((dict(generic_signal=-1.0), ValueError, "generic_signal"),
+                            (dict(generic_frequency=0.0), ValueError, "generic_frequency"),
+                            (dict(leaf_split=2.5), TypeError, "leaf_split")):
+        with pytest.raises(error, match=rf"\b{name}\b"):
+            tags.variant_catalogue(bundled, **kw)
+
+
+def test_tfidf_regime_runs_on_a_small_draw(bundled):
+    exp = tags.prepare_experiment(bundled, max_users=300)
+    table = tags.tfidf_regime(bundled, exp, signals=(0.0,), frequencies=(3.0,), n_boot=200)
+    row = table.iloc[0]
+    assert math.isclose(row["tf-idf minus multi-hot"], row["tf-idf"] - row["multi-hot"], abs_tol=1e-12)
+    assert row["ci low"] <= row["tf-idf minus multi-hot"] <= row["ci high"]
+    assert abs(row["generic cosine"]) < 0.2  # random placement: far below the bundled 0.389 (anchors leave a little)
+    hier = tags.leaf_sparsity_regime(bundled, exp, splits=(4,), decays=(0.0,), n_boot=200)
+    assert list(hier["decay"]) == [0.0, 0.5, 1.0] and hier["movies per leaf"].eq(3.0).all()
+    assert hier.loc[hier["decay"] == 0.5, "interior minus this"].item() == 0.0
+
+
+# --------------------------------------------------------------------------- the explorer's cached scores
+
+def test_score_cache_gives_the_channels_recall_at_every_setting(bundled):
+    exp = tags.prepare_experiment(bundled, max_users=400)
+    cache = tags.score_cache(exp, (0.0, 0.5), max_users=None)
+    sparse_users = exp.activity.index[exp.activity == exp.buckets[0]]
+    for decay, blend in ((0.0, 0.0), (0.5, 0.3), (0.5, 1.0)):
+        recs = tags.fit_matcher(exp.catalogue, exp.train, user_ids=exp.users, decay=decay, blend=blend).recall(exp.users, 20)
+        per = metrics.per_user_metrics(recs, exp.truth, 20)["recall@20"]
+        got = cache.explore(decay, blend).set_index(["setting", "users"])["recall@20"]
+        assert math.isclose(got[("blend", "all users")], per.mean(), abs_tol=1e-12)
+        assert math.isclose(got[("blend", "sparse users")], per[per.index.isin(sparse_users)].mean(), abs_tol=1e-12)
+    table = cache.explore(0.5, 0.3)
+    assert list(dict.fromkeys(table["setting"])) == ["tags alone", "blend", "popularity"]
+    assert "blend 0.3" in tags.exploration_summary(table)
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    fig = Figure()
+    tags.draw_exploration(table, fig)
+    assert fig.axes[0].get_title().startswith("Decay 0.5, blend 0.3")
+    with pytest.raises(ValueError, match=r"\bdecay 0.25 is not cached"):
+        cache.explore(0.25, 0.5)
+    with pytest.raises(ValueError, match=r"\bblend\b"):
+        cache.explore(0.5, float("nan"))
+    with pytest.raises(ValueError, match=r"\bdecays is empty"):
+        tags.score_cache(exp, ())

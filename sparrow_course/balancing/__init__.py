@@ -17,15 +17,20 @@ The pieces, in the order the notebook uses them:
 * :mod:`.resize` - what a resize costs: a node joining or failing mid-run, and the per-node
   cache each strategy needs for a target hit ratio.
 * :mod:`.autoscaling` - threshold autoscaling over a day: node-hours against SLO violations.
+* :mod:`.explorer` - the chapter's explorer: one short run for a setting (strategy, nodes, load,
+  hot-key share, a node joining), returned as the figure's data.
 * :mod:`.hashing` - fixed 64-bit hashes (never Python's salted ``hash()``).
 """
 from __future__ import annotations
 
-from .autoscaling import AutoscalingResult, ScalingPolicy, compare_policies, simulate_autoscaling, smallest_fixed_cluster
+from .autoscaling import (AutoscalingResult, around_changes, ScalingPolicy, compare_policies, simulate_autoscaling,
+                          smallest_fixed_cluster, tune_under_dispatch)
 from .engine import ClusterEngine
+from .explorer import EXPLORER_CONTROLS, EXPLORER_STRATEGIES, ClusterView, cluster_summary, draw_cluster, explore_cluster
 from .resize import EVENTS, cache_entries_for_hit_ratio, resize_experiment, run_with_resize
 from .hashing import hash_keys, splitmix64, stable_hash
 from .simulator import (
+    POPULATION,
     Node,
     SimulationResult,
     compare_balancers,
@@ -67,12 +72,15 @@ from .strategies import (
 from ..traffic import DIURNAL_PROFILE, Population, Requests, diurnal_rate, diurnal_traffic, poisson_traffic, zipf_probabilities
 
 __all__ = [
-    "AutoscalingResult", "Balancer", "compare_balancers", "compare_policies", "smallest_fixed_cluster", "keys_moved_table", "ring_spread_table", "EVENTS", "cache_entries_for_hit_ratio", "resize_experiment", "run_with_resize", "BoundedLoadHash", "ClusterEngine", "Load", "ConsistentHashRing", "DIURNAL_PROFILE", "JumpHash",
-    "LeastConnections", "MaglevHash", "ModuloHash", "Node", "Population", "PowerOfTwoChoices", "RandomChoice",
-    "RendezvousHash", "Requests", "RoundRobin", "STRATEGIES", "ScalingPolicy", "SimulationResult",
-    "SmoothWeightedRoundRobin", "consistent_moved_theory", "diurnal_rate", "diurnal_traffic",
-    "erlang_c_mean_wait", "fifo_start_times", "hash_keys", "jump_hash", "key_affinity", "keys_moved",
-    "keys_moved_on_resize", "load_shares", "make_balancer", "make_cluster", "mm1_mean_wait",
-    "modulo_moved_theory", "poisson_traffic", "ring_share_cv", "simulate", "simulate_autoscaling",
-    "splitmix64", "stable_hash", "summary_table", "ttl_cache_hits", "zipf_probabilities",
+    "around_changes", "AutoscalingResult", "Balancer", "cluster_summary", "ClusterView", "draw_cluster", "EXPLORER_CONTROLS",
+    "EXPLORER_STRATEGIES", "explore_cluster", "BoundedLoadHash", "cache_entries_for_hit_ratio", "ClusterEngine",
+    "compare_balancers", "compare_policies", "consistent_moved_theory", "ConsistentHashRing", "DIURNAL_PROFILE",
+    "diurnal_rate", "diurnal_traffic", "erlang_c_mean_wait", "EVENTS", "fifo_start_times", "hash_keys", "jump_hash",
+    "JumpHash", "key_affinity", "keys_moved", "keys_moved_on_resize", "keys_moved_table", "LeastConnections",
+    "Load", "load_shares", "MaglevHash", "make_balancer", "make_cluster", "mm1_mean_wait", "modulo_moved_theory",
+    "ModuloHash", "Node", "poisson_traffic", "POPULATION", "Population", "PowerOfTwoChoices", "RandomChoice",
+    "RendezvousHash", "Requests", "resize_experiment", "ring_share_cv", "ring_spread_table", "RoundRobin",
+    "run_with_resize", "ScalingPolicy", "simulate", "simulate_autoscaling", "SimulationResult",
+    "smallest_fixed_cluster", "SmoothWeightedRoundRobin", "splitmix64", "stable_hash", "STRATEGIES",
+    "summary_table", "ttl_cache_hits", "tune_under_dispatch", "zipf_probabilities",
 ]

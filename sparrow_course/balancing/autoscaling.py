@@ -24,7 +24,8 @@ from .simulator import Node
 from .strategies import STRATEGIES, make_balancer
 from ..traffic import Requests
 
-__all__ = ["AutoscalingResult", "METRICS", "ScalingPolicy", "compare_policies", "simulate_autoscaling", "smallest_fixed_cluster"]
+__all__ = ["AutoscalingResult", "METRICS", "around_changes", "ScalingPolicy", "compare_policies", "simulate_autoscaling", "smallest_fixed_cluster",
+           "tune_under_dispatch"]
 
 METRICS = ("utilisation", "p95")
 
@@ -85,6 +86,8 @@ class AutoscalingResult:
     slo: float
     slo_target: float
     actions: list = field(default_factory=list)
+    hit: np.ndarray | None = None             # per request: served from the node's feature cache
+    changes: list = field(default_factory=list)  # (time, "join" or "leave", nodes taking traffic after it)
 
     @property
     def node_hours(self) -> float:
@@ -133,14 +136,18 @@ def simulate_autoscaling(
     cache_ttl: float = 60.0,
     miss_penalty: float = 0.01,
     label: str | None = None,
+    warmup: float = 0.0,
+    warmup_slowdown: float = 2.0,
     seed: int = DEFAULT_SEED,
 ) -> AutoscalingResult:
     """Serve a day of ``requests`` on identical ``node``s, resized by ``policy`` (None: a fixed cluster).
 
     ``interval``: seconds between the autoscaler's looks. ``boot_time``: seconds from ordering a
     node until it takes traffic. ``slo``: latency objective in seconds, to be met by all but
-    ``slo_target`` of requests. ``seed`` seeds every balancer built over the day (random
-    choices, ring positions).
+    ``slo_target`` of requests. ``warmup``: for this many seconds after it starts taking traffic a
+    new node serves ``warmup_slowdown`` times slower (its model loading, a cold runtime and
+    connection pools); every new node also starts with a cold feature cache. ``seed`` seeds every
+    balancer built over the day (random choices, ring positions).
     """
     if not isinstance(node, Node):
         raise TypeError(f"node must be a Node (the hardware every instance runs on), got {type(node).__name__}")
@@ -154,6 +161,8 @@ def simulate_autoscaling(
     slo = check_number(slo, "slo", low=0, include_low=False)
     boot_time = check_number(boot_time, "boot_time", low=0)
     slo_target = check_number(slo_target, "slo_target", low=0, high=1, include_high=False)
+    warmup = check_number(warmup, "warmup", low=0)
+    warmup_slowdown = check_number(warmup_slowdown, "warmup_slowdown", low=1.0)
     check_choice(strategy, "strategy", STRATEGIES)
     seed = check_seed(seed)
     if not isinstance(requests, Requests):
@@ -171,8 +180,10 @@ def simulate_autoscaling(
     booting: dict[int, float] = {}             # slot -> time it is ready to take traffic
     active = list(range(initial_nodes))        # slots taking traffic, in balancer order
     book = {"node_seconds": 0.0, "last_out": -math.inf, "last_action": -math.inf, "window_start": 0}
+    warming: dict[int, float] = {}             # slot -> time its warm-up ends
     rows: list[dict] = []
     actions: list[tuple[float, str, int]] = []
+    changes: list[tuple[float, str, int]] = []
     service, latency = engine.service, engine.latency
 
     def rebuild(i0: int) -> None:
@@ -191,11 +202,19 @@ def simulate_autoscaling(
                      "p99_ms": float(np.percentile(lat, 99)) * 1e3 if lat.size else 0.0,
                      "slow_pct": 100 * float(np.mean(lat > slo)) if lat.size else 0.0})
         changed = False
+        for s, until in sorted(warming.items()):    # warmed-up nodes serve at full speed
+            if until <= now:
+                del warming[s]
+                engine.slow_down(s, 1.0)
         for s, ready in sorted(booting.items()):    # booted nodes join the balancer
             if ready <= now:
                 del booting[s]
                 active.append(s)
                 changed = True
+                changes.append((now, "join", len(active)))
+                if warmup > 0:
+                    warming[s] = now + warmup
+                    engine.slow_down(s, warmup_slowdown)
         for s in sorted(draining):                  # drained nodes switch off
             if engine.in_flight(s) == 0:
                 draining.discard(s)
@@ -220,6 +239,7 @@ def simulate_autoscaling(
                     del active[-1]
                 book["last_action"] = now
                 changed = True
+                changes.append((now, "leave", len(active)))
                 actions.append((now, "in", k))
         if changed:
             rebuild(i)
@@ -229,7 +249,34 @@ def simulate_autoscaling(
     # every node still on is counted to the end of the day
     node_seconds = book["node_seconds"] + sum(requests.duration - since for since in powered_since.values())
     return AutoscalingResult(label, np.array(latency), pd.DataFrame(rows), node_seconds, requests.duration,
-                             slo, slo_target, actions)
+                             slo, slo_target, actions, np.array(engine.hit, dtype=bool), changes)
+
+
+def around_changes(result: AutoscalingResult, requests: Requests, *, window: float) -> pd.DataFrame:
+    """Hit ratio and p99 in the ``window`` seconds before and after each membership change of a day.
+
+    One row per change (a booted node joining the balancer, a node retired from it): its time, kind,
+    the nodes taking traffic after it, and the feature-cache hit ratio and p99 latency (ms) of the
+    requests that arrived in the window before and the window after.
+    """
+    if not isinstance(result, AutoscalingResult) or result.hit is None:
+        raise TypeError("result must be an AutoscalingResult of simulate_autoscaling")
+    window = check_number(window, "window", low=0, include_low=False)
+    t = requests.time
+    if t.shape != result.latency.shape:
+        raise ValueError(f"requests must be the day the result served ({result.latency.size} requests), got {t.size}")
+    rows = []
+    for when, kind, n in result.changes:
+        parts = {"before": (t >= when - window) & (t < when), "after": (t >= when) & (t < when + window)}
+        row = {"time": when, "change": kind, "nodes": n}
+        for side, mask in parts.items():
+            lat = result.latency[mask]
+            lat = lat[np.isfinite(lat)]
+            row[f"hit_ratio_{side}"] = float(result.hit[mask].mean()) if mask.any() else math.nan
+            row[f"p99_ms_{side}"] = float(np.percentile(lat, 99)) * 1e3 if lat.size else math.nan
+        rows.append(row)
+    columns = ["time", "change", "nodes", "hit_ratio_before", "hit_ratio_after", "p99_ms_before", "p99_ms_after"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def smallest_fixed_cluster(days: dict[str, Requests], node: Node, *, start: int = 1, limit: int = 64,
@@ -281,3 +328,54 @@ def compare_policies(days: dict[str, Requests], node: Node, policies: dict[str, 
                     "meets all": all(r.meets_slo for r in runs[name].values())})
         rows[name] = row
     return pd.DataFrame.from_dict(rows, orient="index"), runs
+
+
+def tune_under_dispatch(tuning_days: dict[str, Requests], held_out: Requests, node: Node,
+                        rules: dict[str, dict[str, ScalingPolicy]], *, initial_nodes: int,
+                        **options) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Choose an autoscaling rule under each dispatch strategy, and check the choice on a day it was not chosen on.
+
+    ``rules`` maps a strategy (see ``STRATEGIES``) to the rules tried under it. Every rule runs on every
+    tuning day; the cheapest rule (mean node-hours) that meets the SLO on all of them runs on ``held_out``.
+    Returns two tables: one row per (dispatch, rule) with node-hours a day (mean over the tuning days),
+    % over the SLO on the worse tuning day, the feature-cache hit ratio (mean) and whether the rule meets
+    the SLO on every tuning day; and one row per dispatch with its chosen rule and the held-out day's
+    node-hours, % over the SLO, hit ratio and whether it meets the SLO (a dispatch none of whose rules
+    meets the SLO on every tuning day has no row). ``options`` go to :func:`simulate_autoscaling`.
+    """
+    if not isinstance(tuning_days, dict) or not tuning_days:
+        raise ValueError("tuning_days must be a non-empty {name: Requests} dict")
+    if not isinstance(rules, dict) or not rules:
+        raise ValueError("rules must be a non-empty {strategy: {name: ScalingPolicy}} dict")
+    if "strategy" in options:
+        raise ValueError("strategy: give the strategies as the keys of rules, not as an option")
+    for kind, tried in rules.items():
+        check_choice(kind, "rules' strategy", STRATEGIES)
+        if not isinstance(tried, dict) or not tried:
+            raise ValueError(f"rules[{kind!r}] must be a non-empty {{name: ScalingPolicy}} dict")
+        for name, policy in tried.items():
+            if not isinstance(policy, ScalingPolicy):
+                raise TypeError(f"rules[{kind!r}][{name!r}] must be a ScalingPolicy (a fixed cluster is not a rule to tune), "
+                                f"got {type(policy).__name__}")
+    rows, chosen = {}, {}
+    for kind, tried in rules.items():
+        _, runs = compare_policies(tuning_days, node, tried, initial_nodes=initial_nodes, strategy=kind, **options)
+        for name, by_day in runs.items():
+            days = list(by_day.values())
+            rows[kind, name] = {"node-hours a day": float(np.mean([r.node_hours for r in days])),
+                                "% over SLO, worse day": max(100 * r.slo_violations for r in days),
+                                "hit ratio": float(np.mean([r.hit.mean() for r in days])),
+                                "meets all": all(r.meets_slo for r in days)}
+        meeting = [name for name in tried if rows[kind, name]["meets all"]]
+        if meeting:
+            pick = min(meeting, key=lambda name: rows[kind, name]["node-hours a day"])
+            check = simulate_autoscaling(held_out, node, tried[pick], initial_nodes=initial_nodes, strategy=kind,
+                                         label=pick, **options)
+            chosen[kind] = {"rule": pick, "node-hours": check.node_hours, "% over SLO": 100 * check.slo_violations,
+                            "hit ratio": float(check.hit.mean()), "meets SLO": check.meets_slo}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index = pd.MultiIndex.from_tuples(table.index, names=["dispatch", "rule"])
+    held = pd.DataFrame.from_dict(chosen, orient="index",
+                                  columns=["rule", "node-hours", "% over SLO", "hit ratio", "meets SLO"])
+    held.index.name = "dispatch"
+    return table, held

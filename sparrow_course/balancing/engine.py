@@ -63,6 +63,7 @@ class ClusterEngine:
         n = self.n = len(requests)
         m = len(self.slots)
         self.free = [[0.0] * nd.workers for nd in self.slots]      # when each worker is next free
+        self.inv_speed = [1.0 / nd.speed for nd in self.slots]      # seconds of service per unit of work
         self.last_seen: list[dict] = [{} for _ in range(m)]         # the feature cache: key -> last use
         self.inflight_off = [0] * m                                 # in flight on machines outside the balancer
         self.active: list[int] = []
@@ -99,6 +100,11 @@ class ClusterEngine:
         self.free[s] = [0.0] * self.slots[s].workers
         self.last_seen[s] = {}
 
+    def slow_down(self, s: int, factor: float = 1.0) -> None:
+        """Machine ``s`` serves ``factor`` times slower from now on (1: its own speed again), e.g. while it warms up."""
+        factor = check_number(factor, "factor", low=1.0)
+        self.inv_speed[s] = factor / self.slots[s].speed
+
     def in_flight(self, s: int) -> int:
         """Requests machine ``s`` has accepted and not yet finished."""
         p = self.pos[s]
@@ -115,7 +121,7 @@ class ClusterEngine:
             raise RuntimeError("call route(balancer, active, 0) before run(): no balancer dispatches yet")
         times, work = self.requests.time.tolist(), self.requests.work.tolist()
         ckeys = self.keys.tolist()
-        inv_speed = [1.0 / nd.speed for nd in self.slots]
+        inv_speed = self.inv_speed                  # the same list: slow_down() from a hook takes effect at once
         workers = [nd.workers for nd in self.slots]
         free, last_seen, inflight_off = self.free, self.last_seen, self.inflight_off
         slot, start, service, latency, hit, rejected = (self.slot, self.start, self.service, self.latency,

@@ -24,7 +24,6 @@ __all__ = [
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
-_TWO64 = 18446744073709551616.0
 
 
 def splitmix64(x: np.ndarray | Iterable[int] | int) -> np.ndarray:

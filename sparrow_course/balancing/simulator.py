@@ -40,6 +40,7 @@ from .strategies import Balancer, make_balancer
 from ..traffic import Requests
 
 __all__ = [
+    "POPULATION",
     "Node",
     "SimulationResult",
     "check_nodes",
@@ -53,6 +54,10 @@ __all__ = [
     "summary_table",
     "ttl_cache_hits",
 ]
+
+#: Chapter 02's users, for ``poisson_traffic(rate, duration, **POPULATION)``: 100k users with Zipf-like
+#: activity, visits of ~6 requests about 15 s apart, 20 ms of model work per request on a speed-1 node.
+POPULATION = dict(n_users=100_000, user_skew=0.9, user_offset=20, session_requests=6, think_time=15, mean_work=0.02)
 
 
 @dataclass(frozen=True)

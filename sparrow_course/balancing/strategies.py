@@ -403,7 +403,8 @@ class PowerOfTwoChoices(Balancer):
             return _rendezvous_top2(hashes, self._seeds, np.asarray(self._weights))
         cdf = np.cumsum(self._weights)
         cdf /= cdf[-1]
-        draw = lambda k: np.minimum(np.searchsorted(cdf, self._rng.random(k), side="right"), m - 1)
+        def draw(k: int) -> np.ndarray:
+            return np.minimum(np.searchsorted(cdf, self._rng.random(k), side="right"), m - 1)
         first, second = draw(n), draw(n)
         clash = np.flatnonzero(first == second)
         while clash.size:  # the second candidate must differ from the first

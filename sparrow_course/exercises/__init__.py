@@ -21,6 +21,7 @@ from .core import (
     Case,
     CaseArgs,
     CheckResult,
+    ChoiceQuestion,
     FunctionQuestion,
     MultipartQuestion,
     Question,
@@ -35,7 +36,7 @@ from .core import (
 
 __all__ = [
     "CORRECT", "ERROR", "INCORRECT", "NOT_ATTEMPTED", "NOTED", "Case", "CheckResult",
-    "CaseArgs", "FunctionQuestion", "MultipartQuestion", "Question", "ThoughtQuestion", "ValueQuestion",
+    "CaseArgs", "ChoiceQuestion", "FunctionQuestion", "MultipartQuestion", "Question", "ThoughtQuestion", "ValueQuestion",
     "____", "compare", "diagnose", "is_placeholder", "questions", "chapters",
 ]
 

@@ -43,6 +43,7 @@ q1 = ValueQuestion(
                    lambda: round(_positive_share_at(3.5), 3)],
     explanation="Raising the bar from 3.5 to 4.0 drops every 3.5-star rating, a large share at this "
                 "threshold; positives and negatives become less balanced, which chapter 01's AUC must live with.",
+    reruns_experiment=True,
 )
 
 

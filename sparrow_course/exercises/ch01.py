@@ -1,7 +1,7 @@
 """Chapter 01 exercises: parameter counts, the one-standard-error rule, and experiments to rerun."""
 from __future__ import annotations
 
-from .core import FunctionQuestion, ThoughtQuestion, ValueQuestion, questions
+from .core import ChoiceQuestion, FunctionQuestion, ThoughtQuestion, ValueQuestion, questions
 
 # --------------------------------------------------------------------------- q1
 
@@ -135,6 +135,7 @@ q3 = ValueQuestion(
     ],
     explanation="With only main effects, depth 0 already represents the truth; hidden layers add parameters "
                 "and variance, not quality. Depth pays only where there is non-linear structure.",
+    reruns_experiment=True,
 )
 
 
@@ -166,31 +167,54 @@ q4 = ValueQuestion(
     ],
     explanation="Without early stopping a deep net on little data keeps fitting noise after its best step; "
                 "selecting the step by validation loss (early stopping) is what saves it.",
+    reruns_experiment=True,
 )
 
 
-def _din_without_sequence() -> float:
+#: the run of question 5: Adam at depth 16, He's initialisation instead of Glorot's, nothing else changed
+DEEP_RUN = dict(seeds=(0, 1, 2, 3), steps=300, batch_size=1024, learning_rate=1e-2, eval_every=25)
+SHARES = {"a": 0.0, "b": 0.25, "c": 0.5, "d": 0.75, "e": 1.0}
+SHARE_NAMES = {"a": "none of them", "b": "a quarter", "c": "half", "d": "three quarters", "e": "all of them"}
+
+
+def _he_share_converged() -> str:
     from .. import depth
 
-    task = depth.make_click_task(sequence_scale=0)
-    return round(_mean_auc(task, 1, kind="din") - _mean_auc(task, 1), 3)
+    task = depth.make_click_task()
+    run = depth.train(task, 16, init="he", **DEEP_RUN)
+    share = float((run.results["valid_loss_best"] <= depth.loss_targets(task)["target"]).mean())
+    return next(k for k, v in SHARES.items() if v == share)
 
 
-q5 = ValueQuestion(
+def _why_not(letter: str) -> str:
+    return ("Not what the run gives. A seed converges when its lowest validation loss (column `valid_loss_best` "
+            "of `run.results`) is at or below `depth.loss_targets(task)['target']`; count those rows. Did you pass "
+            "`init=\"he\"` and the depth of the prompt?")
+
+
+q5 = ChoiceQuestion(
     """
-    **Attention needs a behaviour to attend to.** Make the task without the history effect,
-    `depth.make_click_task(sequence_scale=0)`, and train `kind="din"` and `kind="mlp"` at depth 1 with the
-    settings of question 3. What is the mean test AUC of DIN **minus** that of the MLP, to 3 decimals?
+    **Is the initialisation enough?** In the convergence map, Adam with Glorot's initialisation leaves part of
+    its seeds stuck at depth 16. Keep Adam, add no normalisation and no residuals, and change only the
+    initialisation to He's, which keeps a ReLU layer's signal: on `task = depth.make_click_task()`, run
+    `depth.train(task, 16, init="he", seeds=(0, 1, 2, 3), steps=300, batch_size=1024, learning_rate=0.01,
+    eval_every=25)`. Which share of the four seeds converges, i.e. reaches a validation loss (`valid_loss_best`)
+    at or below `depth.loss_targets(task)["target"]`? Predict before you run it; answer with the option's letter.
     """,
-    _din_without_sequence,
-    decimals=3,
-    wrong_answers=[0.05, 0.1, -0.1],
+    options=SHARE_NAMES,
+    answer=_he_share_converged,
+    why_wrong=_why_not,
     hints=[
-        "In this task, what is the only thing attention over the history can find that mean pooling cannot?",
-        "Train both kinds on the same task, with the same seeds, and subtract the mean `test_auc`s.",
+        "Glorot's scale halves a ReLU layer's signal at constant width; what do sixteen halvings do to the "
+        "gradient that reaches the first layers, and what does He's scale change about that?",
+        "After the run, compare `run.results['valid_loss_best']` with `depth.loss_targets(task)['target']` and take "
+        "the mean of the comparison.",
     ],
-    explanation="DIN's activation unit is a structure for one behaviour, interest in items like recent ones; "
-                "where clicks do not depend on the history it has nothing to add but parameters.",
+    solution="Run the call of the prompt, then `(run.results['valid_loss_best'] <= depth.loss_targets(task)"
+             "['target']).mean()`: the share of the four seeds whose best validation loss reaches the target.",
+    explanation="At depth 16 the failures come from the initial scale: with a scale that keeps the signal, Adam "
+                "trains every seed; normalisation and residuals make a stack robust to the scale as well.",
+    reruns_experiment=True,
 )
 
 # --------------------------------------------------------------------------- q6
@@ -209,11 +233,14 @@ q6 = ThoughtQuestion(
     fraction of the extra compute that layers cost; on SparrowLens, where no such behaviour is learnable
     from this much data, none of them helped, so check first that the behaviour is there. Depth comes
     next: the best depth moved up with the training-set size, so with ten times the data a deeper net may
-    pay. Before adopting it measure, on the new data and with paired seeds: test AUC per depth and the
+    pay; if it goes well past four layers, train it with normalisation and residual connections (without
+    them, Adam left part of the seeds stuck at depth 16). Before adopting it measure, on the new data and
+    with paired seeds: test AUC per depth and the
     one-standard-error pick; the learning curves without early stopping (does validation loss still fall
     at the end?); steps to converge and time per step (training budget); multiply-adds per candidate
     (serving cost per request). Adopt the deeper net when its paired gain exceeds its standard error and
-    the expected click gain (the chapter's slate measure) is worth the serving cost. Change your mind if
+    the expected click gain (the chapter's slate measure, priced at the platform's own click rate) is worth
+    the serving cost. Change your mind if
     the gain stays inside one standard error, or if the structure-matched model already captures it.
     """,
     hints=["Look back at which depth the paired one-SE rule chose at each training-set size."],

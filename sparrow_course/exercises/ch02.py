@@ -55,8 +55,9 @@ q1 = FunctionQuestion(
         "Keep one list `current` for the whole run and update it in place at every request: every node gains, "
         "only the chosen one pays.",
         "Over any sum(weights) consecutive requests each node is chosen exactly weight times: check that on your output.",
-        "Loop n times. Inside: one loop adding weights, then `best = max(range(len(weights)), key=lambda j: current[j])` "
-        "(Python's max keeps the first of equal values), then `current[best] -= sum(weights)`.",
+        "For each of the n requests: add each node's weight to its `current`; take the index with the largest "
+        "`current` (`max` over the indices with a key keeps the first of equal values); subtract the total weight "
+        "from that node's `current` and record the index.",
     ],
     wrong_answers=[_blocky_wrr, _never_pays_back],
     explanation="Paying back the total weight spreads a heavy node's turns out instead of bunching them: nginx's rule.",
@@ -113,8 +114,7 @@ q2 = FunctionQuestion(
 
 # --------------------------------------------------------------------------- shared scenarios
 
-#: The chapter's users: Zipf-like activity, visits of ~6 requests 15 s apart, 20 ms of work per request.
-POPULATION = dict(n_users=100_000, user_skew=0.9, user_offset=20, session_requests=6, think_time=15, mean_work=0.02)
+POPULATION = balancing.POPULATION   # the chapter's users, as the notebook's scenarios use them
 
 
 @functools.lru_cache(maxsize=None)
@@ -162,6 +162,7 @@ q3 = ValueQuestion(
     ],
     wrong_answers=[lambda: 1 / _resize_ratio(4, "join"), lambda: _resize_ratio(4, "fail")],
     explanation="Modulo moves N/(N+1) of the keys, the ring 1/(N+1): the ratio of cold-cache fetches grows with N.",
+    reruns_experiment=True,
 )
 
 # --------------------------------------------------------------------------- q4: queueing check
@@ -189,7 +190,7 @@ q4 = ValueQuestion(
 q5 = ThoughtQuestion(
     """
     Your autoscaler adds a node when utilisation exceeds 60% and removes one below 55%, with a
-    short cool-down (6 minutes of the day, as in section 5), and the dashboard shows nodes
+    short cool-down (6 minutes of the day, as in section 6), and the dashboard shows nodes
     being added and removed all day. Why does this happen, which two settings stop it, and
     what does each cost?
     """,
@@ -211,7 +212,7 @@ q5 = ThoughtQuestion(
 
 q6 = ValueQuestion(
     """
-    **How much memory does affinity save?** With the section-2 traffic
+    **How much memory does affinity save?** With the section-4 traffic
     (`poisson_traffic(350, 360, seed=2024, **POPULATION)`) on **4** nodes instead of 8, run
     `cache_entries_for_hit_ratio(requests.user, [f"node-{i}" for i in range(4)], ["round_robin", "ring"], [0.5])`.
     How many times more entries per node does round robin need than the ring to reach a hit

@@ -8,7 +8,7 @@ from collections.abc import Hashable
 import numpy as np
 
 from .. import caching, traffic
-from .core import INCORRECT, CheckResult, FunctionQuestion, ThoughtQuestion, ValueQuestion, is_placeholder, questions
+from .core import INCORRECT, CheckResult, ChoiceQuestion, FunctionQuestion, ThoughtQuestion, ValueQuestion, is_placeholder, questions
 
 
 # --------------------------------------------------------------------------- q1: LRU with OrderedDict
@@ -77,7 +77,7 @@ q1 = FunctionQuestion(
 
 def _cold_user_key(request: dict) -> tuple:
     """Cache key of a new user's request: the segment (region, platform, daypart) and the page."""
-    return (request["region"], request["platform"], caching.daypart(request["hour"]), request["page"])
+    return (request["region"], request["platform"], traffic.daypart(request["hour"]), request["page"])
 
 
 def _request(user, region, platform, hour, page, network="wifi", cell=7):
@@ -110,7 +110,7 @@ q2 = _KeyQuestion(
     have no history, so every new user of the same segment should share one cached list per page.
     Write `cold_user_key(request)` returning the **tuple** `(region, platform, daypart, page)`, in that
     order, where the daypart is night (hours 0-5), morning (6-11), afternoon (12-17) or evening (18-23);
-    `caching.daypart(hour)` computes it. A list is not a valid key: a cache key must be hashable.""",
+    `traffic.daypart(hour)` computes it. A list is not a valid key: a cache key must be hashable.""",
     reference=_cold_user_key,
     cases=[(r,) for r in _COLD],
     hints=["Leave out everything that differs between two new users of the same segment.",
@@ -118,8 +118,8 @@ q2 = _KeyQuestion(
     wrong_answers=[
         lambda request: (request["user"], request["page"]),
         lambda request: (request["region"], request["platform"], request["hour"], request["page"]),
-        lambda request: (request["region"], request["platform"], caching.daypart(request["hour"])),
-        lambda request: [request["region"], request["platform"], caching.daypart(request["hour"]), request["page"]],
+        lambda request: (request["region"], request["platform"], traffic.daypart(request["hour"])),
+        lambda request: [request["region"], request["platform"], traffic.daypart(request["hour"]), request["page"]],
     ],
     explanation="Everything that varies between users of one segment is left out, so they all share one entry.",
 )
@@ -136,7 +136,7 @@ def _lru_at(alpha: float, size: int) -> float:
 @functools.lru_cache(maxsize=None)
 def _trace(**settings):
     from ..datasets import load_movielens
-    return caching.generate_trace(load_movielens().users, n_sessions=20_000, seed=2024, **settings)
+    return traffic.generate_trace(load_movielens().users, n_sessions=20_000, seed=2024, **settings)
 
 
 LIST_DESIGN = "segment (new) + user list"
@@ -246,34 +246,74 @@ q5 = ThoughtQuestion(
 
 # --------------------------------------------------------------------------- q6: a TTL for a staleness budget
 
-q6 = ValueQuestion(
+TTL_OPTIONS = [60, 120, 300, 600, 900, 1200, 1800]
+_TTL_LETTERS = {chr(ord("a") + i): f"{ttl} s" for i, ttl in enumerate(TTL_OPTIONS)}
+
+
+def _ttl_answer() -> str:
+    return chr(ord("a") + TTL_OPTIONS.index(int(_ttl_for_budget(1800.0, 0.05))))
+
+
+def _ttl_why_wrong(letter: str) -> str:
+    chosen = TTL_OPTIONS[ord(letter) - ord("a")]
+    if chosen > _ttl_for_budget(1800.0, 0.05):
+        return (f"At a TTL of {chosen} s more than 5% of requests are served a list from before the latest refresh "
+                "when the model is refreshed every 30 minutes: look at the stale share of that row.")
+    return (f"A TTL of {chosen} s does keep the stale share within 5%, but the question asks for the longest TTL "
+            "that does: check every row of the sweep against the budget.")
+
+
+q6 = ChoiceQuestion(
     """**Choose a TTL for a staleness budget.** On the default trace
     (`trace = generate_trace(users, n_sessions=20_000, seed=2024)`) the model is now refreshed every
     **30 minutes** instead of hourly. Using `caching.ttl_sweep(trace, ["segment (new) + user list"],
-    [60, 120, 300, 600, 900, 1200, 1800], refresh_interval=1800)`, what is the longest of these TTLs, in
-    seconds, whose stale share stays within 5% of requests?""",
-    expected=lambda: _ttl_for_budget(1800.0, 0.05),
-    hints=["Run the sweep and keep the rows whose stale share is at most 0.05.",
-           "`caching.longest_ttl_within(sweep, design, 0.05)` does the last step; a faster refresh allows a shorter TTL."],
-    wrong_answers=[lambda: _ttl_for_budget(3600.0, 0.05), 600],
+    [60, 120, 300, 600, 900, 1200, 1800], refresh_interval=1800)`, which is the longest of these TTLs
+    (seconds) whose stale share stays within 5% of requests? Answer with the option's letter.""",
+    options=_TTL_LETTERS,
+    answer=_ttl_answer,
+    why_wrong=_ttl_why_wrong,
+    hints=["Staleness is the share of requests whose list was computed before the latest model refresh: "
+           "it grows with the TTL measured against the refresh interval.",
+           "Run the sweep and keep the rows whose stale share is at most 0.05; "
+           "`caching.longest_ttl_within(sweep, design, 0.05)` does the last step."],
     explanation="Staleness grows with TTL / refresh interval: halve the refresh interval and the TTL must shrink too.",
 )
 
-# --------------------------------------------------------------------------- q7: capacity
+CAPACITY_OPTIONS = {"a": "25", "b": "50", "c": "75", "d": "100", "e": "150",
+                    "f": "the unbounded cache (the table's last row, its peak of live entries)"}
 
-q7 = ValueQuestion(
+
+def _capacity_answer() -> str:
+    smallest = _smallest_capacity(0.01)
+    return next((k for k, v in CAPACITY_OPTIONS.items() if v == str(smallest)), "f")
+
+
+def _capacity_why_wrong(letter: str) -> str:
+    table = caching.capacity_table(_trace(), LIST_DESIGN, 600, [25, 50, 75, 100, 150])
+    best = table["hit ratio"].max()
+    option = CAPACITY_OPTIONS[letter]
+    row = table.iloc[-1] if letter == "f" else table.set_index("capacity").loc[int(option)]
+    if best - row["hit ratio"] > 0.01:
+        return ("At this capacity the hit ratio is more than 0.01 below the table's best: "
+                "eviction is throwing away lists that would have hit.")
+    return ("This capacity is within 0.01 of the best, but the question asks for the smallest such capacity: "
+            "check every row of the table.")
+
+
+q7 = ChoiceQuestion(
     """**Capacity that binds.** For the list design with a 10-minute TTL on the same default trace,
     `caching.capacity_table(trace, "segment (new) + user list", 600, [25, 50, 75, 100, 150])` gives
-    the hit ratio of a TTL cache with LRU eviction at each capacity. What is the smallest capacity
-    (entries) of the table whose hit ratio is within 0.01 of the best one?""",
-    expected=lambda: _smallest_capacity(0.01),
+    the hit ratio of a TTL cache with LRU eviction at each capacity (the last row is the unbounded
+    cache). Which is the smallest capacity (entries) of the table whose hit ratio is within 0.01 of
+    the best one? Answer with the option's letter.""",
+    options=CAPACITY_OPTIONS,
+    answer=_capacity_answer,
+    why_wrong=_capacity_why_wrong,
     hints=["Compare each row's hit ratio with the table's maximum.",
            "The last row is the unbounded cache: its capacity is the peak number of live entries."],
-    wrong_answers=[25, 150],
     explanation="Below the peak of live entries, eviction starts to throw away lists that would have hit.",
 )
 
-# --------------------------------------------------------------------------- q8: what the list ignores
 
 q8 = ValueQuestion(
     """**What a cached list ignores.** If a user clicks on 20% of the pages they are shown (instead of

@@ -6,9 +6,11 @@ from functools import lru_cache
 import numpy as np
 
 from .. import coldstart
+from ..channels import fit_popularity
 from ..datasets import load_movielens
+from ..metrics import per_user_metrics
 from ..seeding import DEFAULT_SEED
-from .core import Case, FunctionQuestion, ThoughtQuestion, ValueQuestion, questions
+from .core import Case, ChoiceQuestion, FunctionQuestion, ThoughtQuestion, ValueQuestion, questions
 
 K = 20
 
@@ -20,11 +22,10 @@ def _setup():
     return ml, coldstart.hold_out_users(ml.ratings, test_fraction=0.2, validation_fraction=0.1, seed=DEFAULT_SEED)
 
 
-def _test_recall(model) -> float:
-    ml, holdout = _setup()
-    recs = model.recall(ml, holdout.test_users, K) if model != "popularity" else \
-        coldstart.popularity_recall(ml, holdout.train, holdout.test_users, K)
-    return float(coldstart.per_user_metrics(recs, holdout.truth("test"), K)[f"recall@{K}"].mean())
+def _test_recall(channel) -> float:
+    _, holdout = _setup()
+    recs = channel.recall(holdout.test_users, K)
+    return float(per_user_metrics(recs, holdout.truth("test"), K)[f"recall@{K}"].mean())
 
 
 # --------------------------------------------------------------------------- q1: clusters on gender alone
@@ -36,23 +37,25 @@ def _gender_clusters_recall() -> float:
 
 
 def _popularity_recall() -> float:
-    return round(_test_recall("popularity"), 3)
+    ml, holdout = _setup()
+    return round(_test_recall(fit_popularity(holdout.train, catalogue=ml.movies["movieId"])), 3)
 
 
 q1 = ValueQuestion(
     """Cluster the training users on `gender` alone into 2 clusters (`coldstart.fit_clusters(ml,
     holdout.train, ["gender"], n_clusters=2, seed=SEED)`), serve each test user their cluster's list and
-    measure the mean recall@20 over the test users (`coldstart.per_user_metrics`). Give it to 3 decimals.""",
+    measure the mean recall@20 over the test users (`metrics.per_user_metrics`). Give it to 3 decimals.""",
     expected=_gender_clusters_recall,
     decimals=3,
-    hints=["Use the chapter's `holdout`: the same test users as the tables above.",
-           "`model.recall(ml, holdout.test_users, 20)` gives the lists; compare with `holdout.truth('test')`."],
+    hints=["Recall is measured on the test users, who are held out as if new: the same ones as the tables above.",
+           "`model.recall(holdout.test_users, 20)` gives the lists; compare with `holdout.truth('test')`."],
     # a typical mistake: serving everyone the popularity list (one cluster) instead of two
     wrong_answers=[_popularity_recall, 0.0, 13.0],
     explanations={0.0: "Zero hits: did you pass the validation users' lists against the test users' truth?",
                   13.0: "That looks like a percentage; give recall as a fraction between 0 and 1."},
     explanation="Two gender clusters gain little over one list for all: which features you cluster on decides "
                 "more than how many clusters you make.",
+    reruns_experiment=True,
 )
 
 
@@ -107,16 +110,36 @@ def _warm_up_against_popularity() -> int:
     return int(ahead.min()) if len(ahead) else 11
 
 
-q3 = ValueQuestion(
+_Q3_OPTIONS = {"a": "after 1 rating", "b": "after 2 or 3 ratings", "c": "after 4 or 5 ratings",
+               "d": "after 6 to 10 ratings", "e": "not within 10 ratings"}
+
+
+def _q3_letter() -> str:
+    n = _warm_up_against_popularity()
+    return "a" if n == 1 else "b" if n <= 3 else "c" if n <= 5 else "d" if n <= 10 else "e"
+
+
+def _q3_why_wrong(letter: str) -> str:
+    return {"a": "One rating gives the personal model one like at most to sum similarities over; read the "
+                 "`difference` of your run at 1 again.",
+            "b": "Read the `difference` column of your run row by row: is it above zero at 2 or 3?",
+            "c": "Popularity is a weaker opponent than the cluster list; check whether your run's `difference` "
+                 "turns positive at 4 or 5, or earlier.",
+            "d": "With clusters as the opponent the crossover came at 5 ratings or so; against a weaker list it "
+                 "cannot come later. Check your run's `difference` again.",
+            "e": "Look at the last rows of your run: the personal model is well ahead there."}[letter]
+
+
+q3 = ChoiceQuestion(
     """Replace the cluster list of the warm-up experiment by global popularity (a single cluster:
     `coldstart.fit_clusters(ml, holdout.train, ["gender"], n_clusters=1, seed=SEED)`) and rerun
-    `coldstart.warm_up_curve` with `steps=range(1, 11)`. After how many ratings is the personal model's
-    mean recall@20 first above popularity's? Give the smallest number of ratings seen (an integer 1-10).""",
-    expected=_warm_up_against_popularity,
-    hints=["Read the `difference` column: personal minus the shared list.",
-           "Popularity is a weaker opponent than the clusters, so expect the point no later than with clusters."],
-    wrong_answers=[1, 10, 0],
-    explanations={0: "A new user with no rating has no personal model at all: count from 1."},
+    `coldstart.warm_up_curve` with `steps=range(1, 11)`. When is the personal model's mean recall@20 first
+    above popularity's? Pick one option by its letter (a string such as "c").""",
+    options=_Q3_OPTIONS,
+    answer=_q3_letter,
+    why_wrong=_q3_why_wrong,
+    hints=["Think about what the shared list is now: is it a stronger or a weaker opponent than the clusters?",
+           "Read the `difference` column (personal minus the shared list) and find its first positive row."],
     explanation="A weaker shared list is overtaken sooner: every approach's crossover depends on what it is "
                 "compared with, so measure it for your own fallback.",
 )

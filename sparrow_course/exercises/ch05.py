@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from .core import MultipartQuestion, ThoughtQuestion, ValueQuestion, FunctionQuestion, questions
+from .core import ChoiceQuestion, FunctionQuestion, MultipartQuestion, ThoughtQuestion, ValueQuestion, questions
 
 
 @lru_cache(maxsize=2)
@@ -13,10 +13,6 @@ def _experiment(k: int = 20):
     from ..tags import prepare_experiment
 
     return prepare_experiment(load_movielens(), k=k)
-
-
-def _overall(table, k: int = 20) -> float:
-    return float(table.loc[table["activity"] == "all", f"recall@{k}"].iloc[0])
 
 
 # --------------------------------------------------------------------------- q1: a decayed cosine by hand
@@ -123,10 +119,12 @@ q2 = MultipartQuestion(
     its default parameters. (a) Which decay gives the highest recall@20 over all users? (b) That
     recall@20, to 3 decimals.""",
     parts={
-        "a": ValueQuestion(
-            "the decay with the highest overall recall@20 (one of 0.0, 0.25, 0.5, 0.75, 1.0)",
-            expected=_best_relevance_decay,
-            wrong_answers=lambda: [d for d in _DECAYS if d != _best_relevance_decay()][:2],
+        "a": ChoiceQuestion(
+            "the decay with the highest overall recall@20",
+            options=dict(zip("abcde", (f"{d:g}" for d in _DECAYS))),
+            answer=lambda: "abcde"[_DECAYS.index(_best_relevance_decay())],
+            why_wrong=lambda letter: "not the highest: read the whole 'all' column of the table, not the row you "
+                                     "expected to win (ties go to the smaller decay)",
             hints=["Read the rows with activity 'all' of the first table decay_sweep returns."],
             explanation="Relevance changes how much each tag weighs, not which levels exist.",
         ),
@@ -141,6 +139,7 @@ q2 = MultipartQuestion(
     },
     hints=["`table, per_user = tags.decay_sweep(...)`; then `table[table['activity'] == 'all']`."],
     explanation="Relevance weighting is a knob of its own: it can move the best decay.",
+    reruns_experiment=True,
 )
 
 
@@ -165,17 +164,23 @@ def _recency_wrong() -> list:
 
 q3 = ValueQuestion(
     """Weight each user's liked movies by recency: the latest like weighs 1 and each earlier one halves
-    every 10 likes (`profile_weights="recency"`). With TF-IDF at decay 0 on the chapter's experiment
-    (default parameters), what is recall@20 over all users with recency weights **minus** recall@20 with
-    equal weights, to 3 decimals (negative if recency hurts)?""",
+    every 10 likes. The weighting is a setting of the matcher, `profile_weights="recency"` (default
+    `"equal"`): it goes into a variant's settings dict, beside `weighting`, in
+    `tags.compare_vectorisers(exp, {name: settings, ...})` (or as a keyword of `tags.fit_matcher`).
+    With TF-IDF at decay 0 on the chapter's experiment (default parameters), what is recall@20 over all
+    users with recency weights **minus** recall@20 with equal weights, as a float to 3 decimals
+    (negative if recency hurts)?""",
     expected=lambda: round(_recency_gain()[0], 3),
     decimals=3,
     wrong_answers=_recency_wrong,
-    hints=["`tags.compare_vectorisers(exp, {'equal': dict(weighting='tf-idf'), "
-           "'recency': dict(weighting='tf-idf', profile_weights='recency')})`.",
-           "Take the rows with activity 'all'; the answer is a difference of two fractions, not either one."],
+    hints=["Two variants that differ only in how the profile is built, measured on the same users: one table "
+           "holds both, and the row you need is the one over all users.",
+           "Take the rows with activity 'all'; the answer is a difference of two fractions, not either one.",
+           "`tags.compare_vectorisers(exp, {'equal': dict(weighting='tf-idf'), "
+           "'recency': dict(weighting='tf-idf', profile_weights='recency')})`, then recency minus equal."],
     explanation="Tastes drift (chapter 00 measured it): a profile that leans on recent likes is closer to the "
                 "later likes the test holds out, if the drift is large enough to show.",
+    reruns_experiment=True,
 )
 
 
@@ -193,14 +198,21 @@ def _best_blend_at_10() -> float:
     return max(values, key=lambda b: (values[b], -b))
 
 
-q4 = ValueQuestion(
-    """Shorter lists: build the experiment with `k=10` (`tags.prepare_experiment(ml, k=10)`) and blend
-    TF-IDF tag scores (decay 0) with log-popularity at weights 0.25, 0.5 and 0.75
-    (`tags.blend_sweep(exp10, (0.25, 0.5, 0.75))`). Which blend weight gives the highest recall@10?""",
-    expected=_best_blend_at_10,
-    wrong_answers=lambda: [b for b in _BLENDS if b != _best_blend_at_10()],
+q4 = ChoiceQuestion(
+    """Shorter lists: build the experiment with `k=10` (`exp10 = tags.prepare_experiment(ml, k=10)`) and
+    blend TF-IDF tag scores (decay 0) with log-popularity at weights 0.25, 0.5 and 0.75
+    (`tags.blend_sweep(exp10, (0.25, 0.5, 0.75))`). Predict first, then measure: which blend weight
+    gives the highest recall@10? Answer with the option's letter.""",
+    options=dict(zip("abc", (f"{b:g}" for b in _BLENDS))),
+    answer=lambda: "abc"[_BLENDS.index(_best_blend_at_10())],
+    why_wrong={"a": "0.25 leaves the tag score in charge; with only ten slots, is that what wins the head of "
+                    "the list? Check the recall@10 column again.",
+               "b": "the middle weight is not the best one at K = 10: compare its recall@10 with both neighbours.",
+               "c": "0.75 leans hard on popularity; compare its recall@10 with the other two rows."},
     hints=["Predict first: with only 10 slots, does popularity or the tag score matter more?",
            "blend_sweep returns one row per weight with a recall@10 column."],
+    solution="`exp10 = tags.prepare_experiment(ml, k=10)`, then `tags.blend_sweep(exp10, (0.25, 0.5, 0.75))`: "
+             "the row with the largest recall@10 (ties to the smaller weight).",
     explanation="Where the best blend sits depends on K: the head of the list is where popularity is strongest.",
 )
 

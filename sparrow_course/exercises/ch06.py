@@ -46,6 +46,7 @@ q1 = ValueQuestion(
     wrong_answers=[0.0023, 0.93, 0.25],
     explanation="A small p makes walks hop back and forth: they stay near their start, as a breadth-first "
                 "search does, and the context of an item becomes its immediate neighbourhood.",
+    reruns_experiment=True,
 )
 
 
@@ -133,6 +134,7 @@ q4 = ValueQuestion(
     wrong_answers=[115_488, 607_488, 967_488],
     explanation="The id-sized tables are nearly all of the model, and Adam updates every row of them at every "
                 "step: that is where the time per epoch goes as the catalogue grows.",
+    reruns_experiment=True,
 )
 
 
@@ -183,6 +185,7 @@ q6 = ValueQuestion(
                   0.039: "that looks like the DeepWalk row without popularity blended in"},
     explanation="Recency trades the whole history for the latest taste: it pays where tastes drift fast, and "
                 "costs where a single movie is a noisy summary of a user; the table says which holds here.",
+    reruns_experiment=True,
 )
 
 

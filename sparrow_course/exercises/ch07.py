@@ -1,11 +1,11 @@
-"""Chapter 07 exercises: LSH tables for a target, an amplification run, pooling and cosine, Spark's settings, two towers."""
+"""Chapter 07 exercises: LSH tables for a target, an amplification run, pooling and cosine, Spark's settings, two towers, where b pays."""
 from __future__ import annotations
 
 import math
 
 from .. import lsh
 from ..seeding import DEFAULT_SEED
-from .core import FunctionQuestion, ThoughtQuestion, ValueQuestion, questions
+from .core import ChoiceQuestion, FunctionQuestion, ThoughtQuestion, ValueQuestion, questions
 
 # --------------------------------------------------------------------------- q1: tables for a target
 
@@ -78,26 +78,32 @@ q2 = ValueQuestion(
 
 # --------------------------------------------------------------------------- q3: sum pooling and cosine
 
-q3 = ValueQuestion(
+q3 = ChoiceQuestion(
     """
-    **Sum instead of mean.** Rerun the chapter's user-to-item recall with **sum** pooling
-    instead of mean pooling, scored by **centred cosine** (`pool_user_vectors(...,
-    pooling="sum", centre=True)`). Is recall@20 `"higher"`, `"lower"` or `"the same"`?
-    Answer with one of the three strings; predict before you run it.
+    **Sum instead of mean.** Rerun the chapter's user-to-item recall of section 1 with **sum**
+    pooling instead of mean pooling, scored by **centred cosine**: pool with
+    `embeddings.pool_user_vectors(train, model, pooling="sum", centre=True)` and score with
+    `embeddings.fit_embedding_channel`, or pass `poolings=("sum",)` to
+    `user_embeddings.user_embedding_experiment`. How does recall@20 compare with mean pooling's?
+    Predict before you run it, and answer with the option's letter (a string such as `"a"`).
     """,
-    "the same",
+    options={"a": "higher: active users' longer sums weigh more",
+             "b": "lower: summed vectors drift away from the items",
+             "c": "the same"},
+    answer="c",
+    why_wrong={"a": "Active users' sums are longer, but a longer vector does not weigh more under cosine: "
+                    "cosine divides by the length.",
+               "b": "Summing turns no vector away from the items: each liked film's vector is added once, as in "
+                    "the mean, and only the total length differs."},
     hints=[
-        "How does a user's summed vector relate to the same user's mean vector?",
-        "The sum is the mean times the number of liked items: a positive number. What does cosine do with length?",
+        "Write a user's summed vector in terms of the same user's mean vector.",
+        "Compare cos(u, v) with cos(c u, v) for a number c > 0.",
     ],
     solution="""
-    "the same". `pool_user_vectors(..., pooling="sum", centre=True)` gives every user n x their mean vector
-    (n = the user's liked items, a positive number); the centred cosine divides by the vector's length, so
-    every user's ranking, and recall@20, is unchanged.
+    "c", the same. `pool_user_vectors(..., pooling="sum", centre=True)` gives every user n x their mean
+    vector (n = the user's liked items, a positive number); the centred cosine divides by the vector's
+    length, so every user's ranking, and recall@20, is unchanged.
     """,
-    wrong_answers=["higher", "lower"],
-    explanations={"higher": "Active users' sums are longer, but cosine divides the length away.",
-                  "lower": "Active users' sums are longer, but cosine divides the length away."},
     explanation="Sum = n x mean points the same way, and cosine ignores length; sum pooling only matters "
                 "under a dot product (or an LSH on raw Euclidean distance).",
 )
@@ -129,8 +135,9 @@ q4 = ValueQuestion(
     _spark_share,
     decimals=3,
     hints=[
-        "Spark's hash uses a unit-length direction, so its collision chance is not p(c) of the p-stable "
-        "hash: the chapter has a function for it.",
+        "Spark's hash projects on a unit-length direction, so its collision chance is not the p-stable "
+        "p(c): section 3 derives the one that fits.",
+        "First the chance for one table; then the pair is missed only if every one of the 3 tables misses it.",
         "`lsh.spark_collision_probability(c, w, dim)` for one table, then OR 3 tables with "
         "`lsh.candidate_probability(p, 1, 3)`.",
     ],
@@ -164,6 +171,68 @@ q5 = ThoughtQuestion(
     """,
     hints=["Which model made each of the two vectors, and what did each model learn to compare?"],
     explanation="Similarity is only meaningful between vectors one model trained against each other.",
+)
+
+# --------------------------------------------------------------------------- q6: where the offset pays, on other vectors
+
+_Q6_SETTINGS = {"a": (0.3, 1), "b": (10.0, 1), "c": (0.3, 3), "d": (10.0, 3)}
+
+
+def _offset_vectors():
+    import numpy as np
+
+    x = lsh.clustered_vectors(4200, 10, n_clusters=30, seed=DEFAULT_SEED)
+    x = x - x.mean(axis=0)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _offset_winner() -> str:
+    x = _offset_vectors()
+    table = lsh.offset_experiment(x[:4000], x[4000:], width_ratios=(0.3, 10.0), tables=(1, 3), seed=DEFAULT_SEED)
+    pays = table["gain"] > 2 * table["gain_se"]
+    found = [letter for letter, (ratio, L) in _Q6_SETTINGS.items()
+             if pays[(table["width_over_spread"] == ratio) & (table["n_tables"] == L)].any()]
+    return found[0] if len(found) == 1 else "e"
+
+
+q6 = ChoiceQuestion(
+    """
+    **Where does b pay, on other vectors?** Make 4,200 clustered vectors of dimension 10, centred
+    and scaled to unit length as the chapter's movie vectors are:
+    `X = lsh.clustered_vectors(4200, 10, n_clusters=30, seed=SEED)`, then `X = X - X.mean(axis=0)` and
+    `X /= np.linalg.norm(X, axis=1, keepdims=True)`. Index the first 4,000, query with the last 200:
+    `lsh.offset_experiment(X[:4000], X[4000:], width_ratios=(0.3, 10.0), tables=(1, 3), seed=SEED)`.
+    Predict first from section 3b, then measure: in which single setting does the offset raise
+    recall@10 by more than two standard errors (`gain > 2 * gain_se`)? Answer with the option's
+    letter (a string).
+    """,
+    options={"a": "w = 0.3 x spread, 1 table", "b": "w = 10 x spread, 1 table", "c": "w = 0.3 x spread, 3 tables",
+             "d": "w = 10 x spread, 3 tables", "e": "none, or more than one"},
+    answer=_offset_winner,
+    why_wrong={
+        "a": "With buckets narrower than the crowd of projections, the positions of the points relative to the "
+             "edges are already spread out: a fixed edge costs no more than a moved one. Look at its gain_se.",
+        "b": "Measure again: that is where the fixed edge at 0 falls in the middle of the crowd.",
+        "c": "Fine buckets and several directions: each table's edges already fall elsewhere relative to the pairs.",
+        "d": "With three coarse tables nearly every neighbour is a candidate with or without b: there is almost "
+             "nothing left to gain.",
+        "e": "Run the experiment and compare each row's gain with twice its gain_se.",
+    },
+    hints=[
+        "Where does Spark's hash put an edge for every direction, and where do centred vectors project?",
+        "A coarse bucket, as wide as the whole crowd of projections, leaves one edge in play: the one at 0.",
+        "Run the call in the prompt and keep the rows with `table.gain > 2 * table.gain_se`.",
+    ],
+    solution="""
+    "b". The offset matters only when one table's buckets are as wide as the whole spread of the
+    projections: then Spark's fixed edge at 0 splits the centred crowd in half, in every draw of the
+    direction, and b moves it out of the way (recall rises, and so does the share of items examined).
+    With narrow buckets, or already with three tables, the gain is within noise. `table =
+    lsh.offset_experiment(...)`, then `table[table.gain > 2 * table.gain_se]`.
+    """,
+    explanation="In d dimensions each table's own direction moves the edges relative to the pairs; the edge "
+                "that never moves is the one at 0, and it only hurts when buckets are as wide as the data.",
+    reruns_experiment=True,
 )
 
 QUESTIONS = questions(globals())

@@ -21,40 +21,60 @@ the question's one-line explanation).
 What an incorrect answer is told depends on the kind of question:
 
 - a **value question** never shows the expected value; it says what kind of wrong the
-  answer is where that can be told without giving it away (too high or too low, a
-  percentage where a fraction is asked, the wrong sign, type, length or shape, the right
-  items in the wrong order) and keeps the value for ``solution()``;
+  answer is where that can be told without giving it away (a percentage where a fraction
+  is asked, the wrong sign, type, length or shape, the right items in the wrong order) and
+  keeps the value for ``solution()``. "Too high" or "too low" is told once at most, never on
+  the first wrong answer, and never for an answer that is one of a few values, so no number
+  can be bisected;
+- a **choice question** shows its options; a wrong pick is told why it is wrong;
 - a **function question** shows the failing case's input and the expected output, as a
   unit test would: that is how one debugs. A long input is named, and
   ``ex.q2.case(3)`` returns its arguments.
+
+Telling what kind of wrong an answer is lives in :mod:`.diagnosis`; this module holds the
+outcomes, the placeholder and the question classes.
 """
 from __future__ import annotations
 
 import copy
 import inspect
-import math
+import re
 import textwrap
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, MutableMapping, NamedTuple, Sequence
 
 import numpy as np
 
+from .diagnosis import (_DEFAULT_ATOL, _DEFAULT_RTOL, _diagnose, _full, _is_integral, _is_number, _short, _Tolerance,
+                        _with_reason, compare, diagnose)
+
 __all__ = [
-    "NOT_ATTEMPTED", "INCORRECT", "ERROR", "CORRECT", "NOTED",
+    "NOT_ATTEMPTED", "INCORRECT", "ERROR", "CORRECT", "NOTED", "OUTCOME_ICONS",
     "____", "is_placeholder", "CheckResult", "Text", "Progress", "CaseArgs",
-    "compare", "diagnose", "Case", "Question", "FunctionQuestion", "ValueQuestion",
+    "compare", "diagnose", "Case", "Question", "FunctionQuestion", "ValueQuestion", "ChoiceQuestion",
     "MultipartQuestion", "ThoughtQuestion", "questions",
 ]
 
+
 NOT_ATTEMPTED = "not attempted"
+
+
 INCORRECT = "incorrect"
+
+
 ERROR = "error"
+
+
 CORRECT = "correct"
+
+
 NOTED = "noted"  # a thought question has no automatic verdict
 
-_ICONS = {NOT_ATTEMPTED: "[ ]", INCORRECT: "[x]", ERROR: "[!]", CORRECT: "[v]", NOTED: "[~]"}
-_DEFAULT_RTOL, _DEFAULT_ATOL = 1e-6, 1e-9
+
+#: How each outcome is marked where it is printed; ``sparrow-course progress`` reads the marks back with it.
+OUTCOME_ICONS = {NOT_ATTEMPTED: "[ ]", INCORRECT: "[x]", ERROR: "[!]", CORRECT: "[v]", NOTED: "[~]"}
+
+
 
 
 class _Placeholder:
@@ -105,7 +125,7 @@ class CheckResult:
         return self.outcome == CORRECT
 
     def __repr__(self) -> str:
-        return f"{_ICONS[self.outcome]} {self.outcome.capitalize()}: {self.message}"
+        return f"{OUTCOME_ICONS[self.outcome]} {self.outcome.capitalize()}: {self.message}"
 
     def _repr_markdown_(self) -> str:
         colour = {CORRECT: "green", INCORRECT: "firebrick", ERROR: "darkorange"}.get(self.outcome, "grey")
@@ -126,316 +146,6 @@ class Text:
     def _repr_markdown_(self) -> str:
         sep = "\n\n" if "\n" in self.body else " "
         return f"**{self.title}**:{sep}{self.body}"
-
-
-# --------------------------------------------------------------------------- tolerance
-
-@dataclass(frozen=True)
-class _Tolerance:
-    """How close a number must be: ``decimals`` (as the prompt asks) or relative/absolute tolerances."""
-
-    rtol: float = _DEFAULT_RTOL
-    atol: float = _DEFAULT_ATOL
-    decimals: int | None = None
-
-    @classmethod
-    def make(cls, rtol: float, atol: float, decimals: int | None) -> "_Tolerance":
-        if decimals is not None:
-            if isinstance(decimals, bool) or not isinstance(decimals, (int, np.integer)) or decimals < 0:
-                raise ValueError(f"decimals must be a non-negative int, got {decimals!r}")
-            # "to N decimals": anything that rounds to the same value
-            return cls(0.0, 0.5 * 10.0 ** -int(decimals) + 1e-12, int(decimals))
-        return cls(float(rtol), float(atol), None)
-
-    def close(self, expected: float, got: float) -> bool:
-        return math.isclose(expected, got, rel_tol=self.rtol, abs_tol=self.atol)
-
-    def describe(self) -> str:
-        """The precision in words; empty when it is the near-exact default."""
-        if self.decimals is not None:
-            return f"to {self.decimals} decimal{'s' if self.decimals != 1 else ''}"
-        if (self.rtol, self.atol) == (_DEFAULT_RTOL, _DEFAULT_ATOL):
-            return ""
-        if self.atol > _DEFAULT_ATOL and self.rtol <= _DEFAULT_RTOL:
-            return f"within {self.atol:g}"
-        return f"to a relative precision of {self.rtol:g}"
-
-
-# --------------------------------------------------------------------------- comparing
-
-def _short(value: Any, limit: int = 120) -> str:
-    text = repr(value)
-    if isinstance(value, np.ndarray):
-        text = np.array2string(value, precision=6, threshold=12)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _full(value: Any) -> str | None:
-    """The full repr of a short input, or None when it is too long or abbreviated to show."""
-    if isinstance(value, np.ndarray):
-        text = "np.array(" + np.array2string(value, separator=", ", threshold=24) + ")"
-    else:
-        text = repr(value)
-    if "\n" in text or "..." in text or len(text) > 160:
-        return None
-    return text
-
-
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
-
-
-def _is_integral(x: Any) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
-
-
-def _type_name(x: Any) -> str:
-    return type(x).__name__
-
-
-def _kind(expected: Any) -> str:
-    if isinstance(expected, (bool, np.bool_)):
-        return "True or False"
-    if _is_integral(expected):
-        return "a whole number (int)"
-    if _is_number(expected):
-        return "a number"
-    if isinstance(expected, str):
-        return "a string"
-    if isinstance(expected, tuple):
-        return "a tuple"
-    if isinstance(expected, list):
-        return "a list"
-    if isinstance(expected, (set, frozenset)):
-        return "a set"
-    if isinstance(expected, Mapping):
-        return "a dict"
-    if isinstance(expected, np.ndarray):
-        return "an array"
-    return f"a {_type_name(expected)}"
-
-
-def _numbers_match(e: Any, g: Any, tol: _Tolerance) -> bool:
-    e, g = float(e), float(g)
-    if math.isnan(e) or math.isnan(g):
-        return math.isnan(e) and math.isnan(g)
-    if math.isinf(e) or math.isinf(g):
-        return e == g
-    return tol.close(e, g)
-
-
-def _integer_matches(e: Any, g: Any, tol: _Tolerance) -> bool:
-    """An int answer is exact; a float equal to it (3.0, or 2.9999999999 from arithmetic) counts."""
-    if tol.decimals is not None or (tol.rtol, tol.atol) != (_DEFAULT_RTOL, _DEFAULT_ATOL):
-        return _numbers_match(e, g, tol)  # the author asked for a tolerance: honour it
-    g = float(g)
-    return not math.isnan(g) and abs(g - float(e)) <= 1e-9 * max(1.0, abs(float(e)))
-
-
-def _number_kind_of_wrong(e: float, g: float, tol: _Tolerance, integral: bool) -> str:
-    """How number ``g`` misses ``e``, as a phrase after the learner's value, without saying ``e``."""
-    if math.isnan(g):
-        return "is NaN: something divided by zero or averaged nothing"
-    if math.isinf(g):
-        return "is infinite: something divided by zero"
-    wider = _Tolerance(tol.rtol, max(tol.atol, 1e-12) * 100, None)
-    if e != 0 and g != 0:
-        if wider.close(100 * e, g):
-            return "is 100 times too large: a percentage where a fraction is asked? Divide by 100"
-        if tol.close(e, 100 * g):
-            return "is 100 times too small: a fraction where a percentage is asked? Multiply by 100"
-        if tol.close(e, -g):
-            return "has the wrong sign"
-    if integral and not float(g).is_integer():
-        return "is not a whole number, and the answer is one (a count)"
-    side = "too high" if g > e else "too low"
-    if (tol.rtol, tol.atol) == (_DEFAULT_RTOL, _DEFAULT_ATOL) and not integral and e != 0:
-        for d in range(1, 7):  # the learner rounded an answer the prompt wants unrounded
-            if g == round(e, d) and g != e:
-                return f"is {side}: did you round? Give it unrounded"
-    precision = "" if integral else tol.describe()
-    return f"is {side}" + (f" (compared {precision})" if precision else "")
-
-
-def diagnose(expected: Any, got: Any, *, rtol: float = _DEFAULT_RTOL, atol: float = _DEFAULT_ATOL,
-             decimals: int | None = None) -> str | None:
-    """None when ``got`` matches ``expected``; otherwise what kind of wrong it is, never showing ``expected``."""
-    return _diagnose(expected, got, _Tolerance.make(rtol, atol, decimals))
-
-
-def _diagnose(expected: Any, got: Any, tol: _Tolerance) -> str | None:
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is a core dependency
-        pd = None
-    if pd is not None and isinstance(expected, (pd.Series, pd.DataFrame)):
-        return _diagnose_frame(expected, got, tol, pd)
-    if isinstance(expected, (bool, np.bool_)):
-        if not isinstance(got, (bool, np.bool_)):
-            return f"expected True or False, got {_short(got)} ({_type_name(got)})"
-        return None if bool(got) == bool(expected) else f"{bool(got)!r} is not right"
-    if _is_number(expected):
-        if isinstance(got, str):
-            return f"{got!r} is text (a str): give {_kind(expected)} without quotes"
-        if not _is_number(got):
-            return f"expected {_kind(expected)}, got {_short(got)} ({_type_name(got)})"
-        integral = _is_integral(expected)
-        if (_integer_matches if integral else _numbers_match)(expected, got, tol):
-            return None
-        return f"{_short(got)} {_number_kind_of_wrong(float(expected), float(got), tol, integral)}"
-    if isinstance(expected, str):
-        if not isinstance(got, str):
-            return f"expected {_kind(expected)}, got {_short(got)} ({_type_name(got)})"
-        if got == expected:
-            return None
-        if got.strip() == expected.strip():
-            return f"{got!r} has stray spaces at its ends"
-        if got.strip().lower() == expected.strip().lower():
-            return f"{got!r} is right but for upper and lower case"
-        return f"{_short(got)} is not the answer"
-    if isinstance(expected, np.ndarray):
-        return _diagnose_array(expected, got, tol)
-    if isinstance(expected, Mapping):
-        if not isinstance(got, Mapping):
-            return f"expected a dict, got {_short(got)} ({_type_name(got)})"
-        missing = [k for k in expected if k not in got]
-        extra = [k for k in got if k not in expected]
-        if missing or extra:
-            parts = ([f"missing key{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}"] if missing else []) + \
-                    ([f"unexpected key{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))}"] if extra else [])
-            return "; ".join(parts)
-        for k in expected:
-            why = _diagnose(expected[k], got[k], tol)
-            if why:
-                return f"at key {k!r}: {why}"
-        return None
-    if isinstance(expected, (list, tuple)):
-        if isinstance(got, (str, bytes)) or not isinstance(got, (list, tuple, np.ndarray)):
-            return f"expected {_kind(expected)}, got {_short(got)} ({_type_name(got)})"
-        if isinstance(expected, tuple) and not isinstance(got, tuple):
-            # a tuple is asked for where it matters (a dict or cache key must be hashable): say so
-            return f"expected a tuple (round brackets), got a {_type_name(got)}"
-        if len(got) != len(expected):
-            return f"expected {len(expected)} items, got {len(got)}"
-        whys = [_diagnose(e, g, tol) for e, g in zip(expected, got)]
-        if not any(whys):
-            return None
-        if _same_items(expected, list(got), tol):
-            return "the right items in the wrong order: check the order the question asks for"
-        i = next(i for i, w in enumerate(whys) if w)
-        return f"at position {i} (counting from 0): {whys[i]}"
-    if isinstance(expected, (set, frozenset)):
-        if isinstance(got, (str, bytes)) or not isinstance(got, (set, frozenset, list, tuple)):
-            return f"expected a set, got {_short(got)} ({_type_name(got)})"
-        try:
-            g = set(got)
-        except TypeError:
-            return "the items must be hashable (numbers, strings or tuples, not lists)"
-        if g == expected:
-            return None
-        missing, extra = len(expected - g), sorted(g - expected, key=repr)
-        parts = ([f"{missing} item{'s are' if missing > 1 else ' is'} missing"] if missing else []) + \
-                ([f"not in the answer: {_short(extra, 80)}"] if extra else [])
-        return "; ".join(parts)
-    try:
-        same = bool(got == expected)
-    except Exception:  # an object whose == raises or is ambiguous
-        same = False
-    return None if same else f"{_short(got)} is not the answer"
-
-
-def _same_items(expected: Sequence, got: Sequence, tol: _Tolerance) -> bool:
-    """True when ``got`` is a permutation of ``expected`` (items compared as ``_diagnose`` does)."""
-    try:
-        if Counter(map(repr, expected)) == Counter(map(repr, got)):
-            return True
-    except TypeError:  # pragma: no cover - repr always works
-        pass
-    if len(expected) > 200:  # item-by-item matching is quadratic; long answers are told by position instead
-        return False
-    left = list(got)
-    for e in expected:
-        j = next((j for j, g in enumerate(left) if _diagnose(e, g, tol) is None), None)
-        if j is None:
-            return False
-        left.pop(j)
-    return True
-
-
-def _diagnose_array(expected: np.ndarray, got: Any, tol: _Tolerance) -> str | None:
-    numeric = np.issubdtype(expected.dtype, np.number)
-    try:
-        g = np.asarray(got, dtype=float if numeric else None)
-    except (TypeError, ValueError):
-        return f"expected an array of numbers, got {_short(got, 60)} ({_type_name(got)})"
-    if g.shape != expected.shape:
-        return f"expected shape {expected.shape}, got {g.shape}"
-    if not numeric:
-        return None if np.array_equal(g, expected) else "the array's items are not the answer"
-    ok = np.isclose(g, expected, rtol=tol.rtol, atol=tol.atol, equal_nan=True)
-    if ok.all():
-        return None
-    if g.ndim == 1 and _same_items(list(expected), list(g), tol):
-        return "the right values in the wrong order"
-    i = tuple(int(x) for x in np.argwhere(~ok)[0])
-    why = _number_kind_of_wrong(float(expected[i]), float(g[i]), tol, False)
-    return f"at index {i if len(i) > 1 else i[0]}: {_short(g[i].item())} {why}"
-
-
-def _diagnose_frame(expected: Any, got: Any, tol: _Tolerance, pd: Any) -> str | None:
-    kind = _type_name(expected)
-    if not isinstance(got, type(expected)):
-        return f"expected a {kind}, got {_type_name(got)}"
-    if isinstance(expected, pd.DataFrame):
-        if list(got.columns) != list(expected.columns):
-            if set(got.columns) == set(expected.columns):
-                return "the right columns in the wrong order"
-            missing = [c for c in expected.columns if c not in got.columns]
-            extra = [c for c in got.columns if c not in expected.columns]
-            return "; ".join(([f"missing columns {missing}"] if missing else []) + ([f"unexpected columns {extra}"] if extra else []))
-    if got.shape != expected.shape:
-        return f"expected {len(expected)} rows, got {len(got)}"
-    if not got.index.equals(expected.index):
-        if set(got.index) == set(expected.index):
-            return "the right rows in a different order: sort as the question asks"
-        return "the index (row labels) differs: did you reset or set the index as the question asks?"
-    columns = expected.columns if isinstance(expected, pd.DataFrame) else [None]
-    for c in columns:
-        e = expected[c] if c is not None else expected
-        g = got[c] if c is not None else got
-        where = f"column {c!r}" if c is not None else "the series"
-        if pd.api.types.is_numeric_dtype(e) and pd.api.types.is_numeric_dtype(g):
-            ev, gv = e.to_numpy(dtype=float), g.to_numpy(dtype=float)
-            ok = np.isclose(gv, ev, rtol=tol.rtol, atol=tol.atol, equal_nan=True)
-            if not ok.all():
-                r = int(np.argmax(~ok))
-                return f"{where}, row {e.index[r]!r}: {_short(gv[r].item())} {_number_kind_of_wrong(ev[r], gv[r], tol, False)}"
-        elif not e.equals(g):
-            r = int(np.argmax((e.to_numpy() != g.to_numpy())))
-            return f"{where}, row {e.index[r]!r}: {_short(g.iloc[r])} is not the answer"
-    return None
-
-
-def compare(expected: Any, got: Any, *, rtol: float = _DEFAULT_RTOL, atol: float = _DEFAULT_ATOL,
-            decimals: int | None = None) -> str | None:
-    """None when ``got`` matches ``expected``, else why not, showing the expected value (for function questions)."""
-    tol = _Tolerance.make(rtol, atol, decimals)
-    why = _diagnose(expected, got, tol)
-    if why is None:
-        return None
-    precision = "" if _is_integral(expected) else tol.describe()
-    return _with_reason(f"expected {_short(expected)}" + (f" ({precision})" if precision else "") + f", got {_short(got)}", got, why)
-
-
-def _with_reason(told: str, got: Any, why: str) -> str:
-    """'expected X, got Y' plus the kind of wrong, unless that only repeats 'too high' or 'too low'."""
-    prefix = _short(got) + " "
-    if why.startswith(prefix):
-        rest = why[len(prefix):]
-        if rest.startswith(("is too high", "is too low")) and "round" not in rest:
-            return told
-        return f"{told}: it {rest}"
-    return f"{told}: {why}"
 
 
 # --------------------------------------------------------------------------- questions
@@ -472,7 +182,7 @@ class Progress:
         return f"{self.chapter}: {done} of {len(self.rows)} questions correct so far"
 
     def __repr__(self) -> str:
-        return "\n".join([self._line()] + [f"  {_ICONS.get(o, '[-]')} {n}: {o}" for n, o in self.rows])
+        return "\n".join([self._line()] + [f"  {OUTCOME_ICONS.get(o, '[-]')} {n}: {o}" for n, o in self.rows])
 
     def _repr_markdown_(self) -> str:
         return "\n".join([f"**{self._line()}**", ""] + [f"- `{n}`: {o}" for n, o in self.rows])
@@ -484,7 +194,7 @@ class Question:
     kind = "question"
 
     def __init__(self, prompt: str, *, hints: Sequence[str] = (), solution: str | None = None,
-                 explanation: str = "") -> None:
+                 explanation: str = "", reruns_experiment: bool = False) -> None:
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError("a question needs a non-empty prompt")
         if isinstance(hints, str):
@@ -497,13 +207,31 @@ class Question:
         self.name = "question"  # set by the chapter's `questions()` registry
         self.outcome = NOT_ATTEMPTED  # the last check's outcome in this kernel
         self.solved = False
+        # checking it reruns one of the chapter's experiments on the bundled data (seconds): the full test run
+        # checks it, `tasks.py test --fast` leaves it out
+        self.reruns_experiment = bool(reruns_experiment)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}: {self.prompt.splitlines()[0][:70]}>"
 
+    def _set_tolerance(self, rtol: float, atol: float, decimals: int | None) -> None:
+        """How close an answer must be: relative and absolute tolerance, or a number of decimals."""
+        self.tolerance = _Tolerance.make(rtol, atol, decimals)
+        self.decimals = decimals
+        self.rtol, self.atol = self.tolerance.rtol, self.tolerance.atol
+
     @property
     def _call_name(self) -> str:
         return f"ex.{self.name}"
+
+    def reset(self) -> None:
+        """Forget this kernel's attempts (outcome, solved, what feedback was already told)."""
+        self.outcome = NOT_ATTEMPTED
+        self.solved = False
+        for part in getattr(self, "parts", {}).values():
+            part.reset()
+        if hasattr(self, "_wrong_so_far"):
+            self._wrong_so_far, self._direction_told = 0, False
 
     def hint(self, n: int = 1) -> Text:
         """Show hint ``n`` (1-based); past the last one, say so and point to the solution."""
@@ -568,20 +296,16 @@ class FunctionQuestion(Question):
         reference: Callable[..., Any],
         cases: Iterable[Case | tuple],
         *,
-        hints: Sequence[str] = (),
         rtol: float = _DEFAULT_RTOL,
         atol: float = _DEFAULT_ATOL,
         wrong_answers: Sequence[Callable[..., Any]] = (),
-        solution: str | None = None,
-        explanation: str = "",
         decimals: int | None = None,
+        **question: Any,
     ) -> None:
-        super().__init__(prompt, hints=hints, solution=solution, explanation=explanation)
+        super().__init__(prompt, **question)   # hints, solution, explanation, reruns_experiment
         if not callable(reference):
             raise TypeError("reference must be a function")
-        self.tolerance = _Tolerance.make(rtol, atol, decimals)
-        self.decimals = decimals
-        self.rtol, self.atol = self.tolerance.rtol, self.tolerance.atol
+        self._set_tolerance(rtol, atol, decimals)
         self.reference = reference
         self.cases = [c if isinstance(c, Case) else Case(tuple(c)) for c in cases]
         if not self.cases:
@@ -653,19 +377,20 @@ class ValueQuestion(Question):
         prompt: str,
         expected: Any,
         *,
-        hints: Sequence[str] = (),
         rtol: float = _DEFAULT_RTOL,
         atol: float = _DEFAULT_ATOL,
         wrong_answers: Sequence[Any] | Callable[[], Sequence[Any]] = (),
         explanations: Mapping[Any, str] | None = None,
-        solution: str | None = None,
-        explanation: str = "",
         decimals: int | None = None,
+        direction: bool = True,
+        **question: Any,
     ) -> None:
-        super().__init__(prompt, hints=hints, solution=solution, explanation=explanation)
-        self.tolerance = _Tolerance.make(rtol, atol, decimals)
-        self.decimals = decimals
-        self.rtol, self.atol = self.tolerance.rtol, self.tolerance.atol
+        super().__init__(prompt, **question)   # hints, solution, explanation, reruns_experiment
+        self._set_tolerance(rtol, atol, decimals)
+        # "too high" / "too low": told at most once, and never on the first wrong answer (see _direction_rule)
+        self.direction = bool(direction)
+        self._wrong_so_far = 0
+        self._direction_told = False
         self._expected = expected
         self._expected_source = _source_of(expected) if callable(expected) else ""
         self.wrong_answers = wrong_answers
@@ -712,6 +437,7 @@ class ValueQuestion(Question):
             why = f"could not compare a {type(answer).__name__} with the answer ({type(exc).__name__})"
         if why is None:
             return CheckResult(CORRECT, self._why_right(f"{_short(answer)} is right."))
+        why = self._direction_rule(why)
         for wrong, explanation in self.explanations.items():
             try:
                 matches = _diagnose(wrong, answer, self.tolerance) is None
@@ -722,14 +448,161 @@ class ValueQuestion(Question):
         return CheckResult(INCORRECT, f"{why}. `{self._call_name}.hint()` may help.")
 
 
+    def gives_direction(self) -> bool:
+        """Whether "too high" / "too low" may ever be told: not for answers that are one of a few values."""
+        if not self.direction:
+            return False
+        try:
+            expected = self.expected
+        except Exception:  # pragma: no cover - an experiment that fails is reported by check itself
+            return False
+        return not _few_plausible_values(expected)
+
+    def _direction_rule(self, why: str) -> str:
+        """Direction only where it cannot be bisected: never on the first wrong answer, told once at most.
+
+        A learner told "too high" once and never again cannot narrow the answer to a bracket; one
+        told "too high" then "too low" could. Answers that are one of a few values (a small count,
+        a share such as 0.25/0.5/0.75) never get a direction: one hint would leave one or two to try.
+        """
+        self._wrong_so_far += 1
+        if not _DIRECTION.search(why):
+            return why
+        if self.gives_direction() and self._wrong_so_far > 1 and not self._direction_told:
+            self._direction_told = True
+            return why
+        return _DIRECTION.sub("is not right", why)
+
+
+_DIRECTION = re.compile(r"\bis too (?:high|low)\b")
+
+
+def _few_plausible_values(expected: Any) -> bool:
+    """True for an answer a learner could guess among a few: a count up to 20, a share on a quarter grid."""
+    if isinstance(expected, (bool, np.bool_)) or not _is_number(expected):
+        return False
+    value = float(expected)
+    if value.is_integer() and abs(value) <= 20:
+        return True
+    return 0 <= value <= 1 and float(value * 20).is_integer()  # 0.05, 0.25, 0.5, ...: a handful of round shares
+
+
+class ChoiceQuestion(Question):
+    """Learner picks one of the shown options; a wrong pick is told why it is wrong, never which is right.
+
+    For answers that are one of a few values (a count from 1 to 10, a share of 0.25, 0.5 or 0.75, a
+    strategy's name): "too high" would leave one or two values to try, so the options are shown and
+    the feedback teaches instead::
+
+        q4 = ChoiceQuestion("Which blend weight gives the highest recall@10?",
+                            options={"a": "0.25", "b": "0.5", "c": "0.75"}, answer="b",
+                            why_wrong={"a": "...", "c": "..."})
+        ex.q4.check("b")      # the option's letter; its text or value is accepted too
+
+    ``options`` may be a list of values (lettered a, b, c, ...); ``answer`` is a letter, an option's
+    value, or a zero-argument function returning one (computed on first use, as for value questions);
+    ``why_wrong`` gives the reason told for every option that can be wrong (a mapping by letter, or
+    a function of the letter).
+    """
+
+    kind = "choice"
+
+    def __init__(self, prompt: str, options: Mapping[str, Any] | Sequence[Any], answer: Any, *,
+                 why_wrong: Mapping[str, str] | Callable[[str], str], **question: Any) -> None:
+        if isinstance(options, Mapping):
+            keyed = {str(k).strip().lower(): v for k, v in options.items()}
+        elif isinstance(options, (list, tuple)):
+            keyed = {chr(ord("a") + i): v for i, v in enumerate(options)}
+        else:
+            raise TypeError("options must be a dict {letter: option} or a list of options")
+        if len(keyed) < 2:
+            raise ValueError("a choice question needs at least two options")
+        self.options = keyed
+        self._answer = answer
+        self._answer_source = _source_of(answer) if callable(answer) else ""  # a measured answer: it reruns something
+        if not callable(why_wrong) and not isinstance(why_wrong, Mapping):
+            raise TypeError("why_wrong must be a dict {letter: reason} or a function of the letter")
+        self._why_wrong = why_wrong if callable(why_wrong) else {str(k).strip().lower(): _clean(v)
+                                                                 for k, v in why_wrong.items()}
+        if isinstance(self._why_wrong, dict):
+            unknown = sorted(set(self._why_wrong) - set(keyed))
+            if unknown:
+                raise ValueError(f"why_wrong names options {unknown} that are not among {sorted(keyed)}")
+        listing = "\n".join(f"- ({k}) {v}" for k, v in keyed.items())
+        super().__init__(f"{_clean(prompt)}\n\n{listing}", **question)
+
+    def _key_of(self, value: Any) -> str | None:
+        """The letter of an answer given as a letter, '(b)', an option's text or its value."""
+        if isinstance(value, str):
+            text = value.strip().lower().strip("()")
+            if text in self.options:
+                return text
+        for key, option in self.options.items():
+            try:
+                if _diagnose(option, value, self.tolerance) is None:
+                    return key
+            except Exception:
+                continue
+            if isinstance(option, str) and isinstance(value, str) and option.strip().lower() == value.strip().lower():
+                return key
+        return None
+
+    tolerance = _Tolerance.make(_DEFAULT_RTOL, _DEFAULT_ATOL, None)
+
+    @property
+    def answer(self) -> str:
+        """The right option's letter (computed on first use when given as a function)."""
+        if callable(self._answer):
+            self._answer = self._answer()
+        key = self._key_of(self._answer)
+        if key is None:
+            raise ValueError(f"the answer {self._answer!r} is not among the options {sorted(self.options)}")
+        return key
+
+    def why_wrong(self, key: str) -> str:
+        """The reason told to a learner who picks option ``key`` (wrong)."""
+        reason = self._why_wrong(key) if callable(self._why_wrong) else self._why_wrong.get(key, "")
+        return _clean(reason) if reason else ""
+
+    @property
+    def reference_answer(self) -> str:  # type: ignore[override]
+        return self.answer
+
+    @property  # type: ignore[override]
+    def wrong_answers(self) -> list:
+        return [k for k in self.options if k != self.answer]
+
+    @wrong_answers.setter
+    def wrong_answers(self, values: Any) -> None:
+        pass  # every other option is a wrong answer
+
+    def _solution_text(self) -> str:
+        key = self.answer
+        head = f"({key}) {self.options[key]}"
+        return head + (f"\n\n{self._solution}" if self._solution else "")
+
+    def _check(self, answer: Any) -> CheckResult:
+        if is_placeholder(answer):
+            return CheckResult(NOT_ATTEMPTED, "replace ____ with the letter of your choice, then run the check again.")
+        letters = ", ".join(f"'{k}'" for k in self.options)
+        key = self._key_of(answer)
+        if key is None:
+            return CheckResult(INCORRECT, f"{_short(answer)} is not one of the options: answer with one of {letters}.")
+        if key == self.answer:
+            return CheckResult(CORRECT, self._why_right(f"({key}) is right."))
+        reason = self.why_wrong(key) or f"read the options again; `{self._call_name}.hint()` may help"
+        return CheckResult(INCORRECT, f"({key}) is not right: {reason}")
+
+
 class MultipartQuestion(Question):
     """A question of named parts, each a question of its own: ``ex.q3.a.check(...)``."""
 
     kind = "multipart"
 
     def __init__(self, prompt: str, parts: Mapping[str, Question], *, hints: Sequence[str] = (),
-                 explanation: str = "", solution: str | None = None) -> None:
-        super().__init__(prompt, hints=hints, explanation=explanation, solution=solution)
+                 explanation: str = "", solution: str | None = None, reruns_experiment: bool = False) -> None:
+        super().__init__(prompt, hints=hints, explanation=explanation, solution=solution,
+                         reruns_experiment=reruns_experiment)
         if not parts:
             raise ValueError("a multi-part question needs at least one part")
         self.parts = dict(parts)

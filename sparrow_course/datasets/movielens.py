@@ -1,43 +1,29 @@
-"""MovieLens-format data: load and validate it, describe it, split it, and fetch real MovieLens.
+"""MovieLens-format data: load and validate a folder, and the helpers and splits every chapter shares.
 
-Every chapter reads its data through :func:`load_movielens`, which returns the
-bundled SparrowLens (``data/`` in the repository) or any MovieLens folder in the
-ml-latest-small layout, e.g. one made by :func:`download_movielens`::
-
-    from sparrow_course.datasets import load_movielens, download_movielens
-    ml = load_movielens()                                  # bundled SparrowLens
-    real = load_movielens(download_movielens("ml-data"))   # real ml-latest-small
-
-Bad files raise :class:`DataError` naming the file and the CSV line, never a deep
+Every chapter reads its data through :func:`load_movielens`, which returns the bundled
+SparrowLens (``data/`` in the repository) or any MovieLens folder in the ml-latest-small
+layout. Bad files raise :class:`DataError` naming the file and the CSV line, never a deep
 pandas traceback.
 """
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import math
 import os
 import re
-import shutil
-import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
-import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .checks import check_frame
+from ..checks import check_fraction, check_frame, check_int, check_number
 
 __all__ = [
-    "ML_LATEST_SMALL_SHA256",
-    "ML_LATEST_SMALL_URL",
     "POSITIVE_THRESHOLD",
+    "RATING_COLUMNS",
     "RATING_VALUES",
     "DATA_HOME_ENV",
     "ID_MAX",
@@ -45,36 +31,26 @@ __all__ = [
     "bundled_data_path",
     "data_home",
     "DataError",
-    "describe",
-    "describe_movie_tags",
-    "download_movielens",
-    "format_description",
-    "genre_drift",
-    "genre_lift",
     "genre_matrix",
     "load_movielens",
     "MovieLens",
     "positive",
     "release_year",
-    "require_frame",
-    "tag_rank_frequency",
     "time_split",
     "user_time_split",
 ]
-
-ML_LATEST_SMALL_URL = "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
-# Pinned by TensorFlow Datasets (tensorflow_datasets/url_checksums/movie_lens.txt lists
-# this URL at 978,202 bytes with this digest) and by several projects that download it.
-ML_LATEST_SMALL_SHA256 = "696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436"
 
 #: The ten allowed ratings: 0.5 to 5.0 in half stars.
 RATING_VALUES: tuple[float, ...] = tuple(x / 2 for x in range(1, 11))
 NO_GENRES = "(no genres listed)"  # how MovieLens marks a film without genres
 
+#: The columns of a ratings table, as every chapter reads it.
+RATING_COLUMNS: tuple[str, ...] = ("userId", "movieId", "rating", "timestamp")
+
 # Column kinds per file: "id"/"int" -> int64, "rating" -> float64 on the half-star scale, "str" -> text.
 _SCHEMAS: dict[str, dict[str, str]] = {
     "movies.csv": {"movieId": "id", "title": "str", "genres": "str"},
-    "ratings.csv": {"userId": "id", "movieId": "id", "rating": "rating", "timestamp": "timestamp"},
+    "ratings.csv": dict(zip(RATING_COLUMNS, ("id", "id", "rating", "timestamp"))),
     "tags.csv": {"userId": "id", "movieId": "id", "tag": "str", "timestamp": "timestamp"},
     "users.csv": {"userId": "id"},
     "tag_hierarchy.csv": {"tag": "str", "parent": "str", "root": "str"},
@@ -121,6 +97,10 @@ class MovieLens:
     users: pd.DataFrame | None = None
     tag_hierarchy: pd.DataFrame | None = None
     movie_tags: pd.DataFrame | None = None
+    #: True for the bundled SparrowLens files, whose planted truth is known (see ``datasets.planted_truth``).
+    bundled: bool = False
+    #: The generator's planted truth when the data was generated in memory (``SparrowLens.as_movielens``).
+    truth: Any = field(default=None, repr=False)
 
     def require_users(self) -> pd.DataFrame:
         """Return ``users``, or raise a ValueError explaining that real MovieLens has no users.csv."""
@@ -162,7 +142,7 @@ class MovieLens:
 
 def bundled_data_path() -> Path:
     """Return where the bundled SparrowLens files live: the ``data`` folder beside the package."""
-    return Path(__file__).resolve().parent.parent / "data"
+    return Path(__file__).resolve().parent.parent.parent / "data"
 
 
 def load_movielens(path: str | os.PathLike[str] | None = None, *, name: str | None = None) -> MovieLens:
@@ -177,11 +157,13 @@ def load_movielens(path: str | os.PathLike[str] | None = None, *, name: str | No
                 "regenerate it with 'python -m sparrow_course.sparrowlens --out data' and call "
                 "load_movielens('data').")
         default_name = "SparrowLens"
+        bundled = True
     else:
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
         folder = _find_csv_folder(_locate(path))
         default_name = folder.name
+        bundled = folder.resolve() == bundled_data_path().resolve()
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a str, got {type(name).__name__}")
 
@@ -212,7 +194,7 @@ def load_movielens(path: str | os.PathLike[str] | None = None, *, name: str | No
         _check_known(movie_tags, "movieId", movies, source, "movies.csv")
         movie_tags = movie_tags[["movieId", "tag", "relevance"]]
     return MovieLens(name=name or default_name, movies=movies, ratings=ratings, tags=tags, users=users,
-                     tag_hierarchy=hierarchy, movie_tags=movie_tags)
+                     tag_hierarchy=hierarchy, movie_tags=movie_tags, bundled=bundled)
 
 
 def _read_movie_tags(folder: Path) -> pd.DataFrame | None:
@@ -482,18 +464,13 @@ def _check_known(frame: pd.DataFrame, key: str, reference: pd.DataFrame, file: s
 
 
 # ---------------------------------------------------------------------------
-# Helpers the chapters share
+# Helpers the chapters share: genres, years, likes and the time splits
 # ---------------------------------------------------------------------------
-
-
-def require_frame(frame: Any, columns: Sequence[str], what: str, *, allow_empty: bool = True) -> pd.DataFrame:
-    """Raise TypeError/ValueError unless ``frame`` is a DataFrame with ``columns``: ``checks.check_frame``."""
-    return check_frame(frame, columns, what, allow_empty=allow_empty)
 
 
 def genre_matrix(movies: pd.DataFrame) -> pd.DataFrame:
     """Return the multi-hot genre matrix: one int8 row per movie (index movieId), genre columns sorted."""
-    require_frame(movies, ["movieId", "genres"], "movies")
+    check_frame(movies, ["movieId", "genres"], "movies")
     dummies = movies["genres"].astype(str).str.get_dummies(sep="|")
     dummies = dummies.drop(columns=[NO_GENRES], errors="ignore")  # "no genre" is the all-zero row
     dummies = dummies.reindex(columns=sorted(dummies.columns)).astype(np.int8)
@@ -504,7 +481,7 @@ def genre_matrix(movies: pd.DataFrame) -> pd.DataFrame:
 
 def release_year(movies: pd.DataFrame) -> pd.Series:
     """Return each movie's year parsed from a title like 'Toy Story (1995)' (nullable Int64, index movieId)."""
-    require_frame(movies, ["movieId", "title"], "movies")
+    check_frame(movies, ["movieId", "title"], "movies")
     year = movies["title"].astype(str).str.extract(r"\((\d{4})\)\s*$", expand=False)
     return pd.Series(pd.to_numeric(year).astype("Int64").to_numpy(), index=pd.Index(movies["movieId"].to_numpy(),
                      name="movieId"), name="year")
@@ -515,12 +492,13 @@ POSITIVE_THRESHOLD = 3.5
 
 
 def positive(ratings: pd.DataFrame, threshold: float = POSITIVE_THRESHOLD) -> pd.DataFrame:
-    """Return the positive ratings (rating >= threshold, 3.5 as in SparrowRecSys), index reset."""
-    require_frame(ratings, ["rating"], "ratings")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)):
-        raise TypeError(f"threshold must be a number, got {type(threshold).__name__}")
-    if not 0.5 <= float(threshold) <= 5.0:
-        raise ValueError(f"threshold must be on the rating scale 0.5..5.0, got {threshold}")
+    """The positive ratings ("likes": rating >= ``threshold``, 3.5 as in SparrowRecSys), index reset.
+
+    The one definition of a like in the package: every chapter that needs a user's liked
+    movies takes them from here.
+    """
+    check_frame(ratings, ["rating"], "ratings")
+    threshold = check_number(threshold, "threshold", low=0.5, high=5.0)
     return ratings.loc[ratings["rating"] >= threshold].reset_index(drop=True)
 
 
@@ -531,7 +509,7 @@ def time_split(ratings: pd.DataFrame, test_fraction: float = 0.2) -> tuple[pd.Da
     rating is at or after the cutoff and every train rating before it, so ties at
     the cutoff make the test share a little larger than asked.
     """
-    require_frame(ratings, ["timestamp"], "ratings")
+    check_frame(ratings, ["timestamp"], "ratings")
     if isinstance(test_fraction, bool) or not isinstance(test_fraction, (float, int, np.floating)):
         raise TypeError(f"test_fraction must be a number, got {type(test_fraction).__name__}")
     if not 0.0 < float(test_fraction) < 1.0:
@@ -558,7 +536,6 @@ def user_time_split(ratings: pd.DataFrame, test_fraction: float = 0.2, *, min_tr
     than ``min_train`` ratings stays wholly in training. Ties in time are broken by movieId,
     so the split is deterministic. Returns ``(train, test)``, each sorted by user and time.
     """
-    from .checks import check_fraction, check_frame, check_int
 
     check_frame(ratings, ["userId", "movieId", "timestamp"], "ratings", allow_empty=False)
     test_fraction = check_fraction(test_fraction, "test_fraction", include_low=False, include_high=False)
@@ -573,432 +550,3 @@ def user_time_split(ratings: pd.DataFrame, test_fraction: float = 0.2, *, min_tr
     is_test = position >= count - n_test
     return ordered.loc[~is_test].reset_index(drop=True), ordered.loc[is_test].reset_index(drop=True)
 
-
-def genre_drift(ratings: pd.DataFrame, movies: pd.DataFrame, *, min_ratings: int = 50,
-                edge: float = 0.2) -> pd.DataFrame:
-    """Per active user, the cosine similarity of genre mixes: first vs last ``edge`` of the history, and odd vs even ratings.
-
-    Both pairs cover the user's whole period except for the time between them, so
-    ``early_late`` below ``interleaved`` is the signature of drifting interests.
-    Users with fewer than ``min_ratings`` ratings are left out; one row per user.
-    """
-    require_frame(ratings, ["userId", "movieId", "timestamp"], "ratings")
-    if isinstance(min_ratings, bool) or not isinstance(min_ratings, (int, np.integer)) or min_ratings < 2:
-        raise ValueError(f"min_ratings must be an integer of at least 2, got {min_ratings!r}")
-    if isinstance(edge, bool) or not isinstance(edge, (int, float, np.integer, np.floating)):
-        raise TypeError(f"edge must be a number, got {type(edge).__name__}")
-    if not 0 < edge <= 0.5:
-        raise ValueError(f"edge must be a fraction in (0, 0.5], got {edge!r}")
-    if min_ratings * edge < 1:
-        # fewer would leave a user's last `edge` of ratings empty, and their similarity NaN
-        raise ValueError(f"min_ratings * edge must be at least 1 so that each edge of a history holds a rating, "
-                         f"got min_ratings={min_ratings} and edge={edge}; raise min_ratings to "
-                         f"{math.ceil(1 / edge)} or more")
-    genres = genre_matrix(movies)
-    active = ratings[ratings.groupby("userId")["movieId"].transform("size") >= min_ratings]
-    active = active.sort_values(["userId", "timestamp"], kind="stable")
-    if active.empty:
-        raise ValueError(f"no user has {min_ratings} ratings or more; lower min_ratings")
-    rank = active.groupby("userId").cumcount().to_numpy()
-    position = rank / active.groupby("userId")["movieId"].transform("size").to_numpy()
-    rows = genres.reindex(active["movieId"]).fillna(0).to_numpy(dtype=float)
-    users = active["userId"].to_numpy()
-
-    def profiles(mask: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame(rows[mask], index=users[mask]).groupby(level=0).sum()
-
-    def cosine(a: pd.DataFrame, b: pd.DataFrame) -> pd.Series:
-        a, b = a.align(b, join="inner", axis=0)
-        norms = np.linalg.norm(a.to_numpy(), axis=1) * np.linalg.norm(b.to_numpy(), axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):  # a genre-less half has no direction: NaN
-            return pd.Series((a.to_numpy() * b.to_numpy()).sum(1) / norms, index=a.index)
-
-    odd = rank % 2 == 1
-    out = pd.DataFrame({"early_late": cosine(profiles(position < edge), profiles(position >= 1 - edge)),
-                        "interleaved": cosine(profiles(odd), profiles(~odd))})
-    out.index.name = "userId"
-    return out
-
-
-def genre_lift(ratings: pd.DataFrame, movies: pd.DataFrame, users: pd.DataFrame, feature: str = "age_group", *,
-               min_share: float = 0.01) -> pd.DataFrame:
-    """Return each genre's lift in each group of users: its share of the group's ratings over its share of all.
-
-    Rows are the values of the users' ``feature`` ("Under 18" first, then sorted), columns the genres
-    holding at least ``min_share`` of all ratings; 1 means no difference from users overall. A
-    movie with several genres counts once in each.
-    """
-    require_frame(ratings, ["userId", "movieId"], "ratings")
-    require_frame(users, ["userId", feature], "users")
-    from .checks import check_fraction
-
-    check_fraction(min_share, "min_share")
-    genres = genre_matrix(movies)
-    rated = ratings[["userId", "movieId"]].merge(users[["userId", feature]], on="userId")
-    if rated.empty:
-        raise ValueError("no rating has a user in users; expected users.csv to cover the raters")
-    rows = genres.reindex(rated["movieId"]).fillna(0).set_axis(rated.index)
-    overall = rows.mean()
-    common = overall[overall >= min_share].index
-    if len(common) == 0:
-        raise ValueError(f"no genre holds min_share={min_share} of the ratings; lower it")
-    lift = rows[common].groupby(rated[feature].to_numpy()).mean() / overall[common]
-    order = sorted(lift.index, key=lambda v: (str(v) != "Under 18", str(v)))
-    lift = lift.loc[order]
-    lift.index.name, lift.columns.name = feature, "genre"
-    return lift
-
-
-# ---------------------------------------------------------------------------
-# Description (the data card and `sparrow-course data info`)
-# ---------------------------------------------------------------------------
-
-_QUANTILES = {"min": 0.0, "10%": 0.1, "25%": 0.25, "50%": 0.5, "75%": 0.75, "90%": 0.9, "99%": 0.99, "max": 1.0}
-
-
-def describe(ml: MovieLens) -> dict[str, Any]:
-    """Return the data card statistics of ``ml`` as plain JSON-ready Python values."""
-    if not isinstance(ml, MovieLens):
-        raise TypeError(f"ml must be a MovieLens (from load_movielens), got {type(ml).__name__}")
-    r, movies = ml.ratings, ml.movies
-    n_ratings, n_movies = len(r), len(movies)
-    n_users = int(r["userId"].nunique())
-    per_user = r.groupby("userId").size().to_numpy()
-    per_movie = (r.groupby("movieId").size().reindex(movies["movieId"], fill_value=0).to_numpy())
-    hist = r["rating"].value_counts()
-    counts_desc = np.sort(per_movie)[::-1]
-    total = max(int(counts_desc.sum()), 1)
-
-    def top_share(fraction: float) -> float:
-        return float(counts_desc[: max(1, math.ceil(fraction * n_movies))].sum() / total)
-
-    genres = genre_matrix(movies)
-    ts = r["timestamp"].to_numpy()
-    stats: dict[str, Any] = {
-        "name": ml.name,
-        "n_movies": n_movies,
-        "n_users": n_users,
-        "n_ratings": n_ratings,
-        "n_tags": len(ml.tags),
-        "density": float(n_ratings / max(n_users * n_movies, 1)),
-        "mean_rating": float(r["rating"].mean()) if n_ratings else float("nan"),
-        "rating_histogram": {f"{v:.1f}": int(hist.get(v, 0)) for v in RATING_VALUES},
-        "half_star_share": float(((r["rating"] * 2) % 2 == 1).mean()) if n_ratings else float("nan"),
-        "ratings_per_user": _quantiles(per_user),
-        "ratings_per_movie": _quantiles(per_movie),
-        "popularity": {
-            "top_1pct_share": top_share(0.01),
-            "top_10pct_share": top_share(0.10),
-            "top_20pct_share": top_share(0.20),
-            "gini": _gini(per_movie),
-            "movies_unrated": int((per_movie == 0).sum()),
-            "movies_under_5_ratings": int((per_movie < 5).sum()),
-        },
-        "genre_counts": {g: int(genres[g].sum()) for g in genres.columns},
-        "movies_without_genres": int((genres.sum(axis=1) == 0).sum()),
-        "time_span": {
-            "first": _day(ts.min()) if n_ratings else None,
-            "last": _day(ts.max()) if n_ratings else None,
-            "years": float((ts.max() - ts.min()) / (365.2425 * 86400)) if n_ratings else 0.0,
-        },
-        "tags": {
-            "rows": len(ml.tags),
-            "distinct_tags": int(ml.tags["tag"].nunique()),
-            "taggers": int(ml.tags["userId"].nunique()),
-            "movies": int(ml.tags["movieId"].nunique()),
-        },
-        "n_registered_users": None if ml.users is None else len(ml.users),
-        "user_features": None,
-        "tag_hierarchy": None,
-        "movie_tags": None,
-    }
-    if ml.users is not None:
-        features = [c for c in ml.users.columns if c != "userId" and not c.endswith("timestamp")]
-        stats["user_features"] = {c: {str(k): int(v) for k, v in sorted(ml.users[c].value_counts().items())}
-                                  for c in features}
-    if ml.tag_hierarchy is not None:
-        h = ml.tag_hierarchy
-        stats["tag_hierarchy"] = {"roots": int(h["root"].nunique()), "parents": int(h["parent"].nunique()),
-                                  "leaves": int(h["tag"].nunique())}
-    if ml.movie_tags is not None:
-        stats["movie_tags"] = describe_movie_tags(ml)
-    return stats
-
-
-def tag_rank_frequency(ml: MovieLens, *, min_relevance: float = 0.0) -> pd.DataFrame:
-    """Return catalogue tags by how many movies carry them: rank, tag, kind, movies, share of movies.
-
-    ``kind`` is "leaf", "parent" or "root" (from the tag hierarchy, when there is one) or
-    "generic"; only rows with relevance >= ``min_relevance`` count (the genome scores every tag
-    on every movie: pass a threshold such as 0.5 there).
-    """
-    tags = _catalogue_rows(ml, min_relevance)
-    counts = tags["tag"].value_counts()
-    frame = pd.DataFrame({"tag": counts.index.astype(str), "movies": counts.to_numpy(dtype=np.int64)})
-    frame = frame.sort_values(["movies", "tag"], ascending=[False, True], kind="stable").reset_index(drop=True)
-    frame.insert(0, "rank", np.arange(1, len(frame) + 1))
-    frame.insert(2, "kind", _tag_kinds(frame["tag"], ml.tag_hierarchy))
-    frame["share_of_movies"] = frame["movies"] / max(len(ml.movies), 1)
-    return frame
-
-
-def _catalogue_rows(ml: MovieLens, min_relevance: float) -> pd.DataFrame:
-    """Return ml.movie_tags rows with relevance >= min_relevance (validated arguments)."""
-    if not isinstance(ml, MovieLens):
-        raise TypeError(f"ml must be a MovieLens (from load_movielens), got {type(ml).__name__}")
-    from .checks import check_fraction
-
-    check_fraction(min_relevance, "min_relevance")
-    tags = ml.require_movie_tags()
-    return tags.loc[tags["relevance"] >= min_relevance] if min_relevance > 0 else tags
-
-
-def _tag_kinds(tags: pd.Series, hierarchy: pd.DataFrame | None) -> np.ndarray:
-    """Return "leaf", "parent", "root" or "generic" for each tag name."""
-    kind = np.full(len(tags), "generic", dtype=object)
-    if hierarchy is not None:
-        for level, column in (("root", "root"), ("parent", "parent"), ("leaf", "tag")):
-            kind[tags.isin(hierarchy[column]).to_numpy()] = level
-    return kind
-
-
-def describe_movie_tags(ml: MovieLens, *, min_relevance: float = 0.0) -> dict[str, Any]:
-    """Return the shape of the catalogue tags: frequencies (top-10 share, Gini, Zipf slope), tags per
-    movie, coverage, assignments by kind and the sibling leaf overlap (with a tag hierarchy).
-
-    ``sibling_leaf_overlap``: for each parent of the hierarchy, take the movies that carry at least
-    one of its leaves; of all pairs of such movies (pooled over parents), the share that have a
-    leaf of that parent in common. None without a hierarchy.
-    """
-    tags = _catalogue_rows(ml, min_relevance)
-    n_movies = len(ml.movies)
-    freq = tag_rank_frequency(ml, min_relevance=min_relevance)
-    counts = freq["movies"].to_numpy(dtype=np.float64)
-    per_movie = tags.groupby("movieId").size().reindex(ml.movies["movieId"], fill_value=0).to_numpy()
-    slope = float("nan")
-    if len(counts) >= 2:
-        slope = float(np.polyfit(np.log(freq["rank"].to_numpy(dtype=np.float64)), np.log(counts), 1)[0])
-    stats: dict[str, Any] = {
-        "rows": int(len(tags)),
-        "distinct_tags": int(len(freq)),
-        "coverage": float((per_movie > 0).mean()) if n_movies else 0.0,
-        "tags_per_movie": _quantiles(per_movie),
-        "top10_share": float(counts[:10].sum() / counts.sum()) if counts.sum() else 0.0,
-        "gini": _gini(counts),
-        "zipf_slope": slope,
-        "most_common": [(str(t), int(m)) for t, m in zip(freq["tag"][:10], freq["movies"][:10])],
-        "rows_by_kind": {k: int(v) for k, v in freq.groupby("kind")["movies"].sum().items()},
-        "sibling_leaf_overlap": None,
-    }
-    if ml.tag_hierarchy is not None:
-        stats["sibling_leaf_overlap"] = _sibling_leaf_overlap(tags, ml.tag_hierarchy)
-    return stats
-
-
-def _sibling_leaf_overlap(tags: pd.DataFrame, hierarchy: pd.DataFrame) -> float:
-    """Return the share of same-parent movie pairs that share a leaf of that parent (NaN if no pairs)."""
-    leaves = tags[["movieId", "tag"]].merge(hierarchy[["tag", "parent"]], on="tag")
-    pairs = shared = 0.0
-    for _, group in leaves.groupby("parent", sort=True):
-        movie_codes, movies = pd.factorize(group["movieId"])
-        tag_codes, tag_names = pd.factorize(group["tag"])
-        incidence = np.zeros((len(movies), len(tag_names)), dtype=np.float32)
-        incidence[movie_codes, tag_codes] = 1.0
-        common = (incidence @ incidence.T) > 0
-        m = len(movies)
-        pairs += m * (m - 1) / 2
-        shared += (common.sum() - m) / 2
-    return float(shared / pairs) if pairs else float("nan")
-
-
-def _quantiles(values: np.ndarray) -> dict[str, float]:
-    """Return min, quantiles, max and mean of a count array (linear interpolation)."""
-    if len(values) == 0:
-        return {**{k: 0.0 for k in _QUANTILES}, "mean": 0.0}
-    out = {k: float(np.quantile(values, q)) for k, q in _QUANTILES.items()}
-    out["mean"] = float(np.mean(values))
-    return out
-
-
-def _gini(counts: np.ndarray) -> float:
-    """Return the Gini coefficient of non-negative counts (0 even, 1 all on one item)."""
-    x = np.sort(np.asarray(counts, dtype=np.float64))
-    n, total = len(x), x.sum()
-    if n == 0 or total == 0:
-        return 0.0
-    return float((2.0 * np.sum(np.arange(1, n + 1) * x) / (n * total)) - (n + 1) / n)
-
-
-def _day(ts: int) -> str:
-    """Return the UTC day of a Unix timestamp as YYYY-MM-DD."""
-    return str(np.datetime64(int(ts), "s").astype("datetime64[D]"))
-
-
-def format_description(stats: dict[str, Any]) -> str:
-    """Return ``describe()`` output as readable text, for ``sparrow-course data info``."""
-    if not isinstance(stats, dict) or "n_ratings" not in stats:
-        raise TypeError("stats must be the dict returned by describe()")
-    s = stats
-    out = [f"{s['name']}: {s['n_movies']:,} movies, {s['n_users']:,} users with ratings, "
-           f"{s['n_ratings']:,} ratings, {s['n_tags']:,} tag applications",
-           f"  density {s['density']:.4f}; ratings from {s['time_span']['first']} to {s['time_span']['last']} "
-           f"({s['time_span']['years']:.1f} years)",
-           f"  mean rating {s['mean_rating']:.3f}; half-star ratings {s['half_star_share']:.1%}",
-           "  rating histogram:"]
-    peak = max(s["rating_histogram"].values()) or 1
-    for value, count in s["rating_histogram"].items():
-        out.append(f"    {value}  {count:>9,}  {count / max(s['n_ratings'], 1):6.1%}  {'#' * round(30 * count / peak)}")
-    for label, key in (("ratings per user", "ratings_per_user"), ("ratings per movie", "ratings_per_movie")):
-        q = s[key]
-        out.append(f"  {label}: " + ", ".join(f"{k} {q[k]:g}" for k in _QUANTILES) + f", mean {q['mean']:.1f}")
-    p = s["popularity"]
-    out.append(f"  popularity: top 1% of movies hold {p['top_1pct_share']:.1%} of ratings, top 10% "
-               f"{p['top_10pct_share']:.1%}, top 20% {p['top_20pct_share']:.1%}; Gini {p['gini']:.3f}; "
-               f"{p['movies_unrated']:,} movies unrated")
-    genres = sorted(s["genre_counts"].items(), key=lambda kv: (-kv[1], kv[0]))
-    out.append("  genres: " + ", ".join(f"{g} {n:,}" for g, n in genres))
-    t = s["tags"]
-    out.append(f"  tags: {t['rows']:,} rows, {t['distinct_tags']:,} distinct tags, {t['taggers']:,} taggers")
-    if s.get("tag_hierarchy"):
-        h = s["tag_hierarchy"]
-        out.append(f"  tag hierarchy: {h['roots']} roots, {h['parents']} parents, {h['leaves']} leaf tags")
-    if s.get("movie_tags"):
-        c = s["movie_tags"]
-        out.append(f"  catalogue tags: {c['rows']:,} rows, {c['distinct_tags']:,} distinct tags on {c['coverage']:.1%} "
-                   f"of movies, {c['tags_per_movie']['mean']:.1f} per movie; top 10 tags hold {c['top10_share']:.1%}, "
-                   f"Gini {c['gini']:.3f}")
-    if s.get("user_features"):
-        out.append(f"  users.csv: {s['n_registered_users']:,} users")
-        for feature, counts in s["user_features"].items():
-            out.append(f"    {feature}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-    else:
-        out.append("  users.csv: absent (no registration features, as in real MovieLens)")
-    return "\n".join(out)
-
-
-# ---------------------------------------------------------------------------
-# Real MovieLens
-# ---------------------------------------------------------------------------
-
-
-def _default_cache_dir() -> Path:
-    """Return the archive cache folder: $XDG_CACHE_HOME/sparrow-course or ~/.cache/sparrow-course."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "sparrow-course"
-
-
-def download_movielens(dest: str | os.PathLike[str] = "movielens", *, url: str = ML_LATEST_SMALL_URL,
-                       sha256: str | None = ML_LATEST_SMALL_SHA256,
-                       cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Download a MovieLens zip (cached, SHA-256 checked), unpack it into ``dest``; return the CSV folder.
-
-    A relative ``dest`` is placed in the data home (``data_home()``: $SPARROW_COURSE_DATA or
-    ``~/sparrow_course_data``), where ``load_movielens`` also looks, so
-    ``load_movielens("movielens/ml-latest-small")`` finds it from any working folder; an
-    absolute ``dest`` is used as is. ``url`` may be a mirror, a ``file://`` URL or a local
-    path to a copy of the zip. The archive is kept in ``cache_dir`` (default
-    ``~/.cache/sparrow-course``) so a second call does not download again. With ``sha256=None``
-    nothing unverified is used: the file is fetched, its digest reported in the error, and discarded.
-    """
-    if not isinstance(url, str) or not url:
-        raise TypeError(f"url must be a non-empty str, got {url!r}")
-    if not isinstance(dest, (str, os.PathLike)):
-        raise TypeError(f"dest must be a str or os.PathLike, got {type(dest).__name__}")
-    if "://" not in url and Path(url).expanduser().is_file():  # a local copy of the archive
-        url = Path(url).expanduser().resolve().as_uri()
-    if sha256 is not None:
-        if not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
-            raise ValueError(f"sha256 must be 64 hex digits or None, got {sha256!r}")
-        sha256 = sha256.lower()
-    dest = Path(dest).expanduser()
-    if not dest.is_absolute():
-        dest = data_home() / dest
-    if dest.exists() and not dest.is_dir():
-        raise DataError(f"destination '{dest}' is a file; expected a folder to unpack into (new or empty)")
-    archive_name = Path(urllib.parse.urlparse(url).path).name or "movielens.zip"
-    if not archive_name.endswith(".zip"):
-        raise ValueError(f"url must point to a .zip archive, got one ending in '{archive_name}'")
-
-    # Already unpacked by an earlier call: nothing to do.
-    if dest.is_dir() and any(dest.iterdir()):
-        try:
-            return _find_csv_folder(dest)
-        except DataError:
-            raise DataError(f"destination '{dest.name}' exists and is not empty but holds no MovieLens files; "
-                            "choose an empty or new folder") from None
-
-    cache = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
-    archive = cache / archive_name
-    if archive.is_file() and sha256 is not None and _sha256_of(archive) != sha256:
-        archive.unlink()  # stale or corrupt cache entry: fetch again
-    if not archive.is_file() or sha256 is None:
-        _fetch(url, archive, sha256)
-    _extract_atomically(archive, dest)
-    return _find_csv_folder(dest)
-
-
-def _sha256_of(path: Path) -> str:
-    """Return the SHA-256 hex digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fetch(url: str, archive: Path, sha256: str | None) -> None:
-    """Download ``url`` into ``archive`` via a temp file, keeping it only if its SHA-256 matches."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{archive.name}.", suffix=".part", dir=archive.parent)
-    digest = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - http(s)/file by design
-                    for chunk in iter(lambda: response.read(1 << 20), b""):
-                        digest.update(chunk)
-                        out.write(chunk)
-            except (urllib.error.URLError, OSError) as exc:
-                reason = getattr(exc, "reason", exc)
-                raise ConnectionError(f"could not download {url}: {reason}. Check the network, or pass "
-                                      "url= a mirror or a file:// URL of a local copy.") from None
-        got = digest.hexdigest()
-        if sha256 is None:
-            raise DataError(f"no SHA-256 given for {archive.name}, so the download was not used. Its SHA-256 is "
-                            f"{got}; if you trust this file, call again with sha256='{got}'.")
-        if got != sha256:
-            raise DataError(f"checksum mismatch for {archive.name}: expected SHA-256 {sha256}, got {got}; the "
-                            "download was discarded (a changed or corrupted file on the server, or a wrong url; "
-                            "for another archive you trust, pass its SHA-256 as sha256= or --sha256).")
-        os.replace(tmp, archive)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _extract_atomically(archive: Path, dest: Path) -> None:
-    """Unpack ``archive`` into a temp folder beside ``dest``, then rename it to ``dest``."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
-    try:
-        try:
-            with zipfile.ZipFile(archive) as zf:
-                for member in zf.namelist():
-                    target = Path(member)
-                    # Refuse paths that would land outside the folder ("zip slip").
-                    if target.is_absolute() or ".." in target.parts:
-                        raise DataError(f"{archive.name} has an unsafe member path {member!r}; refusing to unpack")
-                zf.extractall(tmp)
-        except zipfile.BadZipFile as exc:
-            raise DataError(f"{archive.name} is not a valid zip archive: {exc}") from None
-        try:
-            _find_csv_folder(tmp)  # fail before renaming if the archive holds no MovieLens files
-        except DataError:
-            raise DataError(f"{archive.name} holds no movies.csv (at its top level or in one folder); "
-                            "expected a MovieLens archive such as ml-latest-small.zip") from None
-        if dest.is_dir():
-            dest.rmdir()  # empty (checked by the caller); rename needs it gone
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)

@@ -1,41 +1,11 @@
-"""SparrowLens: a deterministic, MovieLens-shaped dataset with planted structure.
-
-Real MovieLens publishes no registration features, no tag hierarchy and, of
-course, no ground truth. SparrowLens keeps the ml-latest-small file layout
-(``movies.csv``, ``ratings.csv``, ``tags.csv``) and adds ``users.csv``,
-``tag_hierarchy.csv`` and ``movie_tags.csv`` (second edition: catalogue tags of every
-movie with a relevance, as MovieLens's tag genome), generated from a small, documented
-model so that every chapter can compare what it learns against what was planted:
-
-* items: latent factors built from their genres, sub-genre (parent tag) and
-  themes (leaf tags), a long-tailed popularity and a bias;
-* users: registration features -> one of a dozen taste segments (softmax over
-  feature effects) -> an early and a late taste vector (interest drift);
-* exposure: per phase of a user's active window, items are drawn without
-  replacement (Gumbel-top-k) by popularity, affinity and recency;
-* ratings: ``mu + b_u + b_i + z_u(t) . v_i + noise``, rounded to half stars,
-  with whole stars more common than half stars.
-* catalogue tags: leaves of a wide hierarchy (15 per sub-genre), parent and root
-  names and generic descriptors, chosen with Zipf-like priors and a noisy score
-  ``v_i . w_t`` on each tag's direction; drawn from a stream of their own, so the
-  first edition's ratings, users and movies are unchanged byte for byte.
-
-``generate()`` returns a :class:`SparrowLens` with the frames and the planted
-truth (:class:`SparrowLensTruth`); ``SparrowLens.write`` writes the CSV files
-byte for byte reproducibly. Regenerate the bundled copy with::
-
-    python -m sparrow_course.sparrowlens --out data
-"""
+"""SparrowLens's generator: the planted model (items, users, exposure, ratings, catalogue tags) and the CSV files."""
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import io
 import os
-import re
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -43,294 +13,32 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .seeding import DEFAULT_SEED
+from ..seeding import DEFAULT_SEED
 
 if TYPE_CHECKING:  # pragma: no cover - import only for type checkers
-    from .datasets import MovieLens
+    from ..datasets import MovieLens
 
-__all__ = [
-    "AGE_GROUPS",
-    "DATA_END",
-    "DATA_START",
-    "DEFAULT_SEED",
-    "FILE_NAMES",
-    "GENRES",
-    "OCCUPATIONS",
-    "PLATFORMS",
-    "REGIONS",
-    "SEGMENT_NAMES",
-    "SparrowLens",
-    "SparrowLensTruth",
-    "TAG_TREE",
-    "card_statistics_markdown",
-    "EXTRA_LEAVES",
-    "GENERIC_TAGS",
-    "generate",
-    "main",
-    "tag_signal_cosine",
-    "update_card",
-]
+from .vocabulary import (_ADJECTIVES, _AGE_WEIGHTS, _GENDER_WEIGHTS, _NAMES, _NOUNS, _OCCUPATION_WEIGHTS, _PLACES, _REGION_WEIGHTS,
+                         _SEGMENT_EFFECTS, _SEGMENTS, AGE_GROUPS, GENDERS, GENERIC_TAGS, GENRES, OCCUPATIONS,
+                         PLATFORMS, REGIONS, SEGMENT_NAMES, _vocabulary)
 
-# ---------------------------------------------------------------------------
-# Vocabularies
-# ---------------------------------------------------------------------------
+__all__ = ["DATA_END", "DATA_START", "FILE_NAMES", "SparrowLens", "SparrowLensTruth", "generate"]
 
-#: The 19 MovieLens genres used by SparrowLens (MovieLens spelling, alphabetical).
-GENRES: tuple[str, ...] = (
-    "Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary",
-    "Drama", "Fantasy", "Film-Noir", "Horror", "IMAX", "Musical", "Mystery", "Romance",
-    "Sci-Fi", "Thriller", "War", "Western",
-)
-
-#: Root -> parent (sub-genre / theme group) -> (MovieLens genres it implies, leaf tags).
-#: The first genre of a parent is always given to its movies, later ones sometimes.
-TAG_TREE: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
-    "action & adventure": {
-        "martial arts": (("Action", "Adventure"),
-                         ("kung fu", "sword fight", "tournament", "revenge", "mentor")),
-        "war epic": (("War", "Action", "Drama"),
-                     ("world war ii", "battlefield", "soldiers", "resistance", "submarine")),
-        "survival": (("Adventure", "Thriller", "Drama"),
-                     ("stranded", "wilderness", "natural disaster", "shipwreck", "mountain climbing")),
-        "superhero": (("Action", "Sci-Fi", "Adventure", "IMAX"),
-                      ("superpowers", "comic book", "secret identity", "villain origin", "team-up")),
-        "western frontier": (("Western", "Action", "Adventure"),
-                             ("gunslinger", "outlaws", "cowboys", "gold rush", "showdown")),
-    },
-    "comedy & romance": {
-        "romantic comedy": (("Comedy", "Romance"),
-                            ("meet cute", "wedding", "love triangle", "first date", "opposites attract")),
-        "satire": (("Comedy", "Drama"),
-                   ("political satire", "mockumentary", "dark humor", "corporate satire", "media satire")),
-        "family fun": (("Children", "Comedy", "Animation"),
-                       ("talking animals", "pets", "christmas", "toys", "siblings")),
-        "coming of age": (("Comedy", "Drama", "Romance"),
-                          ("high school", "summer camp", "first love", "friendship", "growing up")),
-        "musical stage": (("Musical", "Comedy", "Romance"),
-                          ("broadway", "dance", "singing", "jazz", "rock band")),
-    },
-    "drama & real life": {
-        "biopic": (("Drama", "Romance"),
-                   ("based on a true story", "musician", "athlete", "inventor", "royalty")),
-        "courtroom": (("Drama", "Crime", "Thriller"),
-                      ("trial", "lawyer", "wrongful conviction", "jury", "legal drama")),
-        "family drama": (("Drama", "Romance"),
-                         ("divorce", "inheritance", "estranged father", "small town", "grief")),
-        "sports drama": (("Drama", "Comedy"),
-                         ("boxing", "underdog", "coach", "baseball", "comeback")),
-        "documentary": (("Documentary", "IMAX"),
-                        ("wildlife", "climate change", "journalism", "activism", "archival footage")),
-    },
-    "sci-fi & fantasy": {
-        "space opera": (("Sci-Fi", "Adventure", "Action", "IMAX"),
-                        ("spaceship", "alien contact", "galactic empire", "space battle", "distant planet")),
-        "dystopia": (("Sci-Fi", "Thriller", "Action"),
-                     ("totalitarian state", "post-apocalyptic", "rebellion", "surveillance", "overpopulation")),
-        "time travel": (("Sci-Fi", "Adventure", "Comedy"),
-                        ("time loop", "paradox", "alternate history", "future self", "time machine")),
-        "fairy tale": (("Fantasy", "Children", "Animation", "Musical", "Adventure"),
-                       ("princess", "magic spell", "dragons", "enchanted forest", "quest")),
-        "cyberpunk": (("Sci-Fi", "Action", "Thriller", "Animation"),
-                      ("hackers", "artificial intelligence", "virtual reality", "androids", "megacorporation")),
-    },
-    "crime & suspense": {
-        "detective": (("Mystery", "Crime", "Thriller"),
-                      ("whodunit", "private eye", "serial killer", "police investigation", "plot twist")),
-        "film noir": (("Film-Noir", "Crime", "Mystery"),
-                      ("femme fatale", "hardboiled", "black and white", "rainy city", "corruption")),
-        "gangster": (("Crime", "Drama", "Action"),
-                     ("mafia", "drug cartel", "organized crime", "hitman", "loyalty")),
-        "heist": (("Crime", "Action", "Comedy", "Thriller"),
-                  ("bank robbery", "double cross", "con artist", "getaway driver", "safecracking")),
-        "espionage": (("Thriller", "Action", "War"),
-                      ("spy", "cold war", "secret agent", "assassination", "undercover")),
-    },
-    "horror & the uncanny": {
-        "supernatural": (("Horror", "Fantasy", "Thriller"),
-                         ("ghosts", "haunted house", "demonic possession", "witchcraft", "curse")),
-        "slasher": (("Horror", "Thriller"),
-                    ("masked killer", "gore", "final girl", "cabin in the woods", "jump scares")),
-        "creature feature": (("Horror", "Sci-Fi", "Action"),
-                             ("monsters", "zombies", "vampires", "giant shark", "werewolf")),
-        "psychological": (("Thriller", "Drama", "Mystery", "Horror"),
-                          ("unreliable narrator", "obsession", "paranoia", "memory loss", "split personality")),
-        "folk horror": (("Horror", "Mystery", "Drama"),
-                        ("cult", "remote village", "pagan ritual", "isolated community", "sacrifice")),
-    },
-}
-
-#: Second edition: more leaves per parent, so that two films of one sub-genre often share
-#: no leaf. The first five leaves of each parent (TAG_TREE) are the "core" leaves the item
-#: factors were built from; these ten per parent widen the catalogue's hierarchy. The full
-#: hierarchy (tag_hierarchy.csv) is TAG_TREE's leaves plus these.
-EXTRA_LEAVES: dict[str, tuple[str, ...]] = {
-    "martial arts": ("wuxia", "shaolin", "samurai", "ninja", "dojo", "training montage", "bodyguard",
-                     "street fighting", "karate", "fight choreography"),
-    "war epic": ("d-day", "trench warfare", "prisoner of war", "field medic", "air combat", "naval battle",
-                 "military occupation", "war crimes", "sniper", "pacific war"),
-    "survival": ("plane crash", "desert island", "avalanche", "cannibalism", "starvation", "lost at sea",
-                 "arctic expedition", "jungle", "trapped in a cave", "rescue mission"),
-    "superhero": ("cape", "multiverse", "sidekick", "alien hero", "mutants", "vigilante", "supervillain",
-                  "heroic sacrifice", "power armor", "reboot"),
-    "western frontier": ("sheriff", "bounty hunter", "cattle drive", "saloon", "train robbery",
-                         "native americans", "homesteaders", "duel at dawn", "frontier town", "spaghetti western"),
-    "romantic comedy": ("fake dating", "bridesmaid", "holiday romance", "office romance", "second chances",
-                        "enemies to lovers", "road trip romance", "matchmaker", "marriage proposal", "blind date"),
-    "satire": ("election", "advertising", "celebrity culture", "bureaucracy", "absurdism", "parody",
-               "religious satire", "social satire", "class satire", "military satire"),
-    "family fun": ("dogs", "cats", "babysitter", "family vacation", "lost pet", "school play", "treasure map",
-                   "puppets", "robot friend", "grandparents"),
-    "coming of age": ("prom", "graduation", "first job", "bullying", "college", "teen road trip",
-                      "teen rebellion", "adolescence", "skateboarding", "loss of innocence"),
-    "musical stage": ("tap dance", "opera", "show tunes", "ballet", "cabaret", "talent show", "choir",
-                      "hip hop", "backstage", "jukebox musical"),
-    "biopic": ("painter", "politician", "civil rights", "entrepreneur", "explorer", "composer", "movie star",
-               "chess prodigy", "astronaut", "poet"),
-    "courtroom": ("death penalty", "defense attorney", "prosecutor", "key witness", "cross-examination",
-                  "supreme court", "public defender", "closing argument", "appeal", "sentencing"),
-    "family drama": ("adoption", "alcoholism", "terminal illness", "sibling rivalry", "family reunion",
-                     "mother-daughter relationship", "dysfunctional family", "family farm", "immigration",
-                     "caregiving"),
-    "sports drama": ("basketball", "american football", "soccer", "car racing", "olympics", "wrestling",
-                     "ice hockey", "team spirit", "championship", "rookie"),
-    "documentary": ("ocean life", "war footage", "music documentary", "true crime", "food", "election campaign",
-                    "science", "space exploration", "sports documentary", "environment"),
-    "space opera": ("starfighter", "space station", "interstellar war", "wormhole", "space pirates",
-                    "robot companion", "colony ship", "desert planet", "space marines", "hyperdrive"),
-    "dystopia": ("mind control", "propaganda", "class divide", "police state", "climate collapse",
-                 "genetic engineering", "cloning", "false utopia", "resource scarcity", "forced conformity"),
-    "time travel": ("changing the past", "butterfly effect", "grandfather paradox", "time portal", "future war",
-                    "dinosaurs", "causal loop", "time police", "aging backwards", "parallel timeline"),
-    "fairy tale": ("wicked stepmother", "talking objects", "true love's kiss", "fairy godmother", "giants",
-                   "evil queen", "mermaid", "frog prince", "three wishes", "trolls"),
-    "cyberpunk": ("cyborgs", "neon city", "body implants", "netrunner", "memory implants",
-                  "digital consciousness", "robot uprising", "drones", "data heist", "transhumanism"),
-    "detective": ("cold case", "locked room mystery", "forensics", "missing person", "amateur sleuth",
-                  "detective duo", "red herring", "small town murder", "interrogation", "hidden clues"),
-    "film noir": ("voice-over narration", "crooked cop", "nightclub singer", "blackmail", "fall guy",
-                  "insurance fraud", "low-key lighting", "cynical hero", "stolen diamonds", "doomed romance"),
-    "gangster": ("crime family", "bootlegging", "prohibition", "money laundering", "turf war", "rise and fall",
-                 "street gang", "informant", "yakuza", "triads"),
-    "heist": ("casino", "inside man", "art theft", "crew assembly", "vault", "diamond heist", "heist gone wrong",
-              "train heist", "museum", "disguise"),
-    "espionage": ("double agent", "mi6", "kgb", "defector", "spy gadgets", "code breaking", "sleeper cell",
-                  "nuclear threat", "safe house", "mole hunt"),
-    "supernatural": ("poltergeist", "exorcism", "seance", "spirits", "afterlife", "psychic", "ouija board",
-                     "cursed object", "ghost child", "reincarnation"),
-    "slasher": ("halloween night", "killer on the loose", "body count", "teen victims", "hockey mask", "chainsaw",
-                "prank gone wrong", "escaped maniac", "urban legend", "sequel bait"),
-    "creature feature": ("giant monster", "mutant insects", "alien creature", "dinosaur attack", "sea monster",
-                         "killer animals", "swamp creature", "infestation", "mad scientist", "kaiju"),
-    "psychological": ("gaslighting", "hallucinations", "insomnia", "stalker", "mental illness", "doppelganger",
-                      "isolation", "trauma", "dream logic", "manipulation"),
-    "folk horror": ("harvest festival", "witch trial", "ancient ritual", "wicker effigy", "local legend",
-                    "forest spirits", "folklore", "commune", "midsummer", "standing stones"),
-}
-
-#: Generic descriptor tags, outside the hierarchy: (tag, anchor). The anchor is the
-#: direction of latent space the tag leans toward (a genre's vector, "vintage" for old
-#: films, None for a direction of its own); listed from most to least common, and the
-#: catalogue gives the tag of rank r to about GENERIC_TOP_SHARE * r**-GENERIC_ZIPF_EXPONENT
-#: of the films, as MovieLens users apply "atmospheric" far more than "witch trial".
-GENERIC_TAGS: tuple[tuple[str, str | None], ...] = (
-    ("atmospheric", None), ("funny", "Comedy"), ("classic", "vintage"), ("based on a book", None),
-    ("twist ending", "Thriller"), ("visually appealing", "IMAX"), ("thought-provoking", "Drama"),
-    ("dark", "Crime"), ("great soundtrack", "Musical"), ("quirky", "Comedy"), ("violent", "Action"),
-    ("feel-good", "Children"), ("slow", "Drama"), ("cult film", "vintage"), ("predictable", None),
-    ("suspenseful", "Thriller"), ("sad", "Drama"), ("romantic", "Romance"), ("scary", "Horror"),
-    ("beautiful cinematography", None), ("stylized", None), ("nonlinear", "Mystery"), ("overrated", None),
-    ("witty", "Comedy"), ("philosophical", "Sci-Fi"), ("epic", "Adventure"), ("surreal", "Fantasy"),
-    ("heartwarming", "Children"), ("clever", None), ("disturbing", "Horror"), ("intense", "Thriller"),
-    ("franchise", "Action"), ("remake", None), ("ensemble cast", None), ("cheesy", "Horror"),
-    ("oscar winner", "vintage"), ("bleak", "War"), ("good dialogue", "Drama"), ("musical numbers", "Musical"),
-    ("black and white cinematography", "Film-Noir"),
-)
-
-#: Age groups as in MovieLens-1M's users.dat.
-AGE_GROUPS: tuple[str, ...] = ("Under 18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+")
-_AGE_WEIGHTS = (0.04, 0.18, 0.35, 0.20, 0.09, 0.08, 0.06)
-GENDERS: tuple[str, ...] = ("F", "M")
-_GENDER_WEIGHTS = (0.29, 0.71)
-#: The 21 occupations of MovieLens-100k's u.occupation, alphabetical.
-OCCUPATIONS: tuple[str, ...] = (
-    "administrator", "artist", "doctor", "educator", "engineer", "entertainment", "executive",
-    "healthcare", "homemaker", "lawyer", "librarian", "marketing", "none", "other", "programmer",
-    "retired", "salesman", "scientist", "student", "technician", "writer",
-)
-# Relative frequencies in the spirit of ML-100k (students most common, doctors rare).
-_OCCUPATION_WEIGHTS = (79, 28, 7, 95, 67, 18, 32, 16, 7, 12, 51, 26, 9, 105, 66, 14, 12, 31, 196, 27, 45)
-REGIONS: tuple[str, ...] = ("central", "east", "north", "overseas", "south", "west")
-_REGION_WEIGHTS = (0.14, 0.24, 0.12, 0.10, 0.18, 0.22)
-PLATFORMS: tuple[str, ...] = ("android", "ios", "tv", "web")
-
-#: Taste segments: name -> (liked parents, liked genres, likes old films).
-_SEGMENTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]] = {
-    "action fans": (("martial arts", "superhero", "war epic", "espionage"), ("Action",), False),
-    "sci-fi geeks": (("space opera", "cyberpunk", "time travel", "dystopia"), ("Sci-Fi",), False),
-    "family viewers": (("family fun", "fairy tale"), ("Children", "Animation"), False),
-    "romance lovers": (("romantic comedy", "musical stage", "family drama", "coming of age"), ("Romance",), False),
-    "comedy crowd": (("satire", "romantic comedy", "family fun", "heist"), ("Comedy",), False),
-    "horror buffs": (("slasher", "supernatural", "creature feature", "folk horror"), ("Horror",), False),
-    "mystery solvers": (("detective", "heist", "gangster", "psychological"), ("Crime", "Mystery"), False),
-    "classic cinephiles": (("film noir", "western frontier", "musical stage"), ("Film-Noir", "Western"), True),
-    "documentary & drama": (("documentary", "biopic", "courtroom", "sports drama"), ("Documentary", "Drama"), False),
-    "teen mainstream": (("coming of age", "superhero", "slasher", "romantic comedy"), ("Comedy",), False),
-    "fantasy & anime": (("fairy tale", "cyberpunk", "supernatural"), ("Fantasy", "Animation"), False),
-    "thrill seekers": (("psychological", "survival", "espionage", "dystopia"), ("Thriller",), False),
-}
-SEGMENT_NAMES: tuple[str, ...] = tuple(_SEGMENTS)
-
-# Designed effects of registration features on segment logits (feature value -> effect);
-# small random effects are added on top so that no feature is perfectly clean.
-_SEGMENT_EFFECTS: dict[str, dict[str, float]] = {
-    "action fans": {"M": 1.0, "18-24": 0.5, "25-34": 0.6, "technician": 0.8, "engineer": 0.5, "android": 0.4},
-    "sci-fi geeks": {"M": 0.8, "programmer": 1.8, "engineer": 1.3, "scientist": 1.3, "student": 0.5},
-    "family viewers": {"35-44": 1.5, "45-49": 0.9, "homemaker": 2.2, "tv": 1.6, "F": 0.5},
-    "romance lovers": {"F": 1.9, "25-34": 0.3, "marketing": 0.6, "ios": 0.5},
-    "comedy crowd": {"18-24": 0.7, "salesman": 0.8, "entertainment": 0.8, "android": 0.6},
-    "horror buffs": {"Under 18": 1.0, "18-24": 1.1, "artist": 0.7, "none": 0.8},
-    "mystery solvers": {"45-49": 1.0, "50-55": 1.0, "lawyer": 2.2, "librarian": 1.4, "retired": 0.6},
-    "classic cinephiles": {"56+": 2.3, "50-55": 1.4, "retired": 1.6, "writer": 1.0, "educator": 0.6, "web": 0.4},
-    "documentary & drama": {"educator": 1.4, "scientist": 0.9, "healthcare": 1.4, "doctor": 1.6, "writer": 1.0},
-    "teen mainstream": {"Under 18": 2.6, "18-24": 1.0, "student": 1.0, "ios": 0.8, "android": 0.5},
-    "fantasy & anime": {"student": 1.0, "artist": 1.4, "programmer": 0.6, "Under 18": 0.8},
-    "thrill seekers": {"25-34": 0.6, "executive": 1.2, "marketing": 0.7, "administrator": 0.6},
-}
-
-_ADJECTIVES = (
-    "Silent", "Broken", "Hidden", "Last", "Crimson", "Golden", "Midnight", "Wild", "Lonely",
-    "Burning", "Frozen", "Secret", "Distant", "Forgotten", "Dark", "Bright", "Little", "Final",
-    "Endless", "Savage", "Quiet", "Electric", "Velvet", "Iron", "Paper", "Glass", "Hollow",
-    "Lucky", "Restless", "Sweet", "Bitter", "Sleeping", "Falling", "Rising", "Lost", "Northern",
-    "Southern", "Scarlet", "Silver", "Stolen", "Painted", "Wandering", "Hungry", "Reckless",
-    "Gentle", "Brave", "Shattered", "Invisible", "Eternal", "Faded",
-)
-_NOUNS = (
-    "Harbor", "River", "Kingdom", "Letter", "Garden", "Road", "Mirror", "Shadow", "Storm",
-    "Island", "City", "Heart", "Promise", "Frontier", "Horizon", "Witness", "Stranger", "Summer",
-    "Winter", "Machine", "Empire", "Circus", "Orchard", "Lighthouse", "Station", "Dragon", "Crown",
-    "Game", "Bridge", "Signal", "Planet", "Voyage", "Song", "Dance", "House", "Forest", "Knife",
-    "Ghost", "Angel", "Hotel", "Train", "Desert", "Valley", "Engine", "Moon", "Tide", "Window",
-    "Lantern", "Compass", "Canyon", "Carnival", "Paradise", "Symphony", "Castle", "Wolf",
-)
-_PLACES = (
-    "Paris", "Tokyo", "Brooklyn", "Havana", "Cairo", "Vienna", "Alaska", "Texas", "Rome", "Lisbon",
-    "Berlin", "Bombay", "Chicago", "Shanghai", "Dublin", "Memphis", "Marseille", "Nevada", "Oslo",
-    "Kyoto",
-)
-_NAMES = (
-    "Annie", "Max", "Lola", "Frank", "Mei", "Oscar", "Rosa", "Jack", "Nora", "Leo", "Ingrid",
-    "Sam", "Vera", "Hugo", "Ruby", "Tom",
-)
 
 #: First and last possible rating time (UTC seconds): the span of ml-latest-small.
 DATA_START = 828_057_600  # 1996-03-29
+
+
 DATA_END = 1_537_833_600  # 2018-09-25 (exclusive)
+
+
 _DAY = 86_400
+
 
 #: The files ``write`` produces, in the order they appear in SHA256SUMS.
 FILE_NAMES: tuple[str, ...] = ("movies.csv", "ratings.csv", "tags.csv", "users.csv", "tag_hierarchy.csv",
                                "movie_tags.csv")
+
 
 # Model constants (documented in data/README.md; exposed in truth.params).
 _PARAMS: dict[str, float] = {
@@ -533,11 +241,12 @@ class SparrowLens:
 
     def as_movielens(self) -> MovieLens:
         """Return the frames as a ``datasets.MovieLens``, as ``load_movielens`` would."""
-        from .datasets import MovieLens
+        from ..datasets import MovieLens
 
         return MovieLens(name="SparrowLens", movies=self.movies.copy(), ratings=self.ratings.copy(),
                          tags=self.tags.copy(), users=self.users.copy(),
-                         tag_hierarchy=self.tag_hierarchy.copy(), movie_tags=self.movie_tags.copy())
+                         tag_hierarchy=self.tag_hierarchy.copy(), movie_tags=self.movie_tags.copy(),
+                         truth=self.truth)
 
     def csv_bytes(self) -> dict[str, bytes]:
         """Return the exact bytes of every CSV file (UTF-8, ``\\n`` line endings)."""
@@ -575,9 +284,15 @@ def _positions(sorted_ids: np.ndarray, ids: Sequence[int] | np.ndarray, what: st
 
 
 def generate(seed: int = DEFAULT_SEED, *, n_movies: int = 3000, n_users: int = 6000,
-             n_factors: int = 16, mean_ratings_per_user: float = 42.0) -> SparrowLens:
-    """Generate SparrowLens deterministically from ``seed`` (the bundled copy uses the defaults)."""
-    from .checks import check_int, check_number, check_seed
+             n_factors: int = 16, mean_ratings_per_user: float = 42.0,
+             params: dict[str, float] | None = None) -> SparrowLens:
+    """Generate SparrowLens deterministically from ``seed`` (the bundled copy uses the defaults).
+
+    ``params`` overrides model constants (keys of ``truth.params``, e.g.
+    ``{"segment_feature_strength": 0.0}``) to make a variant catalogue for a regime map; the
+    bundled data is the one with no override.
+    """
+    from ..checks import check_int, check_number, check_seed
 
     seed = check_seed(seed)
     for name, value in (("n_movies", n_movies), ("n_users", n_users), ("n_factors", n_factors)):
@@ -592,6 +307,14 @@ def generate(seed: int = DEFAULT_SEED, *, n_movies: int = 3000, n_users: int = 6
         raise ValueError(f"mean_ratings_per_user must be between 12 and n_movies/10 = {n_movies / 10:g}, got "
                          f"{mean_ratings_per_user}; lower it or raise n_movies")
     p = dict(_PARAMS)
+    if params is not None:
+        if not isinstance(params, dict):
+            raise TypeError(f"params must be a dict {{name: value}} of model constants, got {type(params).__name__}")
+        unknown = sorted(set(params) - set(_PARAMS))
+        if unknown:
+            raise ValueError(f"params names unknown model constant(s) {unknown}; expected some of {sorted(_PARAMS)}")
+        for name, value in params.items():
+            p[name] = check_number(value, f"params[{name!r}]", low=0.0)
     # Independent streams per stage, so changing one stage leaves the others' draws alone.
     # The second edition's catalogue tags draw from a seventh stream: SeedSequence's children
     # are keyed by their index, so the first six (and every file they make) are unchanged.
@@ -630,43 +353,6 @@ def generate(seed: int = DEFAULT_SEED, *, n_movies: int = 3000, n_users: int = 6
             arr.setflags(write=False)
     return SparrowLens(movies=items["frame"], ratings=ratings["frame"], tags=tags, users=users["frame"],
                        tag_hierarchy=vocab["frame"], movie_tags=catalogue["frame"], truth=truth, seed=int(seed))
-
-
-def _vocabulary() -> dict[str, Any]:
-    """Flatten TAG_TREE (+ EXTRA_LEAVES) into name tuples, index maps and the tag_hierarchy frame.
-
-    ``tags``/``tag_parent`` are the 150 core leaves the item factors are built from (first
-    edition, unchanged); ``leaves``/``leaf_parent`` the wide hierarchy: core then extra leaves.
-    """
-    roots, parents, tags, tag_parent, parent_root, parent_genres = [], [], [], [], [], []
-    for r, (root, subtree) in enumerate(TAG_TREE.items()):
-        roots.append(root)
-        for parent, (genres, leaves) in subtree.items():
-            parent_root.append(r)
-            parent_genres.append(tuple(GENRES.index(g) for g in genres))
-            for leaf in leaves:
-                tags.append(leaf)
-                tag_parent.append(len(parents))
-            parents.append(parent)
-    if set(EXTRA_LEAVES) != set(parents):
-        raise AssertionError("EXTRA_LEAVES must widen every parent of TAG_TREE")
-    leaves, leaf_parent = list(tags), list(tag_parent)
-    for q, parent in enumerate(parents):
-        leaves += EXTRA_LEAVES[parent]
-        leaf_parent += [q] * len(EXTRA_LEAVES[parent])
-    generics = [g for g, _ in GENERIC_TAGS]
-    names = leaves + parents + roots + generics
-    if len(set(names)) != len(names):
-        raise AssertionError("every leaf, parent, root and generic tag name must be used once")
-    frame = pd.DataFrame({
-        "tag": leaves,
-        "parent": [parents[i] for i in leaf_parent],
-        "root": [roots[parent_root[i]] for i in leaf_parent],
-    }).sort_values(["root", "parent", "tag"], kind="stable").reset_index(drop=True)
-    return {"roots": tuple(roots), "parents": tuple(parents), "tags": tuple(tags),
-            "tag_parent": np.array(tag_parent, dtype=np.int64), "parent_root": np.array(parent_root, dtype=np.int64),
-            "leaves": tuple(leaves), "leaf_parent": np.array(leaf_parent, dtype=np.int64),
-            "parent_genres": parent_genres, "frame": frame}
 
 
 def _draw_vectors(rng: np.random.Generator, vocab: dict[str, Any], k: int) -> dict[str, np.ndarray]:
@@ -1180,204 +866,3 @@ def _write_files_atomically(directory: Path, contents: dict[str, bytes]) -> None
         for tmp in temps.values():  # left over only if something failed before its rename
             if os.path.exists(tmp):
                 os.unlink(tmp)
-
-
-# ---------------------------------------------------------------------------
-# Data card
-# ---------------------------------------------------------------------------
-
-CARD_BEGIN = "<!-- BEGIN GENERATED STATISTICS: python -m sparrow_course.sparrowlens --out data -->"
-CARD_END = "<!-- END GENERATED STATISTICS -->"
-
-#: ml-latest-small's published shape (its README, generated 2018-09-26).
-ML_LATEST_SMALL = {"ratings": 100_836, "tags": 3_683, "movies": 9_742, "users": 610,
-                   "min_ratings_per_user": 20, "first_day": "1996-03-29", "last_day": "2018-09-24"}
-
-
-def card_statistics_markdown(dataset: SparrowLens) -> str:
-    """Return the measured-statistics section of data/README.md for ``dataset``."""
-    from .datasets import describe
-
-    s = describe(dataset.as_movielens())
-    truth = dataset.truth
-    ml = ML_LATEST_SMALL
-    lines = ["### Shape, next to ml-latest-small", "",
-             "| | SparrowLens | ml-latest-small |", "|---|---:|---:|",
-             f"| movies | {s['n_movies']:,} | {ml['movies']:,} |",
-             f"| users | {s['n_users']:,} | {ml['users']:,} |",
-             f"| ratings | {s['n_ratings']:,} | {ml['ratings']:,} |",
-             f"| tag applications (rows of tags.csv) | {s['n_tags']:,} | {ml['tags']:,} |",
-             f"| fewest ratings by one user | {_num(s['ratings_per_user']['min'])} | {ml['min_ratings_per_user']} |",
-             f"| first rating (UTC day) | {s['time_span']['first']} | {ml['first_day']} |",
-             f"| last rating (UTC day) | {s['time_span']['last']} | {ml['last_day']} |",
-             f"| rating scale | 0.5-5.0, half stars | 0.5-5.0, half stars |",
-             f"| density (ratings / users x movies) | {s['density']:.4f} | |",
-             f"| mean rating | {s['mean_rating']:.3f} | |",
-             "", "### Rating histogram", "", "| rating | count | share |", "|---:|---:|---:|"]
-    for value, count in s["rating_histogram"].items():
-        lines.append(f"| {value} | {count:,} | {count / s['n_ratings']:.1%} |")
-    lines += ["", f"Half-star ratings: {s['half_star_share']:.1%} of all ratings.", "",
-              "### Ratings per user and per movie", "",
-              "| quantile | per user | per movie |", "|---|---:|---:|"]
-    for q in s["ratings_per_user"]:
-        lines.append(f"| {q} | {_num(s['ratings_per_user'][q])} | {_num(s['ratings_per_movie'][q])} |")
-    pc = s["popularity"]
-    lines += ["", "### Popularity (long tail)", "",
-              f"- top 1% of movies hold {pc['top_1pct_share']:.1%} of ratings, top 10% hold "
-              f"{pc['top_10pct_share']:.1%}, top 20% hold {pc['top_20pct_share']:.1%};",
-              f"- Gini coefficient of ratings per movie: {pc['gini']:.3f};",
-              f"- movies with fewer than 5 ratings: {pc['movies_under_5_ratings']:,}; "
-              f"with none: {pc['movies_unrated']:,}.",
-              "", "### Genres (movies per genre; a movie has one or more)", "",
-              "| genre | movies |", "|---|---:|"]
-    for genre, count in sorted(s["genre_counts"].items(), key=lambda kv: (-kv[1], kv[0])):
-        lines.append(f"| {genre} | {count:,} |")
-    lines += ["", "### Registration features (users.csv)", ""]
-    for feature, counts in s["user_features"].items():
-        cells = ", ".join(f"{k} {v:,}" for k, v in counts.items())
-        lines.append(f"- **{feature}**: {cells}")
-    tg = s["tags"]
-    lines += ["", "### Tags", "",
-              f"- {tg['rows']:,} tag applications by {tg['taggers']:,} users "
-              f"({tg['taggers'] / s['n_users']:.1%} of users) on {tg['movies']:,} movies, "
-              f"{tg['distinct_tags']:,} distinct tags;"]
-    lines.append(f"- share of tag applications that are one of the movie's catalogue tags: "
-                 f"{_true_tag_share(dataset):.1%}.")
-    lines += _catalogue_card_lines(s["movie_tags"], dataset)
-    # Planted structure, measured: what a perfect model could reach.
-    r = dataset.ratings
-    expected = truth.expected_rating(r["userId"].to_numpy(), r["movieId"].to_numpy(), r["timestamp"].to_numpy())
-    actual = r["rating"].to_numpy()
-    corr = float(np.corrcoef(expected, actual)[0, 1])
-    rmse_truth = float(np.sqrt(np.mean((np.clip(expected, 0.5, 5.0) - actual) ** 2)))
-    rmse_mean = float(np.sqrt(np.mean((actual.mean() - actual) ** 2)))
-    seg_count = np.bincount(truth.user_segment, minlength=len(truth.segment_names))
-    seg_share = seg_count / len(truth.user_segment)
-    bayes = float(np.mean(truth.user_segment_proba.argmax(axis=1) == truth.user_segment))
-    early, late = truth.user_factors_early, truth.user_factors_late
-    cos = np.einsum("nk,nk->n", early, late) / (np.linalg.norm(early, axis=1) * np.linalg.norm(late, axis=1))
-    lines += ["", "### Planted structure, measured", "",
-              f"- mu (truth.global_mean) = {truth.global_mean:.3f}; users watch what they like, so the mean "
-              f"observed rating is {actual.mean() - truth.global_mean:.3f} higher;",
-              f"- correlation of the noise-free score with the observed rating: {corr:.3f};",
-              f"- RMSE of the noise-free score (clipped to 0.5-5) {rmse_truth:.3f}, against {rmse_mean:.3f} "
-              f"for predicting the mean rating: no model can expect to do much better than the first;",
-              f"- segment from registration features: the true softmax's best guess is right for "
-              f"{bayes:.1%} of users, against {seg_share.max():.1%} for always guessing the largest segment;",
-              f"- cosine between a user's early and late taste: median {np.median(cos):.3f}, "
-              f"10th percentile {np.quantile(cos, 0.1):.3f}.",
-              "", "| segment | users |", "|---|---:|"]
-    for name, count in zip(truth.segment_names, seg_count):
-        lines.append(f"| {name} | {int(count):,} |")
-    return "\n".join(lines) + "\n"
-
-
-def _catalogue_card_lines(c: dict[str, Any], dataset: SparrowLens) -> list[str]:
-    """Return the card's lines on the catalogue tags (movie_tags.csv), measured on the files' frames."""
-    truth = dataset.truth
-    # First edition, for comparison: the 150 core leaves (5 per parent) the item factors use.
-    core = truth.item_tag_matrix.astype(np.float32)
-    pairs = shared = 0.0
-    for q in range(len(truth.parent_names)):
-        rows = core[:, truth.tag_parent == q]
-        rows = rows[rows.sum(axis=1) > 0]
-        m = len(rows)
-        pairs += m * (m - 1) / 2
-        shared += (((rows @ rows.T) > 0).sum() - m) / 2
-    kinds = c["rows_by_kind"]
-    per = c["tags_per_movie"]
-    lines = ["", "### Catalogue tags (movie_tags.csv)", "",
-             f"- {c['rows']:,} rows: {c['distinct_tags']:,} distinct tags on {c['coverage']:.1%} of the "
-             f"{len(dataset.movies):,} movies; tags per movie: min {_num(per['min'])}, median {_num(per['50%'])}, "
-             f"mean {per['mean']:.2f}, max {_num(per['max'])};",
-             "- rows by kind: " + ", ".join(f"{k} {kinds.get(k, 0):,}" for k in ("leaf", "parent", "root", "generic"))
-             + ";",
-             f"- tag frequencies (movies per tag) are Zipf-like: the 10 most common tags hold {c['top10_share']:.1%} "
-             f"of all rows, Gini {c['gini']:.3f}, log-log rank-frequency slope {c['zipf_slope']:.2f}; "
-             "most common: " + ", ".join(f"{t} ({m:,})" for t, m in c["most_common"][:5]) + ";",
-             f"- sibling leaf overlap: of the pairs of movies carrying leaves of one parent, "
-             f"{c['sibling_leaf_overlap']:.1%} share one of its leaves (first edition's 5-leaf parents: "
-             f"{shared / pairs:.1%});",
-             f"- relevance: median {float(dataset.movie_tags['relevance'].median()):.3f}, "
-             f"10th percentile {float(dataset.movie_tags['relevance'].quantile(0.1)):.3f};",
-             "- signal (planted truth): median cosine between a movie's factor v_i and the relevance-weighted "
-             "sum of its tags' directions w_t: "
-             + ", ".join(f"{kind} tags {tag_signal_cosine(truth, kind):.3f}" for kind in ("leaf", "generic"))
-             + " (generic tags carry less)."]
-    return lines
-
-
-def tag_signal_cosine(truth: SparrowLensTruth, kind: str) -> float:
-    """Return how much a movie's tags of one kind say about its planted factor.
-
-    The median, over movies with tags of ``kind`` ("leaf", "parent", "root" or "generic"), of
-    cos(v_i, sum_t r_it w_t): the factor against the relevance-weighted sum of the tags' directions.
-    """
-    from .checks import check_choice
-
-    check_choice(kind, "kind", ("leaf", "parent", "root", "generic"))
-    cols = np.array([k == kind for k in truth.catalogue_tag_kind])
-    est = truth.item_catalogue_relevance[:, cols] @ truth.catalogue_tag_vectors[cols]
-    norm = np.linalg.norm(est, axis=1)
-    has = norm > 0
-    v = truth.item_factors[has]
-    cos = np.einsum("nk,nk->n", est[has], v) / (norm[has] * np.linalg.norm(v, axis=1))
-    return float(np.median(cos))
-
-
-def _num(x: float) -> str:
-    """Format a quantile: integers without decimals, others with one."""
-    return f"{int(x):,}" if float(x).is_integer() else f"{x:,.1f}"
-
-
-def _true_tag_share(dataset: SparrowLens) -> float:
-    """Return the share of tags.csv rows naming one of the movie's catalogue tags (movie_tags.csv)."""
-    tags = dataset.tags
-    if len(tags) == 0:
-        return float("nan")
-    truth = dataset.truth
-    item = truth.item_index(tags["movieId"].to_numpy())
-    col = pd.Index(truth.catalogue_tag_names).get_indexer(tags["tag"])
-    return float((truth.item_catalogue_relevance[item, col] > 0).mean())
-
-
-def update_card(directory: str | os.PathLike[str], dataset: SparrowLens) -> bool:
-    """Refresh the generated-statistics block of ``directory/README.md``; return False if it has none."""
-    card = Path(directory) / "README.md"
-    if not card.exists():
-        return False
-    text = card.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(CARD_BEGIN) + r"\n.*?" + re.escape(CARD_END), re.DOTALL)
-    if not pattern.search(text):
-        return False
-    block = f"{CARD_BEGIN}\n{card_statistics_markdown(dataset)}{CARD_END}"
-    _write_files_atomically(card.parent, {card.name: pattern.sub(lambda _: block, text).encode("utf-8")})
-    return True
-
-
-# ---------------------------------------------------------------------------
-# Command line
-# ---------------------------------------------------------------------------
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Regenerate SparrowLens: ``python -m sparrow_course.sparrowlens [--out data] [--seed N]``."""
-    parser = argparse.ArgumentParser(prog="python -m sparrow_course.sparrowlens", description=main.__doc__)
-    parser.add_argument("--out", default="data", help="folder to write the CSV files into (default: data)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default: {DEFAULT_SEED})")
-    args = parser.parse_args(argv)
-    t0 = time.perf_counter()
-    dataset = generate(args.seed)
-    t1 = time.perf_counter()
-    sums = dataset.write(args.out)
-    card = update_card(args.out, dataset)
-    print(f"generated SparrowLens (seed {args.seed}) in {t1 - t0:.1f} s")
-    for name, digest in sums.items():
-        size = (Path(args.out) / name).stat().st_size
-        print(f"  {name:<18} {size / 1e6:6.2f} MB  sha256 {digest[:16]}...")
-    print("  README.md statistics refreshed" if card else "  (no README.md statistics block to refresh)")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
