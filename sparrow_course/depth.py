@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import check_choice, check_fraction, check_frame, check_int, check_number, check_seed
+from . import RESULTS
 from .datasets import POSITIVE_THRESHOLD, RATING_COLUMNS, genre_matrix
 from .metrics import auc
 from .seeding import DEFAULT_SEED, import_tensorflow
@@ -915,7 +916,7 @@ def click_value_by_base_rate(base_rates: Sequence[float], *, n_test: int = 100_0
 # --------------------------------------------------------------------------- stored regime results
 
 #: where ``benchmarks/bench_depth.py regimes`` stores the sweeps too long for the notebook
-REGIME_RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "depth"
+REGIME_RESULTS = RESULTS / "depth"
 REGIME_FILES = ("convergence_runs", "convergence_curves", "din_regime", "fm_regime")
 
 
