@@ -259,9 +259,19 @@ def _check_explorers(page, path: Path) -> None:
     for i in range(expected):
         before = page.evaluate(LIVE_JS, i)
         handle = boxes.nth(i).locator(".noUi-handle").first
-        handle.scroll_into_view_if_needed()
-        handle.focus()
-        page.keyboard.press("ArrowRight")  # one step, reported on release like the end of a drag
+        for attempt in range(2):  # a key press can land before the slider's view takes focus; then press once more
+            handle.scroll_into_view_if_needed()
+            handle.focus()
+            page.keyboard.press("ArrowRight")  # one step, reported on release like the end of a drag
+            try:
+                page.wait_for_function(f"() => ({LIVE_JS})({i}).readout !== {json.dumps(before['readout'])}",
+                                       timeout=15_000)
+                break
+            except Exception:
+                if attempt:
+                    page.screenshot(path=str(ARTEFACTS / f"{path.stem}-explorer{i + 1}.png"), full_page=False)
+                    pytest.fail(f"{path.name}, explorer {i + 1}: the slider's readout stayed at {before['readout']!r} "
+                                "after two key presses on its focused handle")
         try:
             page.wait_for_function(f"() => ({LIVE_JS})({i}).frame > {before['frame']}", timeout=120_000)
         except Exception:

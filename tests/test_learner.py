@@ -41,13 +41,14 @@ def test_workspace_refuses_a_file_and_the_course_folder(tmp_path):
         learner.make_workspace(course, source=course)
 
 
-def _exercise_notebook(path, *, q1, q4, q5):
+def _exercise_notebook(path, *, q1, q4, q5, q6):
     cells = [nbformat.v4.new_code_cell("from sparrow_course.exercises import ch08 as ex, ____\nimport numpy as np")]
     cells.append(nbformat.v4.new_code_cell(f"def spark_buckets(x, r, w):\n    return {q1}\n\nex.q1.check(spark_buckets)\n# ex.q1.hint()"))
     cells.append(nbformat.v4.new_code_cell("answer = ____\nex.q2.check(answer)"))
     cells.append(nbformat.v4.new_code_cell("raise RuntimeError('a learner cell fails part-way')"))
-    cells.append(nbformat.v4.new_code_cell(f"def per_record_speedup(table):\n    return {q4}\n\nex.q4.check(per_record_speedup)"))
+    cells.append(nbformat.v4.new_code_cell(f"def per_record_speedup(table, step):\n    return {q4}\n\nex.q4.check(per_record_speedup)"))
     cells.append(nbformat.v4.new_code_cell(f"ex.q5.check({q5!r})"))
+    cells.append(nbformat.v4.new_code_cell(f"ex.q6.check({q6!r})"))
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "sparrow-course", "display_name": "Python (sparrow-course)", "language": "python"}
     nbformat.write(nb, path)
@@ -61,14 +62,14 @@ SOLVED_Q1 = "np.floor(np.atleast_2d(x) @ (np.asarray(r) / np.linalg.norm(r)) / w
 def test_progress_runs_notebooks_and_tells_the_outcomes_apart(tmp_path):
     folder = tmp_path / "ws"
     folder.mkdir()
-    _exercise_notebook(folder / "08_spark.ipynb", q1=SOLVED_Q1, q4="1.0", q5="Shuffles scale out.")
+    _exercise_notebook(folder / "08_spark.ipynb", q1=SOLVED_Q1, q4="1.0", q5="b", q6="Shuffles scale out.")
     rows = learner.progress([folder])
     got = {r.question: r.outcome for r in rows}
-    # solved, not attempted, wrong; a failing cell on the way does not stop the report
-    assert got == {"q1": "correct", "q2": "not attempted", "q4": "incorrect", "q5": "noted"}
+    # solved, not attempted, wrong (a function and a choice), noted; a failing cell on the way does not stop the report
+    assert got == {"q1": "correct", "q2": "not attempted", "q4": "incorrect", "q5": "incorrect", "q6": "noted"}
     assert {r.chapter for r in rows} == {"ch08"}
     table = learner.format_progress(rows)
-    assert "ch08     total     2 of 4 done" in table
+    assert "ch08     total     2 of 5 done" in table
     assert json.loads(learner.progress_json(rows))[0] == {"notebook": "08_spark.ipynb", "chapter": "ch08",
                                                             "question": "q1", "outcome": "correct"}
     # the learner's file was not changed by the run
@@ -76,7 +77,7 @@ def test_progress_runs_notebooks_and_tells_the_outcomes_apart(tmp_path):
 
 
 def test_progress_without_running_reads_saved_outputs(tmp_path):
-    path = _exercise_notebook(tmp_path / "08_spark.ipynb", q1="____", q4="1.0", q5="")
+    path = _exercise_notebook(tmp_path / "08_spark.ipynb", q1="____", q4="1.0", q5="", q6="")
     rows = learner.progress([path], run=False)
     assert {r.outcome for r in rows} == {"not run"}
     nb = nbformat.read(path, 4)
