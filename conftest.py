@@ -10,9 +10,12 @@
   `smoke` (runs a notebook with small parameters) and `browser` (JupyterLab in Chromium) each imply `slow`; the tests of a chapter module
   that loads TensorFlow (runtime.TENSORFLOW_MODULES) are marked `tensorflow`.
   `python3 tasks.py test --fast` (pytest -m "not slow" tests) runs the rest.
-- Tests run on every core (pytest-xdist, `-n auto` from pyproject's addopts, at most 4 workers);
-  `--dist loadfile` keeps a file's tests on one worker, so a notebook's cells run in order in one
-  kernel. `-n 0` runs in one process.
+- Tests run on every core (pytest-xdist, `-n auto` from pyproject's addopts, at most 4 workers).
+  `--dist loadgroup` with a group per file keeps a file's tests on one worker (a notebook's cells run
+  in order in one kernel, a module's fixtures are built once), except the files with one test per
+  notebook (the browser, real-shaped and smoke runs), whose notebooks spread over the workers. The
+  groups go out longest first (`--no-loadscope-reorder` keeps this order), so that the workers
+  finish together. `-n 0` runs in one process.
 """
 from __future__ import annotations
 
@@ -57,11 +60,27 @@ def pytest_xdist_auto_num_workers(config):
     return max(1, min(4, os.cpu_count() or 1))
 
 
+#: files with one long test per notebook: each test is its own group, so the notebooks spread over the workers
+PER_NOTEBOOK_FILES = ("test_browser.py", "test_real_shaped.py", "test_notebook_smoke.py")
+#: the longest single group: chapter 08's Spark tests share one Spark session, so they stay together
+LONGEST_FILES = ("test_spark.py",)
+
+
+def _group(item) -> str:
+    """The xdist group of a test: its file, or for a file of PER_NOTEBOOK_FILES the test itself."""
+    file = item.nodeid.split("::", 1)[0]   # relative to the checkout
+    return f"{file}::{item.name}" if item.path.name in PER_NOTEBOOK_FILES else file
+
+
 def _cost(item) -> int:
-    """Long items first, so that two workers finish together: notebooks, then browser and slow tests, then the rest."""
-    if item.path.suffix == ".ipynb":
+    """Long groups first, so that the workers finish together: Spark, notebooks, the per-notebook runs, slow, the rest."""
+    if item.path.name in LONGEST_FILES:
         return 0
-    return 1 if item.get_closest_marker("slow") else 2
+    if item.path.suffix == ".ipynb":
+        return 1
+    if item.path.name in PER_NOTEBOOK_FILES:
+        return 2
+    return 3 if item.get_closest_marker("slow") else 4
 
 
 def pytest_collection_modifyitems(config, items):
@@ -71,4 +90,5 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.tensorflow)
         if any(item.get_closest_marker(m) for m in SLOW_MARKERS) and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.slow)
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
     items.sort(key=_cost)  # stable: within a kind, collection order

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_serving.py                       # the bundled data, 2 workers, 5,000 cached requests
     python benchmarks/bench_serving.py --small --requests 2000
+    python benchmarks/bench_serving.py --explorer            # only the chapter's quota explorer
 
 Fits the recommender (the five channels, tuned merge weights, the FM ranker), starts worker
 processes on free loopback ports behind chapter 02's consistent-hash ring (client-side routing),
@@ -11,6 +12,10 @@ which does no work at all: the floor of what HTTP costs on this machine. It prin
 p50/p95/p99 latency of each, the stage budget, the cached path's throughput as a share of the
 peer's and the uncached path's cost as a multiple of the cached one, and whether the chapter's
 target holds (cached: at least 1,000 requests a second with p99 under 50 ms on 2 cores).
+
+``--explorer`` times the chapter's quota explorer instead (``serving.QuotaExplorer`` over the five
+channels' candidates for the notebook's 800 users): every update over its default ranges against the
+0.5-s budget, and its peer, asking the channels again and merging, median of the same repeats.
 """
 from __future__ import annotations
 
@@ -25,6 +30,26 @@ from sparrow_course import serving, sparrowlens
 from sparrow_course.datasets import load_movielens
 
 
+def explorer_bench(repeats: int, n_users: int = 800, per_channel: int = 100, k: int = 50, seed: int = 2024) -> None:
+    """Chapter 09's explorer on the notebook's setting, against re-asking the channels for every move."""
+    from timing import time_explorer, timed
+
+    from sparrow_course import datasets, explorers
+
+    ml = load_movielens()
+    train, test = datasets.user_time_split(ml.ratings)
+    truth_all = datasets.positive(test)
+    users = np.sort(np.random.default_rng(seed).permutation(np.unique(truth_all["userId"]))[:n_users])
+    channels = serving.for_serving(serving.fit_channels(ml, train, seed=seed))
+    frames = serving.recall_all(channels, users, per_channel)
+    explore = serving.QuotaExplorer(frames, truth_all[truth_all["userId"].isin(users)], k)
+    worst = time_explorer(explorers.Explorer(explore, serving.draw_quotas, explore.controls(), serving.quota_summary),
+                          repeats, "chapter 09")
+    peer, _ = timed(lambda: serving.merge_quotas(serving.recall_all(channels, users, per_channel), k), repeats)
+    print(f"peer, asking the five channels again and merging: median {peer:.2f} s; "
+          f"explorer's worst update / peer = {worst / peer:.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=2)
@@ -34,7 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--max-seconds", type=float, default=120.0, help="time limit of each load test")
     parser.add_argument("--small", action="store_true", help="a small generated dataset (fits in seconds)")
+    parser.add_argument("--explorer", action="store_true", help="only time the chapter's quota explorer")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of each explorer update (median)")
     args = parser.parse_args(argv)
+    if args.explorer:
+        explorer_bench(args.repeats)
+        return 0
 
     start = time.perf_counter()
     if args.small:

@@ -209,6 +209,18 @@ def test_notebook_runs_clean_in_jupyterlab(lab, browser, path):
             _check_explorers(page, path)
     finally:
         page.close()
+        _shut_down_kernels(base, token)  # a finished notebook's kernel (and chapter 08's Spark) must not load the next
+
+
+def _shut_down_kernels(base: str, token: str) -> None:
+    """Shut down every kernel of the test's JupyterLab through its REST API, as the Kernel menu would."""
+    headers = {"Authorization": f"token {token}"}
+    with urllib.request.urlopen(urllib.request.Request(f"{base}/api/kernels", headers=headers), timeout=30) as r:
+        kernels = json.load(r)
+    for kernel in kernels:
+        request = urllib.request.Request(f"{base}/api/kernels/{kernel['id']}", headers=headers, method="DELETE")
+        with urllib.request.urlopen(request, timeout=60):
+            pass
 
 
 # --------------------------------------------------------------------------- explorers

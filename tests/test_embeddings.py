@@ -157,6 +157,24 @@ def test_walk_argument_errors():
         E.random_walks(g, n_walks=3, start="random")
 
 
+def test_extreme_return_and_in_out_parameters_still_finish():
+    # p or q near zero once made the rejection sampler loop without bound; the walks must come back, full length
+    g = E.transition_graph(TOY)
+    for options in ({"p": 1e-9}, {"q": 1e-9}, {"p": 1e9, "q": 1e-9}):
+        walks = E.random_walks(g, n_walks=2000, length=8, seed=1, **options)
+        assert walks.shape == (2000, 8) and set(np.unique(walks)) <= set(g.ids.tolist()) | {-1}   # -1: a dangling stop
+
+
+def test_float_ids_and_impossible_min_count_are_refused_not_truncated():
+    with pytest.raises(ValueError, match=r"\bsequences\[0\] must hold integer movie ids.*1\.5"):
+        E.train_item2vec([[1.5, 2.0, 3.0]], dim=4, epochs=1)
+    with pytest.raises(ValueError, match=r"\bmin_count=1000000 leaves no item to train.*at most 7"):
+        E.train_item2vec(TOY, dim=4, epochs=1, min_count=10**6)
+    with pytest.raises(ValueError, match=r"\bids must hold integer movie ids.*1\.5"):
+        E.ItemVectors(np.array([1.5, 2.0]), np.ones((2, 2)))
+    assert E.ItemVectors(np.array([1.0, 2.0]), np.ones((2, 2))).ids.tolist() == [1, 2]   # whole floats are ids
+
+
 def test_item2vec_reproducible_by_seed():
     seqs = [[(i * 7 + j) % 40 for j in range(8)] for i in range(60)]
     a = E.train_item2vec(seqs, dim=8, epochs=3, seed=5)

@@ -97,6 +97,62 @@ def test_leave_one_out_and_tuning_on_a_known_case():
     assert table.loc[table["strong weight"] == weights["b"], "recall@2"].iloc[0] >= best - 0.002
 
 
+# --------------------------------------------------------------------------- the quota explorer
+
+def _random_frames(n_users=60, per_channel=30, n_movies=200, seed=3):
+    rng = np.random.default_rng(seed)
+    frames = {}
+    for name in ("pop", "tags", "vectors"):
+        movies = np.concatenate([rng.choice(n_movies, per_channel, replace=False) for _ in range(n_users)])
+        frames[name] = _frame({"userId": np.repeat(np.arange(n_users), per_channel), "movieId": movies,
+                               "score": np.tile(np.linspace(1, 0, per_channel), n_users)})
+    truth = pd.DataFrame({"userId": np.repeat(np.arange(n_users + 5), 4),   # 5 users no channel answers: recall 0
+                          "movieId": rng.integers(0, n_movies, 4 * (n_users + 5))}).drop_duplicates()
+    return frames, truth
+
+
+def test_quota_explorer_default_is_the_quota_merge_and_its_parts_add_up():
+    frames, truth = _random_frames()
+    explore = serving.QuotaExplorer(frames, truth, 10)
+    assert explore.defaults == {"pop": 4, "tags": 4, "vectors": 4}   # an equal share, as merge_quotas's default
+    view = explore()
+    table = serving.merge_table(frames, truth, 10, 200, {"quotas": {}})
+    assert view.recall == pytest.approx(table["recall@10"].iloc[0])
+    assert view.found.sum() == pytest.approx(view.recall)                # each found like credited to one channel
+    assert view.places.sum() == pytest.approx(10 * 60 / 65)              # 10 places for the 60 answered users of 65
+    for name, frame in frames.items():
+        assert view.alone[name] == pytest.approx(serving.channel_table({name: frame}, truth, 10, 200)["recall@10"].iloc[0])
+
+
+def test_quota_explorer_all_places_to_one_channel_is_that_channel_alone():
+    frames, truth = _random_frames()
+    explore = serving.QuotaExplorer(frames, truth, 10)
+    view = explore(pop=10, tags=0, vectors=0)
+    assert view.recall == pytest.approx(view.alone["pop"]) and view.found["tags"] == view.found["vectors"] == 0
+    assert view.places["pop"] == pytest.approx(10 * 60 / 65)
+    moved = explore(tags=6)                                               # others keep their default quotas
+    assert moved.quotas == {"pop": 4, "tags": 6, "vectors": 4} and moved.places["tags"] > view.places["tags"]
+
+
+def test_quota_explorer_draws_summarises_and_refuses_bad_quotas():
+    from sparrow_course import explorers
+
+    frames, truth = _random_frames()
+    explore = serving.QuotaExplorer(frames, truth, 10)
+    explorer = explorers.Explorer(explore, serving.draw_quotas, explore.controls(), serving.quota_summary)
+    frame = explorer.update(pop=7)
+    assert frame.png.startswith(b"\x89PNG") and "quotas: pop 7, tags 4, vectors 4" in frame.text
+    assert f"merged recall@10 {explore(pop=7).recall:.3f}" in frame.text
+    with pytest.raises(ValueError, match=r"\bquotas names unknown channel"):
+        explore(popularity=3)
+    with pytest.raises(ValueError, match=r"\bquota of 'pop' must be at most k = 10"):
+        explore(pop=11)
+    with pytest.raises(ValueError, match=r"\bquotas\['tags'\] must be an integer >= 0"):
+        explore(tags=-1)
+    with pytest.raises(ValueError, match=r"\btruth is empty"):
+        serving.QuotaExplorer(frames, truth.iloc[:0], 10)
+
+
 # --------------------------------------------------------------------------- a small world, fitted once
 
 @pytest.fixture(scope="module")

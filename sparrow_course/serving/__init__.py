@@ -13,13 +13,15 @@
 * :mod:`.workers` - worker processes on free loopback ports, routed by chapter 02's
   consistent-hash ring, stopped with nothing left behind;
 * :mod:`.load` - a bounded asynchronous load test, the stage budget, and a timed trace replay;
-* :mod:`.experiments` - chapter 03's cache and chapter 02's join, measured on the real service.
+* :mod:`.experiments` - chapter 03's cache and chapter 02's join, measured on the real service;
+* :mod:`.explorer` - the chapter's explorer: channel quotas in, merged recall@K out.
 """
 from __future__ import annotations
 
 from .app import make_app
 from .cache import KEY_DESIGN, LocalTTLCache, RedisCache, decode_list, encode_list, list_key, open_cache
 from .experiments import cache_experiment, join_experiment, redis_list_memory, trace_window
+from .explorer import QuotaExplorer, QuotaView, draw_quotas, quota_summary
 from .load import LoadResult, load_test, replay_trace, stage_budget
 from .merge import (MERGES, channel_table, leave_one_out, merge, merge_interleave, merge_quotas, merge_table,
                     merge_weighted, tune_weights)
@@ -30,10 +32,11 @@ from .service import STAGES, Recommender, RequestError, fit_recommender
 from .workers import Worker, WorkerPool, free_port, pid_alive, start_worker
 
 __all__ = [
-    "CHANNEL_NAMES", "cache_experiment", "join_experiment", "redis_list_memory", "trace_window", "KEY_DESIGN", "LSHUserChannel", "LoadResult", "LocalTTLCache", "MERGES", "Ranker",
-    "Recommender", "RedisCache", "RequestError", "STAGES", "Worker", "WorkerPool", "channel_table", "decode_list",
+    "CHANNEL_NAMES", "cache_experiment", "join_experiment", "redis_list_memory", "trace_window", "KEY_DESIGN", "LSHUserChannel", "LoadResult", "LocalTTLCache", "MERGES", "QuotaExplorer",
+    "QuotaView", "Ranker",
+    "Recommender", "RedisCache", "RequestError", "STAGES", "Worker", "WorkerPool", "channel_table", "decode_list", "draw_quotas",
     "encode_list", "fit_channels", "fit_lsh_channel", "fit_ranker", "fit_recommender", "for_serving", "free_port", "leave_one_out", "list_key",
     "load_test", "make_app", "merge", "merge_interleave", "merge_quotas", "merge_table", "merge_weighted",
-    "open_cache", "pid_alive", "ranking_cost", "recall_all", "recall_latency", "replay_trace", "rerank_table", "stage_budget",
+    "open_cache", "pid_alive", "quota_summary", "ranking_cost", "recall_all", "recall_latency", "replay_trace", "rerank_table", "stage_budget",
     "start_worker", "tune_weights",
 ]
