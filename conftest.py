@@ -10,12 +10,12 @@
   `smoke` (runs a notebook with small parameters) and `browser` (JupyterLab in Chromium) each imply `slow`; the tests of a chapter module
   that loads TensorFlow (runtime.TENSORFLOW_MODULES) are marked `tensorflow`.
   `python3 tasks.py test --fast` (pytest -m "not slow" tests) runs the rest.
-- Tests run on every core (pytest-xdist, `-n auto` from pyproject's addopts, at most 4 workers).
-  `--dist loadgroup` with a group per file keeps a file's tests on one worker (a notebook's cells run
-  in order in one kernel, a module's fixtures are built once), except the files with one test per
-  notebook (the browser, real-shaped and smoke runs), whose notebooks spread over the workers. The
-  groups go out longest first (`--no-loadscope-reorder` keeps this order), so that the workers
-  finish together. `-n 0` runs in one process.
+- Tests run on every core and one more (pytest-xdist, `-n auto` from pyproject's addopts, at most 4
+  workers: much of a notebook test's time is spent waiting on its kernel, JupyterLab or the browser).
+  `--dist loadfile` keeps a file's tests on one worker, so a notebook's cells run in order in one
+  kernel and a module's fixtures are built once; files go out longest first (`--no-loadscope-reorder`
+  keeps that order; xdist would sort them by their number of tests), so that the workers finish
+  together. `-n 0` runs in one process.
 """
 from __future__ import annotations
 
@@ -56,31 +56,21 @@ def pytest_collectstart(collector):
 
 
 def pytest_xdist_auto_num_workers(config):
-    """`-n auto` (the project's default): one worker per core, at most 4 (each may start kernels and Spark)."""
-    return max(1, min(4, os.cpu_count() or 1))
+    """`-n auto` (the project's default): one worker per core and one more, at most 4 (each may start kernels and Spark)."""
+    return max(1, min(4, (os.cpu_count() or 1) + 1))
 
 
-#: files with one long test per notebook: each test is its own group, so the notebooks spread over the workers
-PER_NOTEBOOK_FILES = ("test_browser.py", "test_real_shaped.py", "test_notebook_smoke.py")
-#: the longest single group: chapter 08's Spark tests share one Spark session, so they stay together
-LONGEST_FILES = ("test_spark.py",)
-
-
-def _group(item) -> str:
-    """The xdist group of a test: its file, or for a file of PER_NOTEBOOK_FILES the test itself."""
-    file = item.nodeid.split("::", 1)[0]   # relative to the checkout
-    return f"{file}::{item.name}" if item.path.name in PER_NOTEBOOK_FILES else file
+#: the longest files, longest first: each runs every notebook (or chapter 08's Spark tests, on one Spark session)
+LONGEST_FILES = ("test_real_shaped.py", "test_browser_recall.py", "test_browser.py", "test_spark.py")
 
 
 def _cost(item) -> int:
-    """Long groups first, so that the workers finish together: Spark, notebooks, the per-notebook runs, slow, the rest."""
+    """Long files first, so that the workers finish together: the longest files, notebooks, slow tests, the rest."""
     if item.path.name in LONGEST_FILES:
-        return 0
+        return LONGEST_FILES.index(item.path.name)
     if item.path.suffix == ".ipynb":
-        return 1
-    if item.path.name in PER_NOTEBOOK_FILES:
-        return 2
-    return 3 if item.get_closest_marker("slow") else 4
+        return len(LONGEST_FILES)
+    return len(LONGEST_FILES) + (1 if item.get_closest_marker("slow") else 2)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -90,5 +80,4 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.tensorflow)
         if any(item.get_closest_marker(m) for m in SLOW_MARKERS) and not item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.slow)
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
     items.sort(key=_cost)  # stable: within a kind, collection order

@@ -17,10 +17,12 @@ both differ from the default state's. A screenshot of each notebook is saved und
 ``build/browser/``. Where there is no Chromium, tests/test_notebook_smoke.py runs the same smoke
 versions headless instead.
 
+The recall chapters run from tests/test_browser_recall.py with the same fixtures and checks.
+
 Needs Playwright (a dev dependency) and the system's Chromium (Debian's ``chromium``; Playwright's
 own browser download is not used). `.ci/run` installs Chromium and a CJK font when missing;
 locally: ``sudo apt-get install chromium fonts-wqy-microhei``, then
-``.venv/bin/python -m pytest -m browser tests/test_browser.py``.
+``.venv/bin/python -m pytest -m browser tests/test_browser.py tests/test_browser_recall.py``.
 """
 from __future__ import annotations
 
@@ -162,8 +164,20 @@ CHECK_JS = """() => {
 }"""
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+# The serving chapters run here, the recall chapters (04-08) in tests/test_browser_recall.py: two files, so
+# that two test workers share the notebooks (each file starts its own JupyterLab).
+RECALL_CHAPTERS = ("04", "05", "06", "07", "08")
+SERVING_NOTEBOOKS = [p for p in NOTEBOOKS if not p.name.startswith(RECALL_CHAPTERS)]
+RECALL_NOTEBOOKS = [p for p in NOTEBOOKS if p.name.startswith(RECALL_CHAPTERS)]
+
+
+@pytest.mark.parametrize("path", SERVING_NOTEBOOKS, ids=[p.name for p in SERVING_NOTEBOOKS])
 def test_notebook_runs_clean_in_jupyterlab(lab, browser, path):
+    run_in_jupyterlab(lab, browser, path)
+
+
+def run_in_jupyterlab(lab, browser, path: Path) -> None:
+    """Clear, Run All in JupyterLab's UI, then check the outputs and move each explorer's first slider."""
     base, token, _ = lab
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})

@@ -6,7 +6,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .core import Case, FunctionQuestion, ValueQuestion, questions
+from .core import Case, ChoiceQuestion, FunctionQuestion, ValueQuestion, questions
 
 SEED = 2024
 K = 10
@@ -136,24 +136,23 @@ q2 = FunctionQuestion(
 
 # --------------------------------------------------------------------------- q3: the TTL
 
-q3 = ValueQuestion(
+q3 = ChoiceQuestion(
     """
     Replay the trace window of section 4 (`window`) through chapter 03's TTL replay with the TTL
     halved: `caching.replay_ttl(keys, window["time"], TTL / 2).hit_ratio`, with
     `keys = pd.factorize(pd.Series([serving.list_key(r) for r in window.to_dict(orient="records")]))[0]`.
-    Compared with the hit ratio at `TTL`, does it fall by more than 0.05? Answer "a" (yes, by more
-    than 0.05), "b" (it falls by 0.05 or less) or "c" (it does not fall).
+    Compared with the hit ratio at `TTL`, what happens? Answer with the option's letter, a string.
     """,
-    expected=_ttl_answer,
+    options={"a": "it falls by more than 0.05", "b": "it falls by 0.05 or less", "c": "it does not fall"},
+    answer=_ttl_answer,
+    why_wrong={"a": "Measure it: compare the TTL with the length of a session.",
+               "b": "Measure it: does a 5-minute TTL still outlive most sessions?",
+               "c": "A shorter TTL can only expire entries earlier: measure how much."},
     hints=[
         "A list cache misses once per session and then again only when the entry expires: compare the "
         "TTL with how long a session of a few requests, about 40 s apart, lasts.",
         "Replay both TTLs with `caching.replay_ttl(keys, window['time'], ttl).hit_ratio` and subtract.",
     ],
-    wrong_answers=lambda: [o for o in ("a", "b", "c") if o != _ttl_answer()],
-    explanations={"a": "Measure it: compare the TTL with the length of a session.",
-                  "b": "Measure it: does a 5-minute TTL still outlive most sessions?",
-                  "c": "A shorter TTL can only expire entries earlier: measure how much."},
     explanation="Past the length of a session, a longer TTL buys only repeat visits: the knee chapter 03 found.",
 )
 
