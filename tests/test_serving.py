@@ -491,3 +491,99 @@ def test_join_experiment_measures_moved_keys_and_follows_the_simulation(recommen
     assert (table["hit"] == table["simulated hit"]).mean() > 0.95
     assert summary["theory 1/(N+1)"] == pytest.approx(1 / 3)
     assert abs(summary["keys moved"] - 1 / 3) < 4 * summary["standard error"]
+
+
+# --------------------------------------------------------------------------- the load client
+
+@pytest.fixture(scope="module")
+def tiny_server():
+    """A Starlette app on a free loopback port, in a thread: JSON, chunked, closing and slow answers."""
+    import asyncio
+    import threading
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
+    from starlette.routing import Route
+
+    async def json_body(request):
+        return JSONResponse({"cached": request.query_params.get("hit") == "1", "n": 3},
+                            headers={"Server-Timing": "cache;dur=0.250, recall;dur=1.5"})
+
+    async def chunked(request):
+        async def parts():
+            for word in (b"{\"cached\": ", b"true", b", \"x\": 1}"):
+                yield word
+        return StreamingResponse(parts(), media_type="application/json")
+
+    async def closing(request):
+        return PlainTextResponse("bye", headers={"Connection": "close"})
+
+    async def slow(request):
+        await asyncio.sleep(0.02)
+        return JSONResponse({"cached": False})
+
+    app = Starlette(routes=[Route("/json", json_body), Route("/chunked", chunked), Route("/close", closing),
+                            Route("/slow", slow)])
+    port = serving.free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the test server did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_the_load_client_reads_length_chunked_and_closing_answers(tiny_server):
+    import asyncio
+
+    port = int(tiny_server.rsplit(":", 1)[1])
+
+    async def run():
+        conn = serving.Connection("127.0.0.1", port)
+        try:
+            answers = [await conn.get(target) for target in ("/json?hit=1", "/chunked", "/close", "/json")]
+        finally:
+            conn.close()
+        return answers
+
+    (s1, h1, b1), (s2, h2, b2), (s3, h3, b3), (s4, _, b4) = asyncio.run(run())
+    assert (s1, s2, s3, s4) == (200, 200, 200, 200)
+    assert b1 == b'{"cached":true,"n":3}' and h1["server-timing"].startswith("cache;dur=0.250")
+    assert h2["transfer-encoding"] == "chunked" and b2 == b'{"cached": true, "x": 1}'
+    assert b3 == b"bye" and b4 == b'{"cached":false,"n":3}'  # the closed connection was opened again
+
+
+def test_a_closed_loop_counts_hits_and_stage_timings(tiny_server):
+    result = serving.load_test([f"{tiny_server}/json?hit={i % 2}" for i in range(40)], concurrency=4, max_seconds=30)
+    assert len(result.latency_ms) == 40 and (result.status == 200).all() and result.rate is None
+    assert result.cached.sum() == 20
+    assert result.stages["cache"].tolist() == [0.25] * 40 and result.stages["recall"].tolist() == [1.5] * 40
+
+
+def test_an_open_loop_keeps_its_rate_and_counts_latency_from_when_a_request_was_due(tiny_server):
+    paced = serving.load_test([f"{tiny_server}/slow"] * 30, concurrency=8, rate=100, max_seconds=30)
+    assert len(paced.latency_ms) == 30 and (paced.status == 200).all() and paced.rate == 100
+    assert paced.seconds >= 0.29, "30 requests at 100 a second take at least 0.29 s: they were paced"
+    assert paced.latency_ms.min() >= 19, "every answer takes the server's 20 ms (its timer: 1-ms resolution)"
+    # one request in flight and one due every 5 ms, each answered in 20 ms: the backlog grows, and so do
+    # the latencies counted from when each was due (a closed loop would report 20 ms for every one)
+    behind = serving.load_test([f"{tiny_server}/slow"] * 20, concurrency=1, rate=200, max_seconds=30)
+    assert behind.latency_ms[-1] > 150 and behind.latency_ms[-1] > 5 * behind.latency_ms[0]
+    closed = serving.load_test([f"{tiny_server}/slow"] * 20, concurrency=1, max_seconds=30)
+    assert closed.latency_ms.max() < behind.latency_ms[-1]
+
+
+def test_the_load_client_reports_a_refused_connection_and_refuses_bad_arguments(tiny_server):
+    down = serving.load_test([f"http://127.0.0.1:{serving.free_port()}/json"] * 3, concurrency=1, max_seconds=10)
+    assert down.status.tolist() == [599, 599, 599] and down.summary()["errors"] == 1.0
+    with pytest.raises(ValueError, match="plain HTTP to host:port URLs"):
+        serving.load_test(["https://127.0.0.1:1/json"])
+    with pytest.raises(ValueError, match="plain HTTP to host:port URLs"):
+        serving.load_test(["http://127.0.0.1/json"])
+    with pytest.raises(ValueError, match="rate"):
+        serving.load_test([f"{tiny_server}/json"], rate=0)

@@ -22,7 +22,7 @@ from .app import make_app
 from .cache import KEY_DESIGN, LocalTTLCache, RedisCache, decode_list, encode_list, list_key, open_cache
 from .experiments import cache_experiment, join_experiment, redis_list_memory, trace_window
 from .explorer import QuotaExplorer, QuotaView, draw_quotas, quota_summary
-from .load import LoadResult, load_test, replay_trace, stage_budget
+from .load import Connection, LoadResult, load_test, replay_trace, stage_budget
 from .merge import (MERGES, channel_table, leave_one_out, merge, merge_interleave, merge_quotas, merge_table,
                     merge_weighted, tune_weights)
 from .ranking import Ranker, fit_ranker, ranking_cost, rerank_table
@@ -32,7 +32,7 @@ from .service import STAGES, Recommender, RequestError, fit_recommender
 from .workers import Worker, WorkerPool, free_port, pid_alive, start_worker
 
 __all__ = [
-    "CHANNEL_NAMES", "cache_experiment", "join_experiment", "redis_list_memory", "trace_window", "KEY_DESIGN", "LSHUserChannel", "LoadResult", "LocalTTLCache", "MERGES", "QuotaExplorer",
+    "CHANNEL_NAMES", "Connection", "cache_experiment", "join_experiment", "redis_list_memory", "trace_window", "KEY_DESIGN", "LSHUserChannel", "LoadResult", "LocalTTLCache", "MERGES", "QuotaExplorer",
     "QuotaView", "Ranker",
     "Recommender", "RedisCache", "RequestError", "STAGES", "Worker", "WorkerPool", "channel_table", "decode_list", "draw_quotas",
     "encode_list", "fit_channels", "fit_lsh_channel", "fit_ranker", "fit_recommender", "for_serving", "free_port", "leave_one_out", "list_key",

@@ -60,7 +60,11 @@ class Recommender:
         self.list_size = check_int(self.list_size, "list_size", low=1, high=MAX_SIZE)
         table = self.movies.drop_duplicates("movieId")
         self._movies = dict(zip(table["movieId"].astype(int), zip(table["title"].astype(str), table["genres"].astype(str))))
-        self._profiles = None if self.users is None else self.users.set_index("userId")
+        # a request reads two fields of a user's profile: a dict lookup, not a DataFrame row per request
+        self._profiles = {} if self.users is None else {
+            int(u): (str(r), str(p)) for u, r, p in zip(
+                self.users["userId"], self.users.get("region", pd.Series("unknown", index=self.users.index)),
+                self.users.get("signup_platform", pd.Series("unknown", index=self.users.index)))}
         self._trained = set(self.ranker.user_ids.tolist())
         vectors = self.channels.get("EGES")
         self._item_unit = None if vectors is None else getattr(vectors, "item_unit", None)
@@ -75,12 +79,9 @@ class Recommender:
     def request(self, user_id: int, *, page: int = 1, hour: int | None = None) -> dict[str, Any]:
         """The request fields chapter 03's key design reads: known or new, segment, and the list block of the page."""
         hour = time.localtime().tm_hour if hour is None else hour
-        profile = None
-        if self._profiles is not None and user_id in self._profiles.index:
-            profile = self._profiles.loc[user_id]
+        region, platform = self._profiles.get(int(user_id), ("unknown", "unknown"))
         return {"user": int(user_id), "is_new": int(user_id) not in self._trained,
-                "region": "unknown" if profile is None else str(profile.get("region", "unknown")),
-                "platform": "unknown" if profile is None else str(profile.get("signup_platform", "unknown")),
+                "region": region, "platform": platform,
                 "daypart": DAYPARTS[hour // 6], "list_block": (page - 1) // PAGES_PER_LIST}
 
     def compute(self, user_id: int) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
