@@ -11,6 +11,8 @@
   that loads TensorFlow (runtime.TENSORFLOW_MODULES) are marked `tensorflow`.
   `python3 tasks.py test --fast` (pytest -m "not slow" tests) runs the rest.
 - Tests run on every core (pytest-xdist, `-n auto` from pyproject's addopts, at most 4 workers).
+  Each worker and the kernels it starts get cores // workers threads for BLAS, OpenMP and
+  TensorFlow (``share_cores_among_workers``), so that workers do not fight over cores.
   `--dist loadfile` keeps a file's tests on one worker, so a notebook's cells run in order in one
   kernel and a module's fixtures are built once; files go out longest first (`--no-loadscope-reorder`
   keeps that order; xdist would sort them by their number of tests), so that the workers finish
@@ -35,6 +37,34 @@ from nbval_tolerance import install as install_nbval_tolerance  # noqa: E402
 
 apply_kernel_env()
 install_nbval_tolerance()
+
+#: The thread pools of numpy's BLAS, OpenMP and TensorFlow, sized by these variables when a process starts.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+def share_cores_among_workers(environ=os.environ) -> int | None:
+    """Give each test worker's kernels and subprocesses their share of the cores: cores // workers threads each.
+
+    With one worker per core (pytest-xdist), a kernel whose BLAS or TensorFlow starts a thread per
+    core only makes two workers' threads fight over each core (measured on 2 cores: notebook 01 under
+    nbval took 101 CPU-seconds with two threads and 83 with one). A variable the user set is kept;
+    outside xdist nothing changes. Returns the threads given, or None.
+    """
+    workers = int(environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers <= 1:
+        return None
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    for name in THREAD_VARIABLES:
+        environ.setdefault(name, str(threads))
+    if environ is os.environ:  # this worker's own BLAS was loaded before the variables were set
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(int(environ["OPENBLAS_NUM_THREADS"]))
+    return threads
+
+
+share_cores_among_workers()
 # kernels started by nbval or the smoke run import sparrow_course from this checkout, as tasks.py arranges
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
 

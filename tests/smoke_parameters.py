@@ -29,6 +29,8 @@ SMOKE_PARAMETERS: dict[str, dict] = {
         "RING_SEEDS": 2,
         "VNODES": 40,
         "MAGLEV_TABLE": 251,
+        "RESIZE_SECONDS": 120,
+        "PEAK_RATE": 150,
     },
     "03_caching": {
         "N_KEYS": 2_000,
@@ -40,6 +42,8 @@ SMOKE_PARAMETERS: dict[str, dict] = {
         "WARM_UP_STEPS": (1, 5),
         "N_NEW_ITEMS": 30,
         "N_BOOT": 50,
+        "SIGNAL_STRENGTHS": (0.0, 1.6),
+        "SIGNAL_USERS": 800,
     },
     "05_tag_matching": {
         "K": 10,

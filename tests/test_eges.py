@@ -611,6 +611,7 @@ def test_degrade_side_information_corrupts_exactly_the_chosen_share(side):
     assert np.mean(changed) > 0.5
 
 
+@pytest.mark.tensorflow
 def test_sparse_optimisers_leave_untouched_rows_alone_and_adam_does_not(walks, side):
     # the same batches under each optimiser: what moves in the third step? (The id table's first
     # gradient is zero, as the context table starts at zero, so the second step is the first to move it.)

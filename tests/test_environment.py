@@ -1,6 +1,7 @@
 """environment.yml (conda) and pyproject.toml (pip) ask for the same packages."""
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -60,3 +61,15 @@ def test_ranges_not_pins():
 def test_core_dependencies_present():
     core = {"jupyterlab", "pandas", "numpy", "gensim", "tensorflow", "nbval", "matplotlib", "scikit-learn"}
     assert core <= _pyproject().keys()
+
+
+def test_test_workers_share_the_cores_and_keep_what_the_user_set():
+    from conftest import THREAD_VARIABLES, share_cores_among_workers
+
+    environ = {"PYTEST_XDIST_WORKER_COUNT": "2", "OMP_NUM_THREADS": "3"}
+    threads = share_cores_among_workers(environ)
+    assert threads == max(1, (os.cpu_count() or 1) // 2)
+    assert environ["OMP_NUM_THREADS"] == "3", "a value the user set is kept"
+    assert all(environ[name] == str(threads) for name in THREAD_VARIABLES if name != "OMP_NUM_THREADS")
+    alone = {}
+    assert share_cores_among_workers(alone) is None and alone == {}, "outside xdist nothing changes"

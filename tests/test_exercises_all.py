@@ -159,11 +159,11 @@ def test_the_bisection_test_can_fail():
     assert not [m for m in (small.check(int(p)).message for p in _probes(7.0)) if DIRECTION.search(m)]
 
 
-CHOICES = [(n, q) for n, q in ALL for leaf in _leaves(q) if isinstance(leaf, ChoiceQuestion)]
+CHOICES = [pytest.param(n, q, id=n, marks=[pytest.mark.slow] if q.reruns_experiment else [])
+           for n, q in dict.fromkeys((n, q) for n, q in ALL for leaf in _leaves(q) if isinstance(leaf, ChoiceQuestion))]
 
 
-@pytest.mark.parametrize("name,question", CHOICES or [pytest.param(None, None, marks=pytest.mark.skip("none yet"))],
-                         ids=[n for n, _ in CHOICES] or ["none"])
+@pytest.mark.parametrize("name,question", CHOICES or [pytest.param(None, None, marks=pytest.mark.skip("none yet"))])
 def test_choice_questions_show_options_and_say_why_a_pick_is_wrong(name, question):
     for leaf in _leaves(question):
         if not isinstance(leaf, ChoiceQuestion):

@@ -136,6 +136,12 @@ def small(tmp_path_factory):
     return folder, ratings
 
 
+@pytest.fixture(scope="module")
+def pipeline(spark, small, tmp_path_factory):
+    """One pipeline run on the small folder (one Word2Vec iteration), shared by the tests that only read it."""
+    return S.run_pipeline(spark, small[0], tmp_path_factory.mktemp("pipeline"), max_iter=1, seed=5)
+
+
 @needs_spark
 @pytest.mark.slow
 def test_positive_sequences_match_the_single_machine_version(spark, small):
@@ -148,9 +154,9 @@ def test_positive_sequences_match_the_single_machine_version(spark, small):
 
 @needs_spark
 @pytest.mark.slow
-def test_pipeline_writes_vectors_and_user_vectors_are_means_of_liked_items(spark, small, tmp_path):
-    folder, ratings = small
-    result = S.run_pipeline(spark, folder, tmp_path, max_iter=2, seed=3)
+def test_pipeline_writes_vectors_and_user_vectors_are_means_of_liked_items(spark, small, pipeline):
+    _, ratings = small
+    result = pipeline
     assert set(result["timings"]) == {"read ratings", "positive sequences", "item2vec", "user embeddings",
                                       "LSH index", "write Parquet"}
     items = spark.read.parquet(str(result["paths"]["item_vectors"]))
@@ -166,7 +172,7 @@ def test_pipeline_writes_vectors_and_user_vectors_are_means_of_liked_items(spark
     np.testing.assert_allclose(row["vector"].toArray(), matrix[np.searchsorted(ids, liked)].mean(axis=0),
                                rtol=1e-6, atol=1e-9)
     # the same seed trains the same vectors (one partition)
-    again = S.item_vectors(S.train_item2vec(result["sequences"], max_iter=2, seed=3))
+    again = S.item_vectors(S.train_item2vec(result["sequences"], max_iter=1, seed=5))
     ids2, matrix2 = S.to_numpy_vectors(again)
     np.testing.assert_array_equal(ids, ids2)
     np.testing.assert_allclose(matrix, matrix2, rtol=1e-5, atol=1e-6)
@@ -178,9 +184,8 @@ def test_pipeline_writes_vectors_and_user_vectors_are_means_of_liked_items(spark
 
 @needs_spark
 @pytest.mark.slow
-def test_lsh_finds_an_item_itself_first_and_recall_grows_with_tables(spark, small, tmp_path):
-    folder, _ = small
-    result = S.run_pipeline(spark, folder, tmp_path, max_iter=1, seed=5)
+def test_lsh_finds_an_item_itself_first_and_recall_grows_with_tables(pipeline):
+    result = pipeline
     ids, matrix = S.to_numpy_vectors(result["vectors"])
     near = S.nearest_items(result["lsh"], result["vectors"], matrix[0], k=3)
     assert near["movieId"].iloc[0] == ids[0] and near["distance"].iloc[0] == pytest.approx(0.0, abs=1e-9)
@@ -192,9 +197,8 @@ def test_lsh_finds_an_item_itself_first_and_recall_grows_with_tables(spark, smal
 
 @needs_spark
 @pytest.mark.slow
-def test_bad_search_and_index_arguments_get_clear_errors(spark, small, tmp_path):
-    folder, _ = small
-    result = S.run_pipeline(spark, folder, tmp_path, max_iter=1, seed=5)
+def test_bad_search_and_index_arguments_get_clear_errors(spark, pipeline):
+    result = pipeline
     vectors, model = result["vectors"], result["lsh"]
     ids, matrix = S.to_numpy_vectors(vectors)
     # k beyond the catalogue returns the catalogue, and the JVM lives on (it used to die of a heap error)

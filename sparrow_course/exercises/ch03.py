@@ -149,9 +149,15 @@ def _ttl_for_budget(refresh: float, budget: float) -> float:
     return caching.longest_ttl_within(sweep, LIST_DESIGN, budget)
 
 
+@functools.lru_cache(maxsize=1)
+def _capacity_table():
+    """q7's table, computed once: the answer and the reason for each wrong option read the same rows."""
+    return caching.capacity_table(_trace(), LIST_DESIGN, 600, [25, 50, 75, 100, 150])
+
+
 @functools.lru_cache(maxsize=None)
 def _smallest_capacity(within: float) -> int:
-    table = caching.capacity_table(_trace(), LIST_DESIGN, 600, [25, 50, 75, 100, 150])
+    table = _capacity_table()
     best = table["hit ratio"].max()
     return int(table.loc[table["hit ratio"] >= best - within, "capacity"].min())
 
@@ -289,7 +295,7 @@ def _capacity_answer() -> str:
 
 
 def _capacity_why_wrong(letter: str) -> str:
-    table = caching.capacity_table(_trace(), LIST_DESIGN, 600, [25, 50, 75, 100, 150])
+    table = _capacity_table()
     best = table["hit ratio"].max()
     option = CAPACITY_OPTIONS[letter]
     row = table.iloc[-1] if letter == "f" else table.set_index("capacity").loc[int(option)]
