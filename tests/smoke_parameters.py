@@ -86,5 +86,7 @@ SMOKE_PARAMETERS: dict[str, dict] = {
         "JOIN_REQUESTS": 80,
         "JOIN_USERS": 40,
         "LOAD_REQUESTS": 200,
+        "TIME_SCALE": 0.003,
+        "WORKERS": 2,
     },
 }
