@@ -158,7 +158,9 @@ async def _closed_loop(requests: list, concurrency: int, max_seconds: float) -> 
             for address, target in queue:
                 if time.monotonic() > deadline:
                     return
-                conn = connections.get(address) or connections.setdefault(address, Connection(*address))
+                if address not in connections:
+                    connections[address] = Connection(*address)
+                conn = connections[address]
                 results.append(await _send(conn, target, time.perf_counter()))
         finally:
             for conn in connections.values():
