@@ -71,8 +71,10 @@ def setup() -> None:
     if not PYTHON.exists():
         print(f"creating the virtual environment in {VENV.name}/", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    run(PYTHON, "-m", "pip", "install", "--upgrade", "pip")
-    run(PYTHON, "-m", "pip", "install", "-e", ".[dev]")
+    # --no-compile: Python compiles a module when it is first imported; compiling every file of
+    # TensorFlow and Spark at install time took about a third of the set-up (74 s against 47 s).
+    run(PYTHON, "-m", "pip", "install", "--no-compile", "--upgrade", "pip")
+    run(PYTHON, "-m", "pip", "install", "--no-compile", "-e", ".[dev]")
     env_args = [a for k, v in KERNEL_ENV.items() for a in ("--env", k, v)]
     run(PYTHON, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL,
         "--display-name", KERNEL_DISPLAY_NAME, *env_args)

@@ -12,13 +12,47 @@ ratings by about 12,000 users, median one rating per user, with a few heavy user
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 GENRES = ["Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama", "Fantasy",
           "Film-Noir", "Horror", "IMAX", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western"]
+
+
+#: Chapters whose real-shaped run is the browser pass's own (tests/test_browser.py runs their smoke
+#: version with ``DATA`` on the real-shaped folder, in JupyterLab, and makes the checks below), so that
+#: a notebook is not executed twice at small values. Listed: the chapters where the real-shaped data
+#: skips none of the figures the browser counts, and whose smoke run costs most (Spark, TensorFlow,
+#: the serving stack). The browser asserts at least as many figures as the notebook stores, so a
+#: chapter that starts to skip a figure on real-shaped data fails there: move it out of this list.
+#: The other chapters' smoke runs stay on the bundled data (their claims, explorers and every
+#: section at small values), and tests/test_real_shaped.py runs them on real-shaped data headless.
+REAL_SHAPED_IN_BROWSER = ("01_network_depth", "02_load_balancing", "08_scaling_out_with_spark",
+                          "09_capstone_serving")
+
+SKIP_LINE = re.compile(r"^Skipped: (.*)$", re.M)
+
+
+def browser_notebooks(session: pytest.Session) -> set[str]:
+    """The notebooks (stems) this pytest session runs in the browser pass: selected, and Chromium is there."""
+    from lab_process import BROWSER_MISSING
+
+    if BROWSER_MISSING is not None:
+        return set()
+    return {item.callspec.params["path"].stem for item in session.items
+            if item.path.name.startswith("test_browser") and hasattr(item, "callspec") and "path" in item.callspec.params}
+
+
+def check_real_shaped_output(name: str, printed: str) -> None:
+    """What a chapter printed on real-shaped data: no traceback, and every "Skipped:" line says what it needs."""
+    for reason in SKIP_LINE.findall(printed):
+        assert "needs" in reason and "ml-real-shaped" in reason, (
+            f"{name}: a skip that does not say what the section needs: {reason!r}")
+    assert "Traceback" not in printed, f"{name}: a section printed a traceback on real-shaped data"
 
 
 def real_shaped_frames(*, n_movies: int = 982, n_users: int = 12_000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -14,7 +14,12 @@ output area), no figure has overlapping text. Then, in a notebook with explorers
 would, and asserts that the live area shows the figure and the numbers the package computes from
 scratch for the new setting (compared through the kernel: the PNG's SHA-256 and the text), and that
 both differ from the default state's. A screenshot of each notebook is saved under
-``build/browser/``. Where there is no Chromium, tests/test_notebook_smoke.py runs the same smoke
+``build/browser/``.
+
+The chapters of ``real_shaped.REAL_SHAPED_IN_BROWSER`` run here with ``DATA`` on a generated
+real-shaped folder (tests/real_shaped.py), so that this run is also their real-shaped check (no
+traceback; every "Skipped:" line says what the section needs) and tests/test_real_shaped.py need
+not execute them a second time at small values. Where there is no Chromium, tests/test_notebook_smoke.py runs the same smoke
 versions headless instead.
 
 The recall chapters run from tests/test_browser_recall.py with the same fixtures and checks.
@@ -39,6 +44,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from lab_process import BROWSER_MISSING, CHROMIUM, CHROMIUM_FLAGS, free_port, stop_group
+from real_shaped import REAL_SHAPED_IN_BROWSER, check_real_shaped_output, write_real_shaped
 from smoke_parameters import SMOKE_PARAMETERS
 
 from sparrow_course.notebooks import read_overlaps, smoke_version
@@ -68,8 +74,10 @@ def lab(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser")
     folder = tmp / "notebooks"
     shutil.copytree(ROOT / "notebooks", folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    real_shaped = write_real_shaped(tmp / "data" / "ml-real-shaped")
     for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
-        nbformat.write(smoke_version(path, SMOKE_PARAMETERS.get(path.stem, {})), path)
+        data = {"DATA": str(real_shaped)} if path.stem in REAL_SHAPED_IN_BROWSER else {}
+        nbformat.write(smoke_version(path, {**SMOKE_PARAMETERS.get(path.stem, {}), **data}), path)
     settings = tmp / "settings"
     for name, value in LAB_SETTINGS.items():
         path = settings / name
@@ -127,9 +135,6 @@ IDLE_JS = """() => { const s = document.querySelector(
     return s !== null && s.getAttribute('data-status') === 'idle'; }"""
 
 
-READY_JS = IDLE_JS.replace("() => {", "() => { if (document.querySelector('.jp-Dialog .jp-mod-accept')) return true;", 1)
-
-
 def _accept_kernel_dialog(page) -> bool:
     """Accept JupyterLab's 'Select Kernel' dialog (the notebook's own kernel is preselected) if it is up."""
     dialog = page.locator(".jp-Dialog .jp-mod-accept")
@@ -139,12 +144,21 @@ def _accept_kernel_dialog(page) -> bool:
     return False
 
 
+KERNEL_READY_JS = """() => { const w = window.jupyterapp.shell.currentWidget;
+    const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+    return !!k && k.connectionStatus === 'connected' && k.status === 'idle'; }"""
+
+
 def _start_kernel(page) -> None:
-    """Wait until the kernel is idle, accepting the kernel dialog if it comes first or just after (it can, on a first start)."""
-    page.wait_for_function(READY_JS, timeout=120_000)
-    deadline = time.monotonic() + 3
-    while not _accept_kernel_dialog(page) and time.monotonic() < deadline:
-        time.sleep(0.25)
+    """Wait until the notebook's kernel is connected and idle, accepting the kernel dialog if it comes first.
+
+    Once the session has its kernel, JupyterLab asks no more (a late dialog is still accepted while Run All runs)."""
+    deadline = time.monotonic() + 120
+    while not page.evaluate(KERNEL_READY_JS):
+        if time.monotonic() > deadline:
+            pytest.fail("the notebook's kernel did not start within 120 s")
+        _accept_kernel_dialog(page)
+        time.sleep(0.2)
     page.wait_for_function(IDLE_JS, timeout=120_000)
 
 
@@ -201,7 +215,7 @@ def run_in_jupyterlab(lab, browser, path: Path) -> None:
                 pytest.fail(f"{path.name}: {'stopped' if stalled else 'still running'} with code cells {waiting[:5]} "
                             f"not run (prompts {[prompts[i] for i in waiting[:5]]}); errors shown: "
                             f"{page.evaluate(CHECK_JS)['bad'][:2]}; see build/browser/{path.stem}.png")
-            time.sleep(1.0)
+            time.sleep(0.5)
             if _accept_kernel_dialog(page):  # a late dialog would hold Run All forever
                 last_change = now
             current = page.evaluate(PROMPTS_JS)
@@ -219,6 +233,8 @@ def run_in_jupyterlab(lab, browser, path: Path) -> None:
         overlaps = read_overlaps(found["text"])
         assert overlaps is not None, f"{path.name}: the smoke version's report cell printed nothing"
         assert not overlaps, f"{path.name}: figures with overlapping text: {overlaps}"
+        if path.stem in REAL_SHAPED_IN_BROWSER:
+            check_real_shaped_output(path.name, found["text"])
         if _explorer_count(path):
             _check_explorers(page, path)
     finally:

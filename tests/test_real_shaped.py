@@ -6,6 +6,10 @@ tags, often no tags, and very sparse users. Each notebook's smoke values (tests/
 run here headless with ``DATA`` set to a generated real-shaped folder (tests/real_shaped.py): any
 error fails the test, claims are reported but not asserted (the knob is off its default), and
 every "Skipped:" line must say what the section needs. Slow (a kernel per notebook).
+
+The chapters of ``real_shaped.REAL_SHAPED_IN_BROWSER`` are checked so inside the browser pass when
+it runs in the same session (their smoke version runs there on the real-shaped folder); here they
+are then skipped with that reason, and run here otherwise (no Chromium, or ``-m "not browser"``).
 """
 from __future__ import annotations
 
@@ -14,14 +18,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from real_shaped import write_real_shaped
+from real_shaped import REAL_SHAPED_IN_BROWSER, browser_notebooks, check_real_shaped_output, write_real_shaped
 from smoke_parameters import SMOKE_PARAMETERS
 
 from sparrow_course.notebooks import KERNEL, parameter_names, smoke_version
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-SKIP_LINE = re.compile(r"^Skipped: (.*)$", re.M)
 
 
 def _parameters(path: Path) -> set[str]:
@@ -61,11 +64,14 @@ def test_real_shaped_fixture_is_shaped_like_real_movielens(real_shaped):
 @pytest.mark.slow
 @pytest.mark.smoke
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_chapter_runs_or_skips_with_its_reason_on_real_shaped_data(path, real_shaped):
+def test_chapter_runs_or_skips_with_its_reason_on_real_shaped_data(path, request):
     from nbclient import NotebookClient
 
+    if path.stem in REAL_SHAPED_IN_BROWSER and path.stem in browser_notebooks(request.session):
+        pytest.skip("checked on real-shaped data by this run's browser pass (tests/test_browser.py)")
     if "DATA" not in _parameters(path):
         pytest.fail(f"{path.name} has no DATA knob")
+    real_shaped = request.getfixturevalue("real_shaped")
     overrides = {**SMOKE_PARAMETERS.get(path.stem, {}), "DATA": str(real_shaped)}
     nb = smoke_version(path, overrides)
     NotebookClient(nb, kernel_name=KERNEL, timeout=900,
@@ -74,7 +80,4 @@ def test_chapter_runs_or_skips_with_its_reason_on_real_shaped_data(path, real_sh
         "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
         + "".join(out.get("data", {}).get("text/markdown", ""))
         for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", []))
-    for reason in SKIP_LINE.findall(printed):
-        assert "needs" in reason and "ml-real-shaped" in reason, (
-            f"{path.name}: a skip that does not say what the section needs: {reason!r}")
-    assert "Traceback" not in printed, f"{path.name}: a section printed a traceback on real-shaped data"
+    check_real_shaped_output(path.name, printed)
