@@ -92,7 +92,7 @@ def pytest_xdist_auto_num_workers(config):
 
 
 #: the longest files, longest first: each runs every notebook (or chapter 08's Spark tests, on one Spark session)
-LONGEST_FILES = ("test_real_shaped.py", "test_browser_recall.py", "test_browser.py", "test_spark.py")
+LONGEST_FILES = ("test_browser_recall.py", "test_browser.py", "test_spark.py", "test_real_shaped.py")
 
 
 def _cost(item) -> int:
