@@ -370,25 +370,29 @@ def _processes_under(folder) -> list[int]:
     return found
 
 
-def _pipeline_on(master: str, folder, out, log_dir) -> dict:
-    session = S.start_spark(master, shuffle_partitions=2, executor_memory="512m", log_dir=log_dir)
-    try:
-        result = S.run_pipeline(session, folder, out, max_iter=2, seed=7)
-        ids, matrix = S.to_numpy_vectors(result["vectors"])
-        user_ids, user_matrix = S.to_numpy_vectors(result["users"].withColumnRenamed("userId", "movieId"))
-        return {"master": session.sparkContext.master,
-                "executors": session.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1,  # less the driver
-                "counts": result["counts"],
-                "sequences": {int(r["userId"]): list(r["movieIds"]) for r in result["sequences"].collect()},
-                "ids": ids, "matrix": matrix, "user_ids": user_ids, "user_matrix": user_matrix}
-    finally:
-        S.stop_spark(session)
+def _pipeline_result(session, folder, out) -> dict:
+    """What the cluster test compares of one pipeline run (two Word2Vec iterations) on ``session``."""
+    result = S.run_pipeline(session, folder, out, max_iter=2, seed=7)
+    ids, matrix = S.to_numpy_vectors(result["vectors"])
+    user_ids, user_matrix = S.to_numpy_vectors(result["users"].withColumnRenamed("userId", "movieId"))
+    return {"master": session.sparkContext.master,
+            "executors": session.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1,  # less the driver
+            "counts": result["counts"],
+            "sequences": {int(r["userId"]): list(r["movieIds"]) for r in result["sequences"].collect()},
+            "ids": ids, "matrix": matrix, "user_ids": user_ids, "user_matrix": user_matrix}
+
+
+@pytest.fixture(scope="module")
+def local_result(spark, small, tmp_path_factory):
+    """The cluster test's reference, run on this module's local session before that test stops it
+    (a second local session would cost another JVM start)."""
+    return _pipeline_result(spark, small[0], tmp_path_factory.mktemp("out-local"))
 
 
 @needs_spark
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="process checks read Linux's /proc")
-def test_the_pipeline_on_a_standalone_cluster_gives_local_modes_result(small, tmp_path):
+def test_the_pipeline_on_a_standalone_cluster_gives_local_modes_result(small, local_result, tmp_path):
     from pyspark.sql import SparkSession
 
     folder, _ = small
@@ -399,11 +403,17 @@ def test_the_pipeline_on_a_standalone_cluster_gives_local_modes_result(small, tm
     with S.standalone_cluster(2, memory_per_worker="768m", log_dir=cluster_dir) as cluster:
         pids = cluster.pids
         assert cluster.master_url.startswith("spark://127.0.0.1:") and len(pids) == 3
-        remote = _pipeline_on(cluster.master_url, folder, tmp_path / "out-cluster", tmp_path / "driver-cluster")
+        session = S.start_spark(cluster.master_url, shuffle_partitions=2, executor_memory="512m",
+                                log_dir=tmp_path / "driver-cluster")
+        try:
+            remote = _pipeline_result(session, folder, tmp_path / "out-cluster")
+        finally:
+            S.stop_spark(session)
     # every process the cluster started is gone: master, workers and the executors they launched
     assert not [p for p in pids if os.path.exists(f"/proc/{p}")]
     assert _processes_under(cluster_dir) == []
-    local = _pipeline_on("local[2]", folder, tmp_path / "out-local", tmp_path / "driver-local")
+    local = local_result
+    assert local["master"].startswith("local")
 
     assert remote["master"] == cluster.master_url and remote["executors"] == 2
     assert remote["counts"] == local["counts"]
